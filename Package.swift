@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "newsd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "newsd", targets: ["Daemon"]),
+        .executable(name: "newsctl", targets: ["CLIClient"]),
+        .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config or the default include path.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure: value types, entry hashing, wire and control codecs. No sockets, files or clocks.
+        .target(
+            name: "SyncProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The append-only log over SQLite: schema, blobs, heads, verify.
+        .target(
+            name: "Store",
+            dependencies: ["SyncProtocol", "CSQLite", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The daemon's parts: config, folder watcher, ingest, control server, lifecycle.
+        .target(
+            name: "NewsDaemon",
+            dependencies: [
+                "SyncProtocol", "Store",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // newsctl's parts: control client, diff rendering, output.
+        .target(
+            name: "NewsControl",
+            dependencies: [
+                "SyncProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "Daemon",
+            dependencies: [
+                "NewsDaemon", "SyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CLIClient",
+            dependencies: [
+                "NewsControl", "SyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SyncProtocol"]),
+        .testTarget(name: "NewsDaemonTests", dependencies: ["NewsDaemon", "Store", "SyncProtocol"]),
+        .testTarget(name: "NewsControlTests", dependencies: ["NewsControl", "SyncProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SyncProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NewsDaemon
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the daemon (the default).")
+
+    @OptionGroup var common: DataOption
+
+    @Option(name: .long, help: ArgumentHelp("Folder of articles to watch (default ./seeds).", valueName: "DIR"))
+    var watch: String?
+
+    @Option(name: .long, help: ArgumentHelp("Control socket for newsctl (default <data>/newsd.sock).", valueName: "PATH"))
+    var control: String?
+
+    @Option(name: .long, help: ArgumentHelp("Address to accept peers on (default 127.0.0.1:7420).", valueName: "HOST:PORT"))
+    var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("A name people read for this site (default: host name).", valueName: "NAME"))
+    var siteName: String?
+
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning or error.", valueName: "LEVEL"))
+    var logLevel: String?
+
+    func run() async throws {
+        let config: DaemonConfig
+        do {
+            config = try DaemonConfig.resolve(configFile: common.config, overrides: .init(
+                siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let level = config.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "newsd")
+        do {
+            try await NewsdApp(config: config, logger: logger).run()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

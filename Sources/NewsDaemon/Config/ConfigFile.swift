@@ -1,0 +1,87 @@
+import Foundation
+import TOMLKit
+
+/// The settings a TOML config file may hold; every key optional, flags override each.
+///
+/// Unknown keys are errors, not warnings: a misspelt `mass_delete_fraction` silently falling back
+/// to the default is the kind of surprise an operator finds out about too late.
+public struct ConfigFile: Sendable, Equatable {
+    public var siteName: String?
+    public var watch: String?
+    public var data: String?
+    public var control: String?
+    public var listen: String?
+    public var logLevel: String?
+    public var debounceMillis: Int?
+    public var maxFileBytes: Int?
+    public var ignore: [String]?
+    public var massDeleteFraction: Double?
+    public var massDeleteMinimum: Int?
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let file: String
+        public let detail: String
+        public var description: String { "config \(file): \(detail)" }
+    }
+
+    static let knownKeys: Set<String> = [
+        "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum",
+    ]
+
+    public static func load(path: String) throws -> ConfigFile {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw Invalid(file: path, detail: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String = "<config>") throws -> ConfigFile {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw Invalid(file: file, detail: "\(error.description) at line \(error.source.begin.line)")
+        }
+        for key in table.keys where !knownKeys.contains(key) {
+            throw Invalid(file: file, detail: "unknown key '\(key)'")
+        }
+        func string(_ key: String) throws -> String? {
+            guard let value = table[key] else { return nil }
+            guard let s = value.string else { throw Invalid(file: file, detail: "'\(key)' must be a string") }
+            return s
+        }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let n = value.int, range.contains(n) else {
+                throw Invalid(file: file, detail: "'\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return n
+        }
+        var config = ConfigFile()
+        config.siteName = try string("site_name")
+        config.watch = try string("watch")
+        config.data = try string("data")
+        config.control = try string("control")
+        config.listen = try string("listen")
+        config.logLevel = try string("log_level")
+        config.debounceMillis = try int("debounce_ms", 0...60_000)
+        config.maxFileBytes = try int("max_file_bytes", 1...(1 << 40))
+        config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))
+        if let value = table["mass_delete_fraction"] {
+            guard let f = value.double ?? value.int.map(Double.init), (0...1).contains(f) else {
+                throw Invalid(file: file, detail: "'mass_delete_fraction' must be a number from 0 to 1")
+            }
+            config.massDeleteFraction = f
+        }
+        if let value = table["ignore"] {
+            guard let array = value.array else { throw Invalid(file: file, detail: "'ignore' must be an array of strings") }
+            config.ignore = try array.map {
+                guard let s = $0.string else { throw Invalid(file: file, detail: "'ignore' must be an array of strings") }
+                return s
+            }
+        }
+        return config
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+
+/// Everything newsd runs with, resolved from defaults, the config file and flags (in that order).
+public struct DaemonConfig: Sendable, Equatable {
+    public var siteName: String
+    public var watchDir: String
+    public var dataDir: String
+    public var controlPath: String
+    public var listen: String
+    public var logLevel: Logger.Level
+    public var debounce: Duration
+    public var maximumFileBytes: Int64
+    public var ignorePatterns: [String]
+    public var massDeleteFraction: Double
+    public var massDeleteMinimum: Int
+    public var configFile: String?
+
+    /// Flags as given on the command line; nil where not given.
+    public struct Overrides: Sendable {
+        public var siteName: String?
+        public var watch: String?
+        public var data: String?
+        public var control: String?
+        public var listen: String?
+        public var logLevel: String?
+        public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil, logLevel: String? = nil) {
+            self.siteName = siteName
+            self.watch = watch
+            self.data = data
+            self.control = control
+            self.listen = listen
+            self.logLevel = logLevel
+        }
+    }
+
+    public static let defaultListen = "127.0.0.1:7420"
+    public static let defaultDebounce = Duration.milliseconds(100)
+
+    public static func resolve(configFile: String?, overrides: Overrides, workingDirectory: String = FileManager.default.currentDirectoryPath) throws -> DaemonConfig {
+        let file = try configFile.map(ConfigFile.load(path:)) ?? ConfigFile()
+        func absolute(_ path: String) -> String {
+            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path)
+            return url.standardizedFileURL.path
+        }
+        let data = absolute(overrides.data ?? file.data ?? ".newsd")
+        let levelText = overrides.logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ConfigFile.Invalid(file: configFile ?? "--log-level", detail: "log level '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return DaemonConfig(
+            siteName: overrides.siteName ?? file.siteName ?? ProcessInfo.processInfo.hostName,
+            watchDir: absolute(overrides.watch ?? file.watch ?? "seeds"),
+            dataDir: data,
+            controlPath: absolute(overrides.control ?? file.control ?? data + "/newsd.sock"),
+            listen: overrides.listen ?? file.listen ?? defaultListen,
+            logLevel: level,
+            debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
+            maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),
+            ignorePatterns: IgnoreRules.defaults + (file.ignore ?? []),
+            massDeleteFraction: file.massDeleteFraction ?? 0.5,
+            massDeleteMinimum: file.massDeleteMinimum ?? 10,
+            configFile: configFile)
+    }
+
+    public var siteSettings: SiteSettings {
+        SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,
+                     ignore: IgnoreRules(patterns: ignorePatterns), massDeleteFraction: massDeleteFraction,
+                     massDeleteMinimum: massDeleteMinimum)
+    }
+}

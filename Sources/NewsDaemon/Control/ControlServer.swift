@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SyncProtocol
+
+/// Serves newsctl on a Unix socket: length-prefixed JSON requests, one task per connection.
+///
+/// The socket is made safely: a live daemon answering on the path means refuse to start; a stale
+/// socket is removed; anything else at the path is left alone and reported. Mode 0660, so the
+/// daemon's user and group can connect and no one else.
+public final class ControlServer: Service {
+    public let path: String
+    let dispatcher: ControlDispatcher
+    let logger: Logger
+    /// A client that sends nothing for this long is disconnected.
+    let idleTimeout: TimeAmount
+
+    public init(path: String, dispatcher: ControlDispatcher, logger: Logger, idleTimeout: TimeAmount = .seconds(30)) {
+        self.path = path
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.idleTimeout = idleTimeout
+    }
+
+    public struct SocketInUse: Error, CustomStringConvertible {
+        public let path: String
+        public let detail: String
+        public var description: String { "control socket \(path): \(detail)" }
+    }
+
+    /// Clears the way for `bind`, or says why it cannot.
+    public static func prepare(path: String) throws {
+        guard path.utf8.count < 108 else {
+            throw SocketInUse(path: path, detail: "path is \(path.utf8.count) bytes; Unix sockets allow 107 (use --control with a shorter path)")
+        }
+        var raw = stat()
+        guard lstat(path, &raw) == 0 else { return }
+        guard raw.st_mode & S_IFMT == S_IFSOCK else {
+            throw SocketInUse(path: path, detail: "exists and is not a socket; not removing it")
+        }
+        if ControlSocketProbe.answers(path) {
+            throw SocketInUse(path: path, detail: "another newsd is answering there")
+        }
+        unlink(path)
+    }
+
+    public func run() async throws {
+        try Self.prepare(path: path)
+        let timeout = idleTimeout
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeout))
+                    try channel.pipeline.syncOperations.addHandler(CloseOnIdleHandler())
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, 0o660)
+        logger.debug("control socket listening at \(path)")
+        defer { unlink(path) }
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// Answers requests on one connection until the client hangs up. Never throws: a bad client
+    /// is answered, logged and dropped; the server goes on.
+    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var decoder = FrameDecoder(maximumFrameLength: ControlLimits.maximumRequestBytes)
+                for try await buffer in inbound {
+                    decoder.append(buffer.readableBytesView)
+                    do {
+                        while let frame = try decoder.nextFrame() {
+                            let response = await dispatcher.respond(to: frame)
+                            try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(response)))
+                        }
+                    } catch let error as FrameDecoder.FrameError {
+                        logger.warning("control client sent an oversized request: \(error)")
+                        let reply = ControlDispatcher.failure(ControlFailure(.badRequest, error.description))
+                        try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(reply)))
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.debug("control connection ended: \(error)")
+        }
+    }
+}
+
+/// Closes a connection whose client has gone quiet, so a hung newsctl holds nothing for long.
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Whether something accepts connections on a Unix socket path (a blocking connect, no data sent).
+enum ControlSocketProbe {
+    static func answers(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) == 0 }
+        }
+    }
+}

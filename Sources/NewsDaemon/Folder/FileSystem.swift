@@ -1,0 +1,170 @@
+import Foundation
+import Glibc
+
+/// The file metadata newsd compares to decide whether a file changed.
+public struct FileStat: Sendable, Equatable {
+    public enum Kind: Sendable { case file, directory, symlink, other }
+    public var kind: Kind
+    public var size: Int64
+    public var mtimeNanos: Int64
+    public var ctimeNanos: Int64
+    public var inode: UInt64
+    public var device: UInt64
+
+    init(_ st: stat) {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        size = Int64(st.st_size)
+        mtimeNanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        ctimeNanos = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+        inode = UInt64(st.st_ino)
+        device = UInt64(st.st_dev)
+    }
+}
+
+/// A system call that failed, with the path and the errno text.
+public struct FileSystemError: Error, CustomStringConvertible, Sendable {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+
+    public init(_ operation: String, _ path: String, errno: Int32 = Glibc.errno) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+    public var isNotFound: Bool { errno == ENOENT || errno == ENOTDIR }
+    public var isPermission: Bool { errno == EACCES || errno == EPERM }
+    public var isDiskFull: Bool { errno == ENOSPC || errno == EDQUOT }
+}
+
+/// Thin wrappers over the calls the folder code needs, returning errors instead of errno.
+public enum FileSystem {
+    public static func lstat(_ path: String) throws(FileSystemError) -> FileStat {
+        var st = Glibc.stat()
+        guard Glibc.lstat(path, &st) == 0 else { throw FileSystemError("lstat", path) }
+        return FileStat(st)
+    }
+
+    public static func stat(_ path: String) throws(FileSystemError) -> FileStat {
+        var st = Glibc.stat()
+        guard fstatat(AT_FDCWD, path, &st, 0) == 0 else { throw FileSystemError("stat", path) }
+        return FileStat(st)
+    }
+
+    public static func realpath(_ path: String) -> String? {
+        guard let resolved = Glibc.realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Names in a directory, without `.` and `..`.
+    public static func list(_ path: String) throws(FileSystemError) -> [String] {
+        guard let dir = opendir(path) else { throw FileSystemError("opendir", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public struct Snapshot: Sendable {
+        public var bytes: [UInt8]
+        public var stat: FileStat
+    }
+
+    /// Reads a whole file and makes sure the bytes are one version of it: the file's size and times
+    /// must be the same before and after the read, else it is read again (an editor still writing).
+    public static func readConsistently(_ path: String, attempts: Int = 4) throws -> Snapshot {
+        var lastError: Error = FileSystemError("read", path, errno: EAGAIN)
+        for attempt in 0..<attempts {
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+            guard fd >= 0 else { throw FileSystemError("open", path) }
+            defer { close(fd) }
+            var before = Glibc.stat()
+            guard fstat(fd, &before) == 0 else { throw FileSystemError("fstat", path) }
+            let expected = Int(before.st_size)
+            var bytes = [UInt8](repeating: 0, count: expected + 1)
+            var total = 0
+            while true {
+                let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystemError("read", path)
+                }
+                if n == 0 { break }
+                total += n
+                if total == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(4096, total))) }
+            }
+            bytes.removeSubrange(total...)
+            var after = Glibc.stat()
+            guard fstat(fd, &after) == 0 else { throw FileSystemError("fstat", path) }
+            let stable = total == expected && after.st_size == before.st_size
+                && after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec
+                && after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec
+            if stable { return Snapshot(bytes: bytes, stat: FileStat(after)) }
+            lastError = FileSystemError("read (file kept changing)", path, errno: EAGAIN)
+            usleep(UInt32(5_000 << attempt))
+        }
+        throw lastError
+    }
+
+    /// Writes `bytes` at `path` so no reader ever sees a partial file: a temp file beside it, fsync,
+    /// rename over, fsync the folder. Creates missing folders.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        try makeDirectories(folder)
+        let temp = folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileSystemError("create", temp) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = FileSystemError("write", temp)
+                close(fd)
+                unlink(temp)
+                throw error
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            let error = FileSystemError("fsync", temp)
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        close(fd)
+        guard rename(temp, path) == 0 else {
+            let error = FileSystemError("rename", path)
+            unlink(temp)
+            throw error
+        }
+        syncDirectory(folder)
+    }
+
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(FileSystemError) {
+        if (try? stat(path))?.kind == .directory { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectories(parent, mode: mode) }
+        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw FileSystemError("mkdir", path) }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// What changed in the watched folder, as the watcher reports it after debouncing.
+public enum FolderChange: Sendable, Hashable {
+    /// A file may have a new version, or be gone (relative path as on disk).
+    case path(String)
+    /// Everything under a folder may have changed: created, moved in, moved out or removed.
+    case folder(String)
+    /// Events were lost (inotify queue overflow) or the watched folder itself went away: rescan all.
+    case everything
+}
+
+/// Watches the folder tree with inotify and delivers debounced batches of changes.
+///
+/// One thread reads the inotify descriptor and owns the watch table; a batch is handed out once no
+/// event has arrived for `debounce`, or `maximumDelay` after its first event, so a steady stream of
+/// writes still reaches the log.
+public final class FolderWatcher: Sendable {
+    public let root: String
+    private let fd: Int32
+    private let stopPipe: (read: Int32, write: Int32)
+    private let settings: Mutex<Settings>
+    public let changes: AsyncStream<[FolderChange]>
+    private let continuation: AsyncStream<[FolderChange]>.Continuation
+    private let state: Mutex<WatchTable>
+
+    public struct Settings: Sendable {
+        public var debounce: Duration
+        public var maximumDelay: Duration
+        public var ignore: IgnoreRules
+
+        public init(debounce: Duration, maximumDelay: Duration = .seconds(1), ignore: IgnoreRules) {
+            self.debounce = debounce
+            self.maximumDelay = maximumDelay
+            self.ignore = ignore
+        }
+    }
+
+    struct WatchTable {
+        var pathByDescriptor: [Int32: String] = [:]
+    }
+
+    static let mask: UInt32 = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE
+        | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB) | UInt32(IN_ONLYDIR) | UInt32(IN_EXCL_UNLINK)
+
+    public init(root: String, settings: Settings) throws {
+        self.root = root
+        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard fd >= 0 else { throw FileSystemError("inotify_init1", root) }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw FileSystemError("pipe", root) }
+        for end in fds { _ = fcntl(end, F_SETFD, FD_CLOEXEC); _ = fcntl(end, F_SETFL, O_NONBLOCK) }
+        stopPipe = (fds[0], fds[1])
+        self.settings = Mutex(settings)
+        state = Mutex(WatchTable())
+        (changes, continuation) = AsyncStream.makeStream(of: [FolderChange].self, bufferingPolicy: .unbounded)
+    }
+
+    deinit {
+        close(fd)
+        close(stopPipe.read)
+        close(stopPipe.write)
+    }
+
+    public func update(_ new: Settings) { settings.withLock { $0 = new } }
+
+    /// Watches the whole tree as it is now; folders made later are added as their events arrive.
+    /// False when the root itself cannot be watched (missing, or not a folder).
+    @discardableResult
+    public func watchAll() -> Bool {
+        watchTree("")
+        return state.withLock { $0.pathByDescriptor.values.contains("") }
+    }
+
+    @discardableResult
+    private func addWatch(_ relative: String) -> Bool {
+        let path = relative.isEmpty ? root : root + "/" + relative
+        let wd = inotify_add_watch(fd, path, Self.mask)
+        guard wd >= 0 else { return false }
+        state.withLock { $0.pathByDescriptor[wd] = relative }
+        return true
+    }
+
+    /// Adds watches for a folder and every folder below it, as it is now.
+    private func watchTree(_ relative: String) {
+        guard addWatch(relative) else { return }
+        let path = relative.isEmpty ? root : root + "/" + relative
+        guard let names = try? FileSystem.list(path) else { return }
+        for name in names {
+            let child = relative.isEmpty ? name : relative + "/" + name
+            if (try? FileSystem.lstat(root + "/" + child))?.kind == .directory { watchTree(child) }
+        }
+    }
+
+    public var watchCount: Int { state.withLock { $0.pathByDescriptor.count } }
+
+    /// Starts the reading thread. Batches arrive on `changes` until `stop()`.
+    public func start() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = "newsd-watcher"
+        thread.start()
+    }
+
+    public func stop() {
+        var byte: UInt8 = 1
+        _ = write(stopPipe.write, &byte, 1)
+    }
+
+    private func run() {
+        var pending: [FolderChange] = []
+        var pendingSet = Set<FolderChange>()
+        var firstAt: ContinuousClock.Instant?
+        var lastAt: ContinuousClock.Instant?
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+        defer { buffer.deallocate() }
+
+        func add(_ change: FolderChange) {
+            let now = ContinuousClock.now
+            if firstAt == nil { firstAt = now }
+            lastAt = now
+            if pendingSet.insert(change).inserted { pending.append(change) }
+        }
+
+        while true {
+            let current = settings.withLock { $0 }
+            var timeout: Int32 = -1
+            if let first = firstAt, let last = lastAt {
+                let now = ContinuousClock.now
+                let due = min(last + current.debounce, first + current.maximumDelay)
+                if now >= due {
+                    continuation.yield(pending.contains(.everything) ? [.everything] : pending)
+                    pending.removeAll()
+                    pendingSet.removeAll()
+                    firstAt = nil
+                    lastAt = nil
+                    continue
+                }
+                let ms = (due - now).components
+                timeout = Int32(max(1, ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000))
+            }
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 2, timeout)
+            if ready < 0 && errno != EINTR { break }
+            if fds[1].revents != 0 { break }
+            guard fds[0].revents != 0 else { continue }
+            while true {
+                let n = read(fd, buffer.baseAddress, buffer.count)
+                if n <= 0 { break }
+                parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), ignore: current.ignore, add: add)
+            }
+        }
+        continuation.finish()
+    }
+
+    /// Walks the packed `inotify_event` records: a fixed header, then `len` bytes of NUL-padded name.
+    private func parse(_ bytes: UnsafeRawBufferPointer, ignore: IgnoreRules, add: (FolderChange) -> Void) {
+        let headerSize = MemoryLayout<inotify_event>.size
+        var offset = 0
+        while offset + headerSize <= bytes.count {
+            let wd = bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+            let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+            let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+            var name = ""
+            if length > 0, offset + headerSize + length <= bytes.count {
+                let raw = bytes[(offset + headerSize)..<(offset + headerSize + length)]
+                name = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            offset += headerSize + length
+            handle(wd: wd, mask: mask, name: name, ignore: ignore, add: add)
+        }
+    }
+
+    private func handle(wd: Int32, mask: UInt32, name: String, ignore: IgnoreRules, add: (FolderChange) -> Void) {
+        if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            add(.everything)
+            return
+        }
+        let folder = state.withLock { $0.pathByDescriptor[wd] }
+        if mask & UInt32(IN_IGNORED) != 0 {
+            state.withLock { _ = $0.pathByDescriptor.removeValue(forKey: wd) }
+            if folder == "" { add(.everything) }
+            return
+        }
+        guard let folder else { return }
+        if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+            if folder.isEmpty { add(.everything) }
+            return
+        }
+        guard !name.isEmpty else { return }
+        let path = folder.isEmpty ? name : folder + "/" + name
+        if mask & UInt32(IN_ISDIR) != 0 {
+            if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 { watchTree(path) }
+            add(.folder(path))
+            return
+        }
+        if ignore.ignores(path: path) { return }
+        // A new file is versioned when its writer closes it; creation alone says nothing yet,
+        // except for links and special files, which have no close.
+        if mask & UInt32(IN_CREATE) != 0 {
+            if (try? FileSystem.lstat(root + "/" + path))?.kind == .file { return }
+        }
+        add(.path(path))
+    }
+}

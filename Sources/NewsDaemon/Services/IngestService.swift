@@ -1,0 +1,64 @@
+import Logging
+import ServiceLifecycle
+import SyncProtocol
+
+/// Keeps the log in step with the folder: the start-up reconcile, then inotify batches, and a
+/// rescan every few seconds while something is wrong (folder gone, disk full) until it is right.
+public final class IngestService: Service {
+    let site: SiteLog
+    let watcher: FolderWatcher
+    let logger: Logger
+    let retryInterval: Duration
+    let onReady: @Sendable () async -> Void
+
+    public init(site: SiteLog, watcher: FolderWatcher, logger: Logger, retryInterval: Duration = .seconds(2),
+                onReady: @escaping @Sendable () async -> Void = {}) {
+        self.site = site
+        self.watcher = watcher
+        self.logger = logger
+        self.retryInterval = retryInterval
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        // Watch first, then scan: a change made during the scan is seen twice, never missed.
+        watcher.watchAll()
+        watcher.start()
+        await rescan(reason: "start-up")
+        await site.markReady()
+        await onReady()
+        let watcher = self.watcher
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await batch in watcher.changes {
+                    do { try await self.site.ingest(batch) } catch {
+                        self.logger.error("ingest failed, will rescan: \(error)")
+                        await self.site.requestRescan()
+                    }
+                }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: self.retryInterval)) != nil {
+                    if await self.site.takeRescanDue() {
+                        watcher.watchAll()
+                        await self.rescan(reason: "retry")
+                    }
+                }
+            }
+            // Until SIGTERM/SIGINT: then the watcher's stream ends and the retry loop is cancelled.
+            try? await gracefulShutdown()
+            watcher.stop()
+            group.cancelAll()
+        }
+    }
+
+    private func rescan(reason: String) async {
+        do {
+            let summary = try await site.scanAll()
+            logger.debug("\(reason) scan: \(summary.entries) new entries, \(summary.filesRead) files read, \(summary.unchanged) unchanged")
+        } catch {
+            logger.error("\(reason) scan failed, will retry: \(error)")
+            await site.requestRescan()
+        }
+    }
+}

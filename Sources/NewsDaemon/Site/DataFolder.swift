@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+import SyncProtocol
+
+/// A site's data folder: its identity key, its log, and the lock that keeps a second newsd out.
+public struct DataFolder: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var keyPath: String { path + "/site.key" }
+    public var logPath: String { path + "/log.sqlite" }
+    public var lockPath: String { path + "/newsd.lock" }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Creates the folder (0700) if missing.
+    public func create() throws {
+        try FileSystem.makeDirectories(path, mode: 0o700)
+    }
+
+    /// The site's key, made on first use and kept with mode 0600.
+    public func loadOrCreateKey() throws -> SiteKey {
+        if let existing = try loadKey() { return existing }
+        let key = SiteKey()
+        let temp = keyPath + ".new"
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileSystemError("create", temp) }
+        let bytes = Array(key.pem.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == bytes.count, synced, rename(temp, keyPath) == 0 else {
+            unlink(temp)
+            throw FileSystemError("write", keyPath)
+        }
+        FileSystem.syncDirectory(path)
+        return key
+    }
+
+    /// The site's key if it exists. A key readable by others is tightened to 0600.
+    public func loadKey() throws -> SiteKey? {
+        guard let st = try? FileSystem.lstat(keyPath) else { return nil }
+        guard st.kind == .file else { throw Failure(description: "\(keyPath) is not a regular file") }
+        var raw = stat()
+        if stat(keyPath, &raw) == 0, raw.st_mode & 0o077 != 0 { chmod(keyPath, 0o600) }
+        let pem: String
+        do { pem = try String(contentsOfFile: keyPath, encoding: .utf8) } catch {
+            throw Failure(description: "cannot read the site key \(keyPath): \(error.localizedDescription)")
+        }
+        do { return try SiteKey(pem: pem) } catch {
+            throw Failure(description: "\(keyPath) is not a P-256 private key in PEM form: \(error)")
+        }
+    }
+
+    /// Holds an exclusive lock on the data folder for the life of the process.
+    public func lock() throws -> DataFolderLock {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileSystemError("open", lockPath) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var holder = [UInt8](repeating: 0, count: 32)
+            let n = read(fd, &holder, holder.count)
+            close(fd)
+            let pid = n > 0 ? String(decoding: holder.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw Failure(description: "another newsd (pid \(pid)) is already running with data folder \(path)")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return DataFolderLock(fd: fd)
+    }
+}
+
+/// The held lock; released when the process exits (the kernel drops flock locks with the descriptor).
+public struct DataFolderLock: Sendable {
+    let fd: Int32
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Store
+import SyncProtocol
+
+/// What one ingest pass did.
+public struct IngestSummary: Sendable, Equatable {
+    public var entries = 0
+    public var filesRead = 0
+    public var unchanged = 0
+    public var heldDeletes = 0
+}
+
+extension SiteLog {
+    /// Reconciles the whole folder with the log: new, changed and deleted files since the last
+    /// look. Unchanged files (same size, times and inode as last read) are not read again.
+    @discardableResult
+    public func scanAll() throws -> IngestSummary {
+        guard (try? FileSystem.stat(settings.watchDir))?.kind == .directory else {
+            setFolderState(.missing)
+            return IngestSummary()
+        }
+        let scan = scanner.scan()
+        skipped = Dictionary(scan.skipped.map { ($0.path, $0) }, uniquingKeysWith: { $1 })
+        let live = try log.liveArticles()
+        if scan.files.isEmpty && !live.isEmpty {
+            setFolderState(.emptyWhileLogHasArticles(live.count))
+            return IngestSummary()
+        }
+        setFolderState(.ok)
+
+        let cached = try log.allFileStates()
+        var pathByArticle: [ArticlePath: String] = [:]
+        for state in cached.values { pathByArticle[state.article] = state.path }
+        var present = Set<ArticlePath>()
+        var toRead: [ScannedFile] = []
+        var summary = IngestSummary()
+        for file in scan.files {
+            present.insert(file.article)
+            if let state = cached[file.path], state.matches(size: file.stat.size, mtimeNanos: file.stat.mtimeNanos,
+                                                            ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
+                summary.unchanged += 1
+            } else {
+                toRead.append(file)
+            }
+        }
+        // Articles still in the folder under a skipped name (too large, unreadable) are not deleted.
+        let skippedArticles = Set(scan.skipped.compactMap { try? ArticlePath($0.path) })
+        var gone: [(ArticlePath, String)] = []
+        for article in live where !present.contains(article) && !skippedArticles.contains(article) {
+            gone.append((article, pathByArticle[article] ?? article.rawValue))
+        }
+        // Cache rows of files that vanished without a live article (already deleted) are dropped.
+        let stale = cached.values.filter { !present.contains($0.article) && !live.contains($0.article) }
+        for state in stale { try log.removeFileState(path: state.path) }
+
+        try ingest(reading: toRead, deleting: gone, into: &summary)
+        return summary
+    }
+
+    /// Takes a debounced batch from the watcher.
+    @discardableResult
+    public func ingest(_ changes: [FolderChange]) throws -> IngestSummary {
+        if changes.contains(.everything) || folderState != .ok { return try scanAll() }
+        var candidates = Set<String>()
+        for change in changes {
+            switch change {
+            case .path(let path): candidates.insert(path)
+            case .folder(let folder):
+                for file in scanner.scan(folder).files { candidates.insert(file.path) }
+                candidates.formUnion(try knownPaths(under: folder))
+            case .everything: break
+            }
+        }
+        return try ingest(paths: candidates.sorted())
+    }
+
+    /// Re-examines specific paths (relative, as on disk): each becomes a put, a delete, a skip or nothing.
+    @discardableResult
+    public func ingest(paths: [String]) throws -> IngestSummary {
+        var toRead: [ScannedFile] = []
+        var gone: [(ArticlePath, String)] = []
+        var summary = IngestSummary()
+        for path in paths {
+            switch scanner.classify(path) {
+            case .file(let file):
+                skipped.removeValue(forKey: path)
+                if let state = try log.fileState(path: path), state.matches(
+                    size: file.stat.size, mtimeNanos: file.stat.mtimeNanos, ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
+                    summary.unchanged += 1
+                } else {
+                    toRead.append(file)
+                }
+            case .missing:
+                skipped.removeValue(forKey: path)
+                guard let article = try? ArticlePath(path) else { continue }
+                if try !log.heads(of: article).isEmpty || log.fileState(path: path) != nil {
+                    gone.append((article, path))
+                }
+            case .skipped(let file):
+                if skipped[path] == nil { logger.warning("skipped \(file.path): \(file.reason)") }
+                skipped[path] = file
+            case .folder:
+                for file in scanner.scan(path).files { toRead.append(file) }
+            case .ignored:
+                break
+            }
+        }
+        try ingest(reading: toRead, deleting: gone, into: &summary)
+        return summary
+    }
+
+    /// Files on record under a folder: cached file states and live articles.
+    private func knownPaths(under folder: String) throws -> [String] {
+        var paths = Set<String>()
+        for state in try log.allFileStates().values where state.path.hasPrefix(folder + "/") { paths.insert(state.path) }
+        for article in try log.liveArticles() where article.isInside(folder: folder) { paths.insert(article.rawValue) }
+        return Array(paths)
+    }
+
+    /// Reads and records `toRead`, and records `gone` as deletes unless they are too many at once.
+    func ingest(reading toRead: [ScannedFile], deleting gone: [(ArticlePath, String)], into summary: inout IngestSummary) throws {
+        var batch: [LocalChange] = []
+        var batchBytes = 0
+        func flush() throws {
+            summary.entries += try record(batch)
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        for file in toRead {
+            let snapshot: FileSystem.Snapshot
+            do { snapshot = try FileSystem.readConsistently(scanner.absolute(file.path)) } catch {
+                skipped[file.path] = SkippedFile(path: file.path, reason: "unreadable: \(error)")
+                logger.warning("skipped \(file.path): \(error)")
+                continue
+            }
+            guard Int64(snapshot.bytes.count) <= settings.maximumFileBytes else {
+                skipped[file.path] = SkippedFile(path: file.path, reason: "\(snapshot.bytes.count) bytes, over the size limit of \(settings.maximumFileBytes)")
+                continue
+            }
+            summary.filesRead += 1
+            pendingDeletes.removeValue(forKey: file.article)
+            let hash = ContentHash.of(snapshot.bytes)
+            let state = FileState(path: file.path, article: file.article, size: snapshot.stat.size,
+                                  mtimeNanos: snapshot.stat.mtimeNanos, ctimeNanos: snapshot.stat.ctimeNanos,
+                                  inode: snapshot.stat.inode, contentHash: hash)
+            batch.append(LocalChange(article: file.article, kind: .put(bytes: snapshot.bytes, hash: hash, file: state)))
+            batchBytes += snapshot.bytes.count
+            if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try flush() }
+        }
+        let deletes = gone.filter { pendingDeletes[$0.0] == nil }
+        let live = log.stats.liveArticles
+        let massive = deletes.count >= settings.massDeleteMinimum
+            && Double(deletes.count + pendingDeletes.count) > settings.massDeleteFraction * Double(live)
+        if massive {
+            for (article, path) in deletes { pendingDeletes[article] = path }
+            pendingReason = "\(pendingDeletes.count) of \(live) live articles disappeared at once; "
+                + "held until `newsctl deletes --confirm`, or until the files are back"
+            summary.heldDeletes = deletes.count
+            logger.warning("holding \(deletes.count) deletes: \(pendingReason ?? "")")
+        } else {
+            for (article, path) in deletes { batch.append(LocalChange(article: article, kind: .delete(path: path))) }
+        }
+        try flush()
+        if pendingDeletes.isEmpty { pendingReason = nil }
+    }
+
+    /// Commits one batch; a full disk is reported and the batch is picked up again by a rescan.
+    private func record(_ batch: [LocalChange]) throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        do {
+            let made = try log.recordLocal(batch, signer: key, clock: &clock, wallMillis: Self.wallMillis())
+            problems.removeValue(forKey: "disk")
+            if let last = made.last { lastIngest = last }
+            for entry in made {
+                logger.debug("\(entry.operation) \(entry.article) -> \(entry.version.short)")
+            }
+            return made.count
+        } catch let error as SQLiteError where error.isDiskFull {
+            problems["disk"] = "disk full: \(batch.count) changes not recorded yet; retried until space is freed"
+            logger.error("disk full while recording \(batch.count) changes; will retry")
+            throw error
+        }
+    }
+
+    private func setFolderState(_ state: FolderState) {
+        if state != folderState {
+            if state == .ok { logger.notice("watched folder is back: \(settings.watchDir)") } else {
+                logger.error("\(settings.watchDir): \(state.description)")
+            }
+        }
+        folderState = state
+    }
+
+    /// Records the held deletes of files that are still gone; the rest are dropped from the hold.
+    func confirmPendingDeletes() throws -> Int {
+        var batch: [LocalChange] = []
+        for (article, path) in pendingDeletes.sorted(by: { $0.key < $1.key }) {
+            if case .missing = scanner.classify(path) {
+                batch.append(LocalChange(article: article, kind: .delete(path: path)))
+            }
+        }
+        pendingDeletes.removeAll()
+        pendingReason = nil
+        return try record(batch)
+    }
+}

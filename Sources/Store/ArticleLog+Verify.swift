@@ -1,0 +1,126 @@
+import Crypto
+import Foundation
+import SyncProtocol
+
+/// What `verify` found: how much it checked and every problem, in sentences.
+public struct VerifyReport: Sendable, Equatable {
+    public var entries = 0
+    public var blobs = 0
+    public var sites = 0
+    public var problems: [String] = []
+}
+
+extension ArticleLog {
+    /// Checks the whole log without trusting any derived table: every blob re-hashed, every
+    /// entry's hash and signature recomputed, every chain walked from 1 with no gap, every
+    /// replaced version present earlier, and the heads table recomputed from the entries.
+    public func verify() throws -> VerifyReport {
+        var report = VerifyReport()
+        var keys: [SiteID: SiteKey.Public] = [:]
+
+        try db.statement("SELECT site_id, public_key FROM sites").query([]) { row in
+            report.sites += 1
+            let named = row.text(0)
+            guard let id = SiteID(named), let key = try? SiteKey.Public(der: row.blob(1)) else {
+                report.problems.append("site \(named): unreadable site ID or public key")
+                return
+            }
+            guard key.siteID == id else {
+                report.problems.append("site \(named): public key does not match the site ID (it belongs to \(key.siteID))")
+                return
+            }
+            keys[id] = key
+        }
+
+        var blobSizes: [ContentHash: UInt64] = [:]
+        try db.statement("SELECT hash, size, encoding, data FROM blobs").query([]) { row in
+            report.blobs += 1
+            let stored = row.blob(0)
+            guard let hash = ContentHash(bytes: stored) else {
+                report.problems.append("blob \(Hex.encode(stored)): key is not a 32-byte SHA-256")
+                return
+            }
+            do {
+                guard let encoding = BlobCodec.Encoding(rawValue: row.int(2)) else {
+                    report.problems.append("blob \(hash.hex): unknown encoding \(row.int(2))")
+                    return
+                }
+                let bytes = try BlobCodec.decode(row.blob(3), encoding: encoding, size: row.int(1))
+                if ContentHash.of(bytes) != hash {
+                    report.problems.append("blob \(hash.hex): content does not hash to its key")
+                }
+                blobSizes[hash] = UInt64(bytes.count)
+            } catch {
+                report.problems.append("blob \(hash.hex): \(error)")
+            }
+        }
+
+        var tips: [SiteID: (sequence: UInt64, version: VersionID)] = [:]
+        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e ORDER BY e.origin, e.origin_seq").query([]) { row in
+            report.entries += 1
+            let localSeq = row.int64(0)
+            guard let entry = Self.entry(from: row, offset: 1) else {
+                report.problems.append("entry #\(localSeq): fields do not decode")
+                return
+            }
+            let label = "entry \(entry.version.short) (\(entry.origin.short) #\(entry.sequence), \(entry.article))"
+            if let key = keys[entry.origin] {
+                do { try entry.check(originKey: key) } catch { report.problems.append("\(label): \(error)") }
+            } else {
+                report.problems.append("\(label): origin \(entry.origin) has no key in the log")
+            }
+            let tip = tips[entry.origin]
+            let expected = (tip?.sequence ?? 0) + 1
+            if entry.sequence != expected {
+                report.problems.append("\(label): origin chain jumps from #\(expected - 1) to #\(entry.sequence)")
+            } else if entry.previous != tip?.version {
+                report.problems.append("\(label): previous-entry hash does not match #\(expected - 1) of the chain")
+            }
+            tips[entry.origin] = (entry.sequence, entry.version)
+            if let hash = entry.contentHash {
+                if let size = blobSizes[hash] {
+                    if size != entry.size { report.problems.append("\(label): size \(entry.size) but its blob holds \(size) bytes") }
+                } else {
+                    report.problems.append("\(label): content \(hash.hex) is not in the blob table")
+                }
+            }
+        }
+
+        // Parents must precede children in arrival order and belong to the same article; walking in
+        // that order rebuilds the heads the table must hold.
+        var walked: [VersionID: ArticlePath] = [:]
+        var heads: [ArticlePath: Set<VersionID>] = [:]
+        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e ORDER BY e.local_seq").query([]) { row in
+            guard let entry = Self.entry(from: row, offset: 1) else { return }
+            var articleHeads = heads[entry.article, default: []]
+            for parent in entry.replaces {
+                switch walked[parent] {
+                case nil:
+                    report.problems.append("entry \(entry.version.short): replaces \(parent.short), which is missing or arrived after it")
+                case entry.article?:
+                    articleHeads.remove(parent)
+                case let other?:
+                    report.problems.append("entry \(entry.version.short): replaces \(parent.short), a version of \(other), not of \(entry.article)")
+                }
+            }
+            articleHeads.insert(entry.version)
+            heads[entry.article] = articleHeads
+            walked[entry.version] = entry.article
+        }
+
+        var stored: [ArticlePath: Set<VersionID>] = [:]
+        try db.statement("SELECT article, version FROM heads").query([]) { row in
+            guard let article = try? ArticlePath(row.text(0)), let version = VersionID(bytes: row.blob(1)) else {
+                report.problems.append("heads: unreadable row for '\(row.text(0))'")
+                return
+            }
+            stored[article, default: []].insert(version)
+        }
+        for article in Set(heads.keys).union(stored.keys).sorted() where stored[article, default: []] != heads[article, default: []] {
+            let table = stored[article, default: []].map(\.short).sorted()
+            let computed = heads[article, default: []].map(\.short).sorted()
+            report.problems.append("heads of \(article): table holds \(table), entries say \(computed)")
+        }
+        return report
+    }
+}

@@ -1,0 +1,28 @@
+import SyncProtocol
+
+/// What a file looked like when newsd last read it: if size, times and inode still match, its
+/// bytes are taken as unchanged and not read again.
+public struct FileState: Sendable, Equatable {
+    public var path: String
+    public var article: ArticlePath
+    public var size: Int64
+    public var mtimeNanos: Int64
+    public var ctimeNanos: Int64
+    public var inode: UInt64
+    public var contentHash: ContentHash
+
+    public init(path: String, article: ArticlePath, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64, contentHash: ContentHash) {
+        self.path = path
+        self.article = article
+        self.size = size
+        self.mtimeNanos = mtimeNanos
+        self.ctimeNanos = ctimeNanos
+        self.inode = inode
+        self.contentHash = contentHash
+    }
+
+    /// Same file, same bytes, as far as metadata can tell.
+    public func matches(size: Int64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64) -> Bool {
+        self.size == size && self.mtimeNanos == mtimeNanos && self.ctimeNanos == ctimeNanos && self.inode == inode
+    }
+}

@@ -1,0 +1,68 @@
+/// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
+enum Schema {
+    static let migrations: [String] = [v1]
+
+    static let v1 = """
+    -- Every site whose entries the log holds, with the key that verifies them.
+    CREATE TABLE sites (
+        site_id    TEXT PRIMARY KEY,   -- fingerprint of public_key, as printed (SiteID)
+        public_key BLOB NOT NULL       -- DER SubjectPublicKeyInfo (P-256)
+    ) STRICT;
+
+    -- Content-addressed article bytes: one row per distinct content, whatever its paths or versions.
+    CREATE TABLE blobs (
+        hash     BLOB PRIMARY KEY,     -- SHA-256 of the raw bytes (32 bytes)
+        size     INTEGER NOT NULL,     -- raw size in bytes
+        encoding INTEGER NOT NULL,     -- 0: stored raw; 1: zlib (deflate), when that is smaller
+        data     BLOB NOT NULL         -- the bytes, as `encoding` says
+    ) STRICT, WITHOUT ROWID;
+
+    -- The append-only log: one row per version of an article, from any origin.
+    CREATE TABLE entries (
+        local_seq    INTEGER PRIMARY KEY, -- order of arrival at this site; every entry's parents come earlier
+        version      BLOB NOT NULL UNIQUE,-- SHA-256 of the canonical encoding of the fields below (VersionID)
+        origin       TEXT NOT NULL,       -- site that made the change (sites.site_id)
+        origin_seq   INTEGER NOT NULL,    -- 1, 2, 3 ... per origin, no gaps
+        article      TEXT NOT NULL,       -- path relative to the watched folder, '/'-separated, NFC
+        op           INTEGER NOT NULL,    -- 1 put, 2 delete
+        content_hash BLOB,                -- blobs.hash of the bytes for a put; NULL for a delete
+        size         INTEGER NOT NULL,    -- bytes of the content (0 for a delete)
+        replaces     BLOB NOT NULL,       -- concatenated 32-byte versions this one replaces, sorted
+        hlc          INTEGER NOT NULL,    -- origin time, hybrid logical clock (ms << 16 | counter)
+        previous     BLOB,                -- version of the origin's entry origin_seq - 1; NULL for 1
+        signature    BLOB NOT NULL,       -- origin's ECDSA P-256 signature over version (64 bytes raw)
+        received_ms  INTEGER NOT NULL,    -- wall time this site stored it; not covered by the hash
+        UNIQUE (origin, origin_seq)
+    ) STRICT;
+    CREATE INDEX entries_by_article ON entries (article, local_seq);
+    CREATE INDEX entries_by_time ON entries (hlc);
+
+    -- Append-only, enforced by the database: nothing in the log is ever changed or removed.
+    CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'the log is append-only: entries cannot be updated'); END;
+    CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'the log is append-only: entries cannot be deleted'); END;
+    CREATE TRIGGER blobs_no_update BEFORE UPDATE ON blobs BEGIN SELECT RAISE(ABORT, 'the log is append-only: blobs cannot be updated'); END;
+    CREATE TRIGGER blobs_no_delete BEFORE DELETE ON blobs BEGIN SELECT RAISE(ABORT, 'the log is append-only: blobs cannot be deleted'); END;
+    CREATE TRIGGER sites_no_update BEFORE UPDATE ON sites BEGIN SELECT RAISE(ABORT, 'the log is append-only: sites cannot be updated'); END;
+    CREATE TRIGGER sites_no_delete BEFORE DELETE ON sites BEGIN SELECT RAISE(ABORT, 'the log is append-only: sites cannot be deleted'); END;
+
+    -- Derived from entries, kept in the same transaction as each append; rebuilt by verify's check.
+    -- The versions of each article that no other entry replaces: one normally, more in a conflict.
+    CREATE TABLE heads (
+        article TEXT NOT NULL,            -- entries.article
+        version BLOB NOT NULL,            -- entries.version
+        PRIMARY KEY (article, version)
+    ) STRICT, WITHOUT ROWID;
+
+    -- A cache of what each file looked like when last read, so a restart skips unchanged files.
+    -- Not part of the log: losing it costs a re-hash, nothing else.
+    CREATE TABLE file_state (
+        path         TEXT PRIMARY KEY,    -- path relative to the watched folder, as on disk
+        article      TEXT NOT NULL,       -- its ArticlePath (NFC)
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        ctime_ns     INTEGER NOT NULL,
+        inode        INTEGER NOT NULL,
+        content_hash BLOB NOT NULL        -- SHA-256 of the bytes read then
+    ) STRICT, WITHOUT ROWID;
+    """
+}

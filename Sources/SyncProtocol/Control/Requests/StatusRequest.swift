@@ -1,0 +1,79 @@
+/// `newsctl status`: the site at a glance.
+public struct StatusRequest: ControlRequest {
+    public static let method = "status"
+    public init() {}
+
+    public struct Response: Codable, Sendable, Equatable {
+        /// False until the start-up reconcile of the folder is done.
+        public var ready: Bool
+        public var siteId: String
+        public var siteName: String
+        public var watchDir: String
+        public var dataDir: String
+        /// Articles whose head is a put.
+        public var articles: Int
+        /// Articles whose head is a delete.
+        public var deletedArticles: Int
+        public var logEntries: Int
+        public var blobs: BlobStats
+        public var lastChange: VersionInfo?
+        /// Files passed over, each with why; nothing is skipped silently.
+        public var skipped: [SkippedFile]
+        /// Deletes held until an operator confirms them (`newsctl deletes`).
+        public var pendingDeletes: Int
+        /// `ok`, or why the folder is not being taken as it is (missing, empty, held deletes, disk full).
+        public var folderState: String
+        /// Present problems in sentences; empty when all is well.
+        public var problems: [String]
+        public var uptimeSeconds: Double
+        public var version: String
+
+        public init(
+            ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
+            deletedArticles: Int, logEntries: Int, blobs: BlobStats, lastChange: VersionInfo?,
+            skipped: [SkippedFile], pendingDeletes: Int, folderState: String, problems: [String],
+            uptimeSeconds: Double, version: String
+        ) {
+            self.ready = ready
+            self.siteId = siteId
+            self.siteName = siteName
+            self.watchDir = watchDir
+            self.dataDir = dataDir
+            self.articles = articles
+            self.deletedArticles = deletedArticles
+            self.logEntries = logEntries
+            self.blobs = blobs
+            self.lastChange = lastChange
+            self.skipped = skipped
+            self.pendingDeletes = pendingDeletes
+            self.folderState = folderState
+            self.problems = problems
+            self.uptimeSeconds = uptimeSeconds
+            self.version = version
+        }
+    }
+}
+
+/// The content-addressed blob table: how much is stored, and how much it would be uncompressed.
+public struct BlobStats: Codable, Sendable, Equatable {
+    public var count: Int
+    public var storedBytes: Int64
+    public var rawBytes: Int64
+
+    public init(count: Int, storedBytes: Int64, rawBytes: Int64) {
+        self.count = count
+        self.storedBytes = storedBytes
+        self.rawBytes = rawBytes
+    }
+}
+
+/// A file newsd saw and did not version, and why.
+public struct SkippedFile: Codable, Sendable, Equatable, Hashable {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+}
