@@ -1,5 +1,6 @@
 import ArgumentParser
 import NewsDaemon
+import SyncProtocol
 
 @main
 struct NewsdCommand: AsyncParsableCommand {

@@ -2,11 +2,6 @@ import Foundation
 import Store
 import SyncProtocol
 
-/// The software version `status` and `--version` report.
-public enum NewsdVersion {
-    public static let current = "0.1.0"
-}
-
 extension SiteLog {
     public func status() -> StatusRequest.Response {
         let s = log.stats

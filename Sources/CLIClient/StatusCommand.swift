@@ -1,0 +1,39 @@
+import ArgumentParser
+import NewsControl
+import SyncProtocol
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "The site at a glance: articles, log, blobs, problems.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let s = try await options.send(StatusRequest())
+        if options.json { return try options.printJSON(s) }
+        let style = options.style
+        var out = ""
+        out += "site        \(s.siteId) (\(s.siteName))\n"
+        out += "state       \(s.ready ? "ready" : "starting: reconciling the folder")\n"
+        out += "watching    \(s.watchDir)  [\(s.folderState == "ok" ? style.color(.green, "ok") : style.color(.red, s.folderState))]\n"
+        out += "data        \(s.dataDir)\n"
+        out += "articles    \(s.articles) live, \(s.deletedArticles) deleted\n"
+        out += "log         \(s.logEntries) entries\n"
+        out += "blobs       \(s.blobs.count), \(humanBytes(s.blobs.storedBytes)) stored for \(humanBytes(s.blobs.rawBytes)) of content\n"
+        if let last = s.lastChange {
+            out += "last change \(TimeArgument.display(milliseconds: last.hlc >> 16))  \(last.op) \(last.article) (\(last.version.prefix(12)))\n"
+        }
+        out += "skipped     \(s.skipped.count) file(s)\n"
+        for file in s.skipped.prefix(20) { out += "              \(file.path): \(file.reason)\n" }
+        if s.skipped.count > 20 { out += "              … and \(s.skipped.count - 20) more (see --json)\n" }
+        if s.pendingDeletes > 0 { out += "held        \(s.pendingDeletes) delete(s) waiting for `newsctl deletes --confirm`\n" }
+        out += "uptime      \(humanDuration(s.uptimeSeconds))\n"
+        out += "version     \(s.version)\n"
+        if s.problems.isEmpty {
+            out += style.color(.green, "all is well") + "\n"
+        } else {
+            for problem in s.problems { out += style.color(.red, "problem: ") + problem + "\n" }
+        }
+        print(out, terminator: "")
+    }
+}
