@@ -73,11 +73,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers shared by the test targets: temp folders, the seeds, running the built binaries.
+        .target(name: "TestSupport", dependencies: ["SyncProtocol"], path: "Tests/TestSupport"),
         .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "SyncProtocol"]),
-        .testTarget(name: "NewsDaemonTests", dependencies: ["NewsDaemon", "Store", "SyncProtocol"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SyncProtocol", "TestSupport"]),
+        .testTarget(name: "NewsDaemonTests", dependencies: ["NewsDaemon", "Store", "SyncProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "NewsControlTests", dependencies: ["NewsControl", "SyncProtocol"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["SyncProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SyncProtocol", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -19,6 +19,6 @@ public struct IgnoreRules: Sendable, Equatable {
     /// True when the last component of `path` matches a pattern.
     public func ignores(path: String) -> Bool {
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        return patterns.contains { fnmatch($0, name, FNM_PERIOD) == 0 }
+        return patterns.contains { fnmatch($0, name, 0) == 0 }
     }
 }

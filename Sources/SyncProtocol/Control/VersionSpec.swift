@@ -1,5 +1,7 @@
 /// Which version of an article a command means: the head, `ARTICLE@PREFIX` (at least 6 hex digits of
 /// a version ID) or `ARTICLE~N` (N versions before the head), as in git.
+///
+/// On the control socket it is the same string a person types: `"head"`, `"~2"`, `"4cea2b3f"`.
 public enum VersionSpec: Codable, Sendable, Equatable, CustomStringConvertible {
     case head
     case prefix(String)
@@ -13,6 +15,20 @@ public enum VersionSpec: Codable, Sendable, Equatable, CustomStringConvertible {
         case .prefix(let p): p
         case .back(let n): "~\(n)"
         }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let spec = VersionSpec(argument: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "'\(text.prefix(80))' is not a version: 6+ hex digits, ~N or head"))
+        }
+        self = spec
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// Parses a bare version argument (`FROM`/`TO` of diff, `--take`): a hex prefix, `~N`, or `head`.

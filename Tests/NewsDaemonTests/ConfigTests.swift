@@ -1,0 +1,48 @@
+import Testing
+@testable import NewsDaemon
+
+@Suite struct ConfigTests {
+    @Test func everyKeyIsRead() throws {
+        let config = try ConfigFile.parse("""
+            site_name = "hanoi"
+            watch = "/srv/news"
+            data = "/var/lib/newsd"
+            control = "/run/newsd/newsd.sock"
+            listen = "0.0.0.0:7420"
+            log_level = "debug"
+            debounce_ms = 50
+            max_file_bytes = 1048576
+            ignore = ["*.bak"]
+            mass_delete_fraction = 0.25
+            mass_delete_minimum = 5
+            """)
+        #expect(config.siteName == "hanoi" && config.debounceMillis == 50 && config.ignore == ["*.bak"])
+        #expect(config.massDeleteFraction == 0.25 && config.massDeleteMinimum == 5 && config.maxFileBytes == 1 << 20)
+    }
+
+    @Test func unknownKeysAndBadValuesAreErrors() {
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("mass_delete_fractoin = 0.2") }
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("debounce_ms = \"fast\"") }
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("mass_delete_fraction = 2.0") }
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("this is not toml") }
+    }
+
+    @Test func flagsOverrideTheFileAndDefaultsFillTheRest() throws {
+        let config = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "articles", data: "/tmp/d"), workingDirectory: "/home/editor")
+        #expect(config.watchDir == "/home/editor/articles")
+        #expect(config.dataDir == "/tmp/d" && config.controlPath == "/tmp/d/newsd.sock")
+        #expect(config.listen == DaemonConfig.defaultListen)
+        let defaults = try DaemonConfig.resolve(configFile: nil, overrides: .init(), workingDirectory: "/repo")
+        #expect(defaults.watchDir == "/repo/seeds" && defaults.dataDir == "/repo/.newsd")
+    }
+
+    @Test func ignoreRulesMatchEditorFiles() {
+        let rules = IgnoreRules()
+        for name in ["a.swp", ".a.txt.swp", "a.txt~", "4913", ".#a.txt", "#a.txt#", ".~lock.a.odt#", "x/.newsd-abc.tmp", "a.tmp"] {
+            #expect(rules.ignores(path: name), "\(name)")
+        }
+        for name in ["a.txt", "2026/11/bai-viet.txt", "Đà Nẵng.txt", "4913.txt"] {
+            #expect(!rules.ignores(path: name), "\(name)")
+        }
+    }
+}

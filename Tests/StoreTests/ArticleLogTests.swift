@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Store
+import SyncProtocol
+
+@Suite struct ArticleLogTests {
+    let folder = TemporaryFolder("store")
+    let key = SiteKey()
+    var clock = HybridLogicalClock()
+
+    func open() throws -> ArticleLog { try ArticleLog(path: folder.sub("log.sqlite")) }
+
+    func put(_ article: String, _ text: String, path: String? = nil) throws -> LocalChange {
+        let bytes = Array(text.utf8)
+        let a = try ArticlePath(article)
+        let state = FileState(path: path ?? article, article: a, size: Int64(bytes.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(bytes))
+        return LocalChange(article: a, kind: .put(bytes: bytes, hash: .of(bytes), file: state))
+    }
+
+    func delete(_ article: String) throws -> LocalChange {
+        LocalChange(article: try ArticlePath(article), kind: .delete(path: article))
+    }
+
+    mutating func record(_ log: ArticleLog, _ changes: [LocalChange], at ms: UInt64 = 1_700_000_000_000) throws -> [LogEntry] {
+        try log.recordLocal(changes, signer: key, clock: &clock, wallMillis: ms)
+    }
+
+    @Test mutating func updateOnLogEntriesIsRefusedByTheDatabase() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "một")])
+        #expect(throws: SQLiteError.self) { try log.db.execute("UPDATE entries SET size = 0") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM entries") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("UPDATE blobs SET size = 0") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM blobs") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM sites") }
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test mutating func aRowAlteredBehindTheTriggersBackIsReportedByVerify() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "một"), put("b.txt", "hai")])
+        _ = try record(log, [put("a.txt", "một hai")])
+        try log.db.execute("DROP TRIGGER entries_no_update")
+        try log.db.execute("UPDATE entries SET article = 'c.txt' WHERE origin_seq = 2")
+        let problems = try log.verify().problems
+        #expect(problems.contains { $0.contains("do not hash to its version") })
+    }
+
+    @Test mutating func aTamperedBlobIsReportedByVerify() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "short")])
+        try log.db.execute("DROP TRIGGER blobs_no_update")
+        try log.db.execute("UPDATE blobs SET data = CAST('other' AS BLOB)")
+        #expect(try log.verify().problems.contains { $0.contains("does not hash to its key") })
+    }
+
+    @Test mutating func aRemovedEntryBreaksTheChain() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "1")])
+        _ = try record(log, [put("a.txt", "2")])
+        _ = try record(log, [put("a.txt", "3")])
+        try log.db.execute("DROP TRIGGER entries_no_delete")
+        try log.db.execute("DELETE FROM entries WHERE origin_seq = 2")
+        let problems = try log.verify().problems
+        #expect(problems.contains { $0.contains("jumps from #1 to #3") })
+    }
+
+    @Test mutating func sameContentSavedAgainMakesNoNewVersion() throws {
+        let log = try open()
+        #expect(try record(log, [put("a.txt", "giống nhau")]).count == 1)
+        #expect(try record(log, [put("a.txt", "giống nhau")]).isEmpty)
+        #expect(log.stats.entries == 1)
+    }
+
+    @Test mutating func identicalContentUnderTwoPathsCostsOneBlob() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", String(repeating: "Hà Nội ", count: 100)), put("b.txt", String(repeating: "Hà Nội ", count: 100))])
+        #expect(log.stats.blobs == 1)
+        #expect(log.stats.blobStoredBytes < log.stats.blobRawBytes)
+    }
+
+    @Test mutating func editsChainAndReplaceThePreviousHead() throws {
+        let log = try open()
+        let first = try record(log, [put("a.txt", "v1")])[0]
+        let second = try record(log, [put("a.txt", "v2")])[0]
+        #expect(second.replaces == [first.version])
+        #expect(second.previous == first.version)
+        #expect(second.sequence == 2)
+        #expect(try log.heads(of: ArticlePath("a.txt")) == [second])
+        #expect(try log.resolve(article: ArticlePath("a.txt"), .back(1)) == first)
+        #expect(try log.resolve(article: ArticlePath("a.txt"), .prefix(String(first.version.hex.prefix(8)))) == first)
+        #expect(throws: ArticleLog.LookupError.self) { try log.resolve(article: ArticlePath("a.txt"), .back(2)) }
+    }
+
+    @Test mutating func deleteAndRenameAreRecorded() throws {
+        let log = try open()
+        _ = try record(log, [put("old.txt", "nội dung")])
+        let made = try record(log, [delete("old.txt"), put("new.txt", "nội dung")])
+        #expect(made.map(\.operation) == [.delete, .put])
+        #expect(log.stats.liveArticles == 1 && log.stats.deletedArticles == 1)
+        #expect(log.stats.blobs == 1)
+        #expect(try record(log, [delete("old.txt")]).isEmpty)
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test mutating func countsSurviveReopening() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "1"), put("b.txt", "2"), delete("b.txt")])
+        let reopened = try open()
+        #expect(reopened.stats == log.stats)
+        #expect(reopened.stats.liveArticles == 1 && reopened.stats.deletedArticles == 1)
+    }
+
+    @Test mutating func changesInATimeWindow() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "1")], at: 1_000_000)
+        _ = try record(log, [put("b.txt", "2")], at: 2_000_000)
+        _ = try record(log, [put("c.txt", "3")], at: 3_000_000)
+        let window = try log.changes(sinceMillis: 1_500_000, untilMillis: 2_500_000)
+        #expect(window.map(\.article.rawValue) == ["b.txt"])
+        #expect(try log.changes(sinceMillis: nil, untilMillis: nil).map(\.article.rawValue) == ["c.txt", "b.txt", "a.txt"])
+    }
+}
+
+@Suite struct BlobCodecTests {
+    @Test func proseCompressesAndComesBackExactly() throws {
+        let text = Array(String(repeating: "Người dân Đà Nẵng đón Tết. ", count: 200).utf8)
+        let (encoding, data) = BlobCodec.encode(text)
+        #expect(encoding == .deflate && data.count < text.count / 3)
+        #expect(try BlobCodec.decode(data, encoding: encoding, size: text.count) == text)
+    }
+
+    @Test func incompressibleBytesAreStoredRaw() throws {
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let (encoding, data) = BlobCodec.encode(noise)
+        #expect(encoding == .raw && data == noise)
+    }
+
+    @Test func corruptDeflateIsAnErrorNotACrash() {
+        #expect(throws: BlobCodec.CorruptBlob.self) { try BlobCodec.decode([1, 2, 3, 4], encoding: .deflate, size: 100) }
+    }
+}

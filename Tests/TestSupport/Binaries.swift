@@ -1,0 +1,130 @@
+import Foundation
+import Glibc
+
+/// The built `newsd` and `newsctl`, found beside the test bundle (`swift build --build-tests`
+/// puts them there), or in `$NEWSD_BIN_DIR`.
+public enum Binaries {
+    public static var directory: String {
+        if let dir = ProcessInfo.processInfo.environment["NEWSD_BIN_DIR"] { return dir }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        // The test binary lives in .build/<triple>/debug/<name>.xctest (a file on Linux).
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("newsd").path) { return url.path }
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug").path
+    }
+
+    public static var newsd: String { directory + "/newsd" }
+    public static var newsctl: String { directory + "/newsctl" }
+}
+
+/// What a finished command printed.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs a command to completion with a deadline; a command still running then is killed.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read both pipes while it runs, so a large output cannot fill a pipe and stall the child.
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    group.wait()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A `newsd` running in the background for one test; killed when released, whatever happened.
+public final class DaemonProcess: @unchecked Sendable {
+    public let process = Process()
+    public let dataDir: String
+    public let logPath: String
+    private var logHandle: FileHandle?
+
+    public init(watch: String, data: String, extra: [String] = []) throws {
+        dataDir = data
+        logPath = data + ".newsd.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        logHandle = FileHandle(forWritingAtPath: logPath)
+        process.executableURL = URL(fileURLWithPath: Binaries.newsd)
+        process.arguments = ["--watch", watch, "--data", data, "--log-level", "debug"] + extra
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? logHandle?.close()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    public func kill9() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    public func terminate(timeout: Duration = .seconds(10)) -> Int32 {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
+        if process.isRunning { kill9() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// `newsctl ARGS --data DIR`.
+    @discardableResult
+    public func ctl(_ arguments: [String]) throws -> CommandResult {
+        try run(Binaries.newsctl, arguments + ["--data", dataDir])
+    }
+
+    /// Waits until `status --json` answers with `"ready": true`.
+    public func waitUntilReady(timeout: Duration = .seconds(30)) throws {
+        try waitUntil(timeout: timeout, "newsd ready; its log:\n\(log)") {
+            guard process.isRunning else { return false }
+            return (try? ctl(["status", "--json"]))?.stdout.contains(#""ready" : true"#) == true
+        }
+    }
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+public func waitUntil(timeout: Duration = .seconds(10), _ what: @autoclosure () -> String = "condition", _ condition: () throws -> Bool) throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    throw TimedOut(description: "timed out waiting for \(what())")
+}
