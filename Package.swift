@@ -23,6 +23,8 @@ let package = Package(
         // System libraries, found through pkg-config or the default include path.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Linux calls Swift's Glibc module leaves out (syncfs).
+        .target(name: "CShims"),
 
         // Pure: value types, entry hashing, wire and control codecs. No sockets, files or clocks.
         .target(
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "NewsDaemon",
             dependencies: [
-                "SyncProtocol", "Store",
+                "SyncProtocol", "Store", "CShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

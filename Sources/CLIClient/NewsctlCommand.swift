@@ -15,7 +15,8 @@ struct NewsctlCommand: AsyncParsableCommand {
             """,
         version: NewsdVersion.current,
         subcommands: [StatusCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
-                      VerifyCommand.self, RestoreCommand.self, DeletesCommand.self])
+                      VerifyCommand.self, RestoreCommand.self, DeletesCommand.self, PeersCommand.self,
+                      ConflictsCommand.self, ResolveCommand.self, SyncCommand.self])
 }
 
 /// `--control`, `--data`, `--json`: accepted after the command name.

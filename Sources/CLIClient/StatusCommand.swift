@@ -26,6 +26,17 @@ struct StatusCommand: AsyncParsableCommand {
         out += "skipped     \(s.skipped.count) file(s)\n"
         for file in s.skipped.prefix(20) { out += "              \(file.path): \(file.reason)\n" }
         if s.skipped.count > 20 { out += "              … and \(s.skipped.count - 20) more (see --json)\n" }
+        if s.peers.isEmpty {
+            out += "peers       none configured\n"
+        } else {
+            out += "peers       \(s.peers.filter(\.connected).count) of \(s.peers.count) connected\n"
+            for peer in s.peers {
+                let link = peer.connected ? style.color(.green, "connected") : style.color(.red, "not connected")
+                out += "              \(peer.id)  \(peer.address ?? "accept only")  \(link), \(peer.state)\n"
+            }
+        }
+        out += "conflicts   \(s.conflicts)\(s.conflicts > 0 ? " (newsctl conflicts)" : "")\n"
+        if s.refusedConnections > 0 { out += "refused     \(s.refusedConnections) connection(s) from unlisted or bad peers\n" }
         if s.pendingDeletes > 0 { out += "held        \(s.pendingDeletes) delete(s) waiting for `newsctl deletes --confirm`\n" }
         out += "uptime      \(humanDuration(s.uptimeSeconds))\n"
         out += "version     \(s.version)\n"

@@ -18,6 +18,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Address to accept peers on (default 127.0.0.1:7420).", valueName: "HOST:PORT"))
     var listen: String?
 
+    @Option(name: .long, help: ArgumentHelp("A peer site: SITEID@HOST:PORT (dial and accept) or SITEID (accept only). Repeatable.", valueName: "PEER"))
+    var peer: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("A name people read for this site (default: host name).", valueName: "NAME"))
     var siteName: String?
 
@@ -28,7 +31,7 @@ struct RunCommand: AsyncParsableCommand {
         let config: DaemonConfig
         do {
             config = try DaemonConfig.resolve(configFile: common.config, overrides: .init(
-                siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel))
+                siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer))
         } catch {
             throw ValidationError("\(error)")
         }

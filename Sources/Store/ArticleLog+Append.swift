@@ -107,6 +107,7 @@ extension ArticleLog {
 
         let after = heads.filter { !replaced.contains($0.version) } + [entry]
         adjustCounts(from: presence(of: heads), to: presence(of: after))
+        stats.conflictedArticles += (after.count > 1 ? 1 : 0) - (heads.count > 1 ? 1 : 0)
     }
 
     private func adjustCounts(from old: Presence, to new: Presence) {

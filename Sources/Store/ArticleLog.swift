@@ -20,6 +20,8 @@ public final class ArticleLog {
         public var blobs: Int = 0
         public var blobStoredBytes: Int64 = 0
         public var blobRawBytes: Int64 = 0
+        /// Articles with more than one head.
+        public var conflictedArticles: Int = 0
         public var lastLocalSeq: Int64 = 0
         public var maxTime = HybridTimestamp(rawValue: 0)
     }
@@ -51,6 +53,7 @@ public final class ArticleLog {
         }
         // An article whose heads disagree (a put and a delete) counts as live, not both.
         s.deletedArticles = try liveAndDeletedCorrection(s)
+        s.conflictedArticles = Int(try db.scalar("SELECT count(*) FROM (SELECT article FROM heads GROUP BY article HAVING count(*) > 1)") ?? 0)
         return s
     }
 

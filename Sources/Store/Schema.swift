@@ -62,7 +62,8 @@ enum Schema {
         mtime_ns     INTEGER NOT NULL,
         ctime_ns     INTEGER NOT NULL,
         inode        INTEGER NOT NULL,
-        content_hash BLOB NOT NULL        -- SHA-256 of the bytes read then
+        content_hash BLOB NOT NULL        -- SHA-256 of the bytes read (or written) then
     ) STRICT, WITHOUT ROWID;
+    CREATE INDEX file_state_by_article ON file_state (article);
     """
 }

@@ -31,7 +31,7 @@ import Testing
         let config = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "articles", data: "/tmp/d"), workingDirectory: "/home/editor")
         #expect(config.watchDir == "/home/editor/articles")
         #expect(config.dataDir == "/tmp/d" && config.controlPath == "/tmp/d/newsd.sock")
-        #expect(config.listen == DaemonConfig.defaultListen)
+        #expect(config.listen == Endpoint(host: "127.0.0.1", port: 7420))
         let defaults = try DaemonConfig.resolve(configFile: nil, overrides: .init(), workingDirectory: "/repo")
         #expect(defaults.watchDir == "/repo/seeds" && defaults.dataDir == "/repo/.newsd")
     }

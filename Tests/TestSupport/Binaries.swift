@@ -128,3 +128,60 @@ public func waitUntil(timeout: Duration = .seconds(10), _ what: @autoclosure () 
     }
     throw TimedOut(description: "timed out waiting for \(what())")
 }
+
+/// A TCP port free on 127.0.0.1 right now (bound to port 0, read, closed).
+public func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// One site of a multi-site test: its folders, identity and port, made before any daemon starts.
+public struct TestSite: Sendable {
+    public let name: String
+    public let watch: String
+    public let data: String
+    public let port: Int
+    public let id: String
+
+    public init(_ name: String, in folder: TemporaryFolder) throws {
+        self.name = name
+        watch = folder.sub("\(name)/watch")
+        data = folder.sub("\(name)/data")
+        port = freePort()
+        try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+        let initialized = try run(Binaries.newsd, ["init", "--data", data])
+        id = initialized.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    public var address: String { "\(id)@127.0.0.1:\(port)" }
+
+    /// Starts newsd for this site, peered with `peers` (dialled) and `acceptOnly` (accepted only).
+    public func start(peers: [TestSite], acceptOnly: [TestSite] = []) throws -> DaemonProcess {
+        let flags = ["--listen", "127.0.0.1:\(port)", "--site-name", name]
+            + peers.flatMap { ["--peer", $0.address] } + acceptOnly.flatMap { ["--peer", $0.id] }
+        return try DaemonProcess(watch: watch, data: data, extra: flags)
+    }
+
+    /// Every file under the watched folder and its bytes, for comparing sites.
+    public func snapshot() -> [String: Data] {
+        var files: [String: Data] = [:]
+        let base = URL(fileURLWithPath: watch)
+        guard let walker = FileManager.default.enumerator(atPath: watch) else { return files }
+        while let relative = walker.nextObject() as? String {
+            let url = base.appendingPathComponent(relative)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files[relative] = try? Data(contentsOf: url)
+            }
+        }
+        return files
+    }
+}

@@ -17,6 +17,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var ignore: [String]?
     public var massDeleteFraction: Double?
     public var massDeleteMinimum: Int?
+    public var peers: [String]?
 
     public init() {}
 
@@ -28,7 +29,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -75,12 +76,21 @@ public struct ConfigFile: Sendable, Equatable {
             }
             config.massDeleteFraction = f
         }
-        if let value = table["ignore"] {
-            guard let array = value.array else { throw Invalid(file: file, detail: "'ignore' must be an array of strings") }
-            config.ignore = try array.map {
-                guard let s = $0.string else { throw Invalid(file: file, detail: "'ignore' must be an array of strings") }
+        func strings(_ key: String) throws -> [String]? {
+            guard let value = table[key] else { return nil }
+            guard let array = value.array else { throw Invalid(file: file, detail: "'\(key)' must be an array of strings") }
+            return try array.map {
+                guard let s = $0.string else { throw Invalid(file: file, detail: "'\(key)' must be an array of strings") }
                 return s
             }
+        }
+        config.ignore = try strings("ignore")
+        config.peers = try strings("peers")
+        for peer in config.peers ?? [] {
+            do { _ = try PeerAddress(peer) } catch { throw Invalid(file: file, detail: "\(error)") }
+        }
+        if let listen = config.listen {
+            do { _ = try Endpoint(listen) } catch { throw Invalid(file: file, detail: "listen: \(error)") }
         }
         return config
     }

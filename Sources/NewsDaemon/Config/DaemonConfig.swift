@@ -7,7 +7,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var watchDir: String
     public var dataDir: String
     public var controlPath: String
-    public var listen: String
+    public var listen: Endpoint
+    public var peers: [PeerAddress]
     public var logLevel: Logger.Level
     public var debounce: Duration
     public var maximumFileBytes: Int64
@@ -24,7 +25,9 @@ public struct DaemonConfig: Sendable, Equatable {
         public var control: String?
         public var listen: String?
         public var logLevel: String?
-        public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil, logLevel: String? = nil) {
+        public var peers: [String]
+        public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil, logLevel: String? = nil, peers: [String] = []) {
+            self.peers = peers
             self.siteName = siteName
             self.watch = watch
             self.data = data
@@ -48,12 +51,22 @@ public struct DaemonConfig: Sendable, Equatable {
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigFile.Invalid(file: configFile ?? "--log-level", detail: "log level '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
         }
+        let listen: Endpoint
+        let peers: [PeerAddress]
+        do {
+            listen = try Endpoint(overrides.listen ?? file.listen ?? defaultListen)
+            // Flags add to the file's peers; a site listed twice keeps the last address.
+            peers = try ((file.peers ?? []) + overrides.peers).map(PeerAddress.init)
+        } catch {
+            throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(error)")
+        }
         return DaemonConfig(
             siteName: overrides.siteName ?? file.siteName ?? ProcessInfo.processInfo.hostName,
             watchDir: absolute(overrides.watch ?? file.watch ?? "seeds"),
             dataDir: data,
             controlPath: absolute(overrides.control ?? file.control ?? data + "/newsd.sock"),
-            listen: overrides.listen ?? file.listen ?? defaultListen,
+            listen: listen,
+            peers: peers,
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
             maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),

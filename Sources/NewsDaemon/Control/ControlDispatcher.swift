@@ -6,8 +6,12 @@ import SyncProtocol
 /// request it cannot read, or one it does not know, gets a typed error response, never a crash.
 public struct ControlDispatcher: Sendable {
     public let site: SiteLog
+    public let registry: PeerRegistry?
 
-    public init(site: SiteLog) { self.site = site }
+    public init(site: SiteLog, registry: PeerRegistry? = nil) {
+        self.site = site
+        self.registry = registry
+    }
 
     public func respond(to frame: [UInt8]) async -> [UInt8] {
         let data = Data(frame)
@@ -16,15 +20,54 @@ public struct ControlDispatcher: Sendable {
             return Self.failure(ControlFailure(.badRequest, "request is not a JSON object with a \"method\""))
         }
         switch method {
-        case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in await site.status() }
+        case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in try await status() }
         case LogRequest.method: return await handle(LogRequest.self, data) { try await site.history($0) }
         case ShowRequest.method: return await handle(ShowRequest.self, data) { try await site.show($0) }
         case VerifyRequest.method: return await handle(VerifyRequest.self, data) { _ in try await site.verify() }
         case RestoreRequest.method: return await handle(RestoreRequest.self, data) { try await site.restore($0) }
         case DeletesRequest.method: return await handle(DeletesRequest.self, data) { try await site.deletes($0) }
+        case ConflictsRequest.method: return await handle(ConflictsRequest.self, data) { _ in try await site.conflicts() }
+        case ResolveRequest.method: return await handle(ResolveRequest.self, data) { try await site.resolve($0) }
+        case PeersRequest.method: return await handle(PeersRequest.self, data) { _ in try await peers() }
+        case SyncRequest.method: return await handle(SyncRequest.self, data) { try sync($0) }
+        case PeerDiffRequest.method: return await handle(PeerDiffRequest.self, data) { try await peerDiff($0) }
         default:
             return Self.failure(ControlFailure(.unknownMethod, "unknown method '\(method.prefix(64))'"))
         }
+    }
+
+    private func status() async throws -> StatusRequest.Response {
+        var status = await site.status()
+        if let registry {
+            status.peers = try await peers().map {
+                PeerSummary(id: $0.id, address: $0.address, connected: $0.connected, state: $0.syncState)
+            }
+            status.refusedConnections = registry.refusedConnections
+        }
+        return status
+    }
+
+    private func peers() async throws -> [PeerInfo] {
+        guard let registry else { return [] }
+        return registry.infos(local: try await site.versionVector())
+    }
+
+    private func sync(_ request: SyncRequest) throws -> SyncRequest.Response {
+        guard let registry else { return .init(dialing: []) }
+        let target = try request.site.map { text in
+            guard let id = SiteID(text), registry.isAllowed(id) else { throw ControlFailure(.notFound, "'\(text)' is not a configured peer") }
+            return id
+        }
+        return .init(dialing: registry.nudge(target).map(\.rawValue))
+    }
+
+    private func peerDiff(_ request: PeerDiffRequest) async throws -> PeerDiffRequest.Response {
+        guard let registry, let id = SiteID(request.site), let link = registry.link(id) else {
+            throw ControlFailure(.notFound, "'\(request.site)' is not a configured peer")
+        }
+        let info = link.info(address: nil, local: try await site.versionVector())
+        let ahead = try await site.articlesAhead(of: link.vector)
+        return .init(site: id.rawValue, articlesAhead: ahead, entriesBehind: info.behind, connected: info.connected)
     }
 
     private func handle<R: ControlRequest>(

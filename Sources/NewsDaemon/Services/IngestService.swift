@@ -25,6 +25,7 @@ public final class IngestService: Service {
         watcher.watchAll()
         watcher.start()
         await rescan(reason: "start-up")
+        do { try await site.checkoutOutOfStep() } catch { logger.error("cannot bring the folder in step with the log: \(error)") }
         await site.markReady()
         await onReady()
         let watcher = self.watcher

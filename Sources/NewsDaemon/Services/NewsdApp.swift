@@ -29,10 +29,13 @@ public struct NewsdApp: Sendable {
             let stats = await site.stats
             logger.notice("ready: site \(key.siteID) watching \(watchDir), \(stats.liveArticles) articles, \(stats.entries) log entries")
         }
-        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site), logger: logger)
+        let registry = PeerRegistry(local: key.siteID, peers: config.peers, logger: logger)
+        let replication = try ReplicationService(site: site, registry: registry, listen: config.listen, key: key,
+                                                 siteName: config.siteName, logger: logger)
+        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry), logger: logger)
         logger.info("newsd \(NewsdVersion.current) starting: site \(key.siteID) (\(config.siteName)), data \(config.dataDir)")
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: control)],
+            services: [.init(service: ingest), .init(service: replication), .init(service: control)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

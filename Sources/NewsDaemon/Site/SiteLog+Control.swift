@@ -21,7 +21,7 @@ extension SiteLog {
             blobs: BlobStats(count: s.blobs, storedBytes: s.blobStoredBytes, rawBytes: s.blobRawBytes),
             lastChange: lastIngest.map(VersionInfo.init(entry:)),
             skipped: skipped.values.sorted { $0.path < $1.path }, pendingDeletes: pendingDeletes.count,
-            folderState: folderText, problems: problemList,
+            folderState: folderText, problems: problemList, conflicts: s.conflictedArticles,
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
             version: NewsdVersion.current)
     }

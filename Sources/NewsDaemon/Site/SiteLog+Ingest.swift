@@ -170,7 +170,10 @@ extension SiteLog {
         do {
             let made = try log.recordLocal(batch, signer: key, clock: &clock, wallMillis: Self.wallMillis())
             problems.removeValue(forKey: "disk")
-            if let last = made.last { lastIngest = last }
+            if let last = made.last {
+                lastIngest = last
+                announceGrowth()
+            }
             for entry in made {
                 logger.debug("\(entry.operation) \(entry.article) -> \(entry.version.short)")
             }

@@ -25,6 +25,7 @@ public actor SiteLog {
     var problems: [String: String] = [:]
     var lastIngest: LogEntry?
     var isReady = false
+    var growthListeners: [UUID: AsyncStream<Int64>.Continuation] = [:]
     var rescanRequested = false
 
     /// Transactions are cut at this many files or bytes during a large scan, so memory stays bounded

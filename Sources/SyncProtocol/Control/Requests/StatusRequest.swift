@@ -25,6 +25,12 @@ public struct StatusRequest: ControlRequest {
         public var folderState: String
         /// Present problems in sentences; empty when all is well.
         public var problems: [String]
+        /// Configured peers, each with a plain answer: in sync, or how far apart.
+        public var peers: [PeerSummary]
+        /// Articles with competing heads (`newsctl conflicts`).
+        public var conflicts: Int
+        /// Connections refused: unlisted keys, too many at once.
+        public var refusedConnections: Int
         public var uptimeSeconds: Double
         public var version: String
 
@@ -32,6 +38,7 @@ public struct StatusRequest: ControlRequest {
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
             deletedArticles: Int, logEntries: Int, blobs: BlobStats, lastChange: VersionInfo?,
             skipped: [SkippedFile], pendingDeletes: Int, folderState: String, problems: [String],
+            peers: [PeerSummary] = [], conflicts: Int = 0, refusedConnections: Int = 0,
             uptimeSeconds: Double, version: String
         ) {
             self.ready = ready
@@ -48,6 +55,9 @@ public struct StatusRequest: ControlRequest {
             self.pendingDeletes = pendingDeletes
             self.folderState = folderState
             self.problems = problems
+            self.peers = peers
+            self.conflicts = conflicts
+            self.refusedConnections = refusedConnections
             self.uptimeSeconds = uptimeSeconds
             self.version = version
         }
@@ -75,5 +85,21 @@ public struct SkippedFile: Codable, Sendable, Equatable, Hashable {
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
+    }
+}
+
+/// One peer in `status`: who, where, whether connected, and how in step.
+public struct PeerSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var address: String?
+    public var connected: Bool
+    /// "in sync", or "N entries behind, M entries ahead".
+    public var state: String
+
+    public init(id: String, address: String?, connected: Bool, state: String) {
+        self.id = id
+        self.address = address
+        self.connected = connected
+        self.state = state
     }
 }

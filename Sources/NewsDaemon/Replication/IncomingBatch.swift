@@ -1,0 +1,74 @@
+import Store
+import SyncProtocol
+
+/// What a peer has sent that is not stored yet: entries, the blobs and keys they need, and blobs
+/// still arriving in parts. Every blob is re-hashed the moment its last part arrives.
+struct IncomingBatch {
+    var entries: [LogEntry] = []
+    var blobs: [ContentHash: StoredBlob] = [:]
+    /// Keys stay for the whole session: a peer sends each origin's key once.
+    var keys: [SiteID: SiteKey.Public] = [:]
+    private var partial: [ContentHash: BlobPart] = [:]
+    private(set) var pendingBytes = 0
+
+    /// Blob bytes held for one session before it is refused: a peer cannot make newsd buffer
+    /// more than this, whatever it sends.
+    let maximumPendingBytes: Int
+
+    init(maximumPendingBytes: Int = 256 << 20) { self.maximumPendingBytes = maximumPendingBytes }
+
+    var isEmpty: Bool { entries.isEmpty }
+    /// Entries this many, or this many bytes, make a transaction worth committing.
+    var isFull: Bool { entries.count >= 512 || pendingBytes >= 32 << 20 }
+
+    mutating func take(_ message: WireMessage) throws(WireError) {
+        switch message {
+        case .site(let der):
+            guard let key = try? SiteKey.Public(der: der) else { throw WireError(.malformedFrame, "site message with an unreadable public key") }
+            keys[key.siteID] = key
+        case .blobPart(let part):
+            try take(part)
+        case .entry(let entry):
+            entries.append(entry)
+        default:
+            throw WireError(.unexpectedMessage, "\(message.kind) is not content")
+        }
+    }
+
+    private mutating func take(_ part: BlobPart) throws(WireError) {
+        guard let encoding = BlobCodec.Encoding(rawValue: Int(part.encoding)) else { throw WireError(.malformedFrame, "unknown blob encoding") }
+        guard part.storedSize <= UInt64(maximumPendingBytes), part.size <= 1 << 34 else {
+            throw WireError(.tooLarge, "blob \(part.hash.hex) of \(part.storedSize) bytes is over the limit")
+        }
+        var assembled: BlobPart
+        if part.offset == 0 {
+            assembled = part
+        } else {
+            guard var existing = partial[part.hash], existing.storedSize == part.storedSize,
+                  UInt64(existing.bytes.count) == part.offset else {
+                throw WireError(.malformedFrame, "blob \(part.hash.hex): part at \(part.offset) does not continue what was sent")
+            }
+            existing.bytes += part.bytes
+            assembled = existing
+        }
+        pendingBytes += part.bytes.count
+        guard pendingBytes <= maximumPendingBytes else { throw WireError(.tooLarge, "peer sent more than \(maximumPendingBytes) bytes of blobs without their entries") }
+        if UInt64(assembled.bytes.count) == assembled.storedSize {
+            partial.removeValue(forKey: part.hash)
+            blobs[part.hash] = try StoredBlob(hash: part.hash, size: part.size, encoding: encoding, data: assembled.bytes).verified()
+        } else {
+            partial[part.hash] = assembled
+        }
+    }
+
+    /// Hands over the entries and blobs to store; blobs no entry in the batch uses stay (their
+    /// entry may be in the next frame).
+    mutating func drain() -> (entries: [LogEntry], blobs: [ContentHash: StoredBlob]) {
+        let out = (entries, blobs)
+        let used = Set(entries.compactMap(\.contentHash))
+        blobs = blobs.filter { !used.contains($0.key) }
+        entries.removeAll(keepingCapacity: true)
+        pendingBytes = blobs.values.reduce(0) { $0 + $1.data.count } + partial.values.reduce(0) { $0 + $1.bytes.count }
+        return out
+    }
+}

@@ -1,0 +1,63 @@
+import SyncProtocol
+
+/// A configured peer: `SITEID@HOST:PORT` (dial it and accept it) or `SITEID` (accept only).
+public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
+    public var site: SiteID
+    public var endpoint: Endpoint?
+
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let text: String
+        public let why: String
+        public var description: String { "peer '\(text)': \(why)" }
+    }
+
+    public init(site: SiteID, endpoint: Endpoint?) {
+        self.site = site
+        self.endpoint = endpoint
+    }
+
+    public init(_ text: String) throws {
+        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        guard let first = parts.first, let site = SiteID(first) else {
+            throw Invalid(text: text, why: "does not start with a site ID (run `newsd id` at that site)")
+        }
+        self.site = site
+        if parts.count == 2 {
+            do { endpoint = try Endpoint(parts[1]) } catch { throw Invalid(text: text, why: error.why) }
+        }
+    }
+
+    public var description: String { endpoint.map { "\(site)@\($0)" } ?? site.rawValue }
+}
+
+/// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.
+public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(_ text: String) throws(PeerAddress.Invalid) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw PeerAddress.Invalid(text: text, why: "expected [IPv6]:PORT")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw PeerAddress.Invalid(text: text, why: "expected HOST:PORT") }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw PeerAddress.Invalid(text: text, why: "empty host") }
+        guard let number = Int(port), (1...65535).contains(number) else { throw PeerAddress.Invalid(text: text, why: "port must be 1-65535") }
+        self.host = String(host)
+        self.port = number
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

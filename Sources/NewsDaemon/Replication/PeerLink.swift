@@ -1,0 +1,58 @@
+import Foundation
+import Synchronization
+import SyncProtocol
+
+/// What this site knows of one peer across sessions: counters, the peer's last vector and
+/// report, when it was last heard. Shared by the session's tasks and `newsctl peers`.
+public final class PeerLink: Sendable {
+    public let site: SiteID
+    let state: Mutex<State>
+
+    struct State {
+        var name: String?
+        var connected = false
+        var since: Date?
+        var lastExchange: Date?
+        var lastReceived = ContinuousClock.now
+        var entriesSent: UInt64 = 0
+        var entriesReceived: UInt64 = 0
+        var bytesSent: UInt64 = 0
+        var bytesReceived: UInt64 = 0
+        var vector = VersionVector()
+        var reported: PeerReport?
+        var lastError: String?
+    }
+
+    init(site: SiteID) {
+        self.site = site
+        state = Mutex(State())
+    }
+
+    func update(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
+    func read<T>(_ body: (State) -> T) -> T { state.withLock { body($0) } }
+
+    func received(bytes: Int) {
+        update {
+            $0.bytesReceived += UInt64(bytes)
+            $0.lastReceived = .now
+        }
+    }
+
+    func sent(bytes: Int) { update { $0.bytesSent += UInt64(bytes) } }
+
+    /// The peer holds this entry (it sent it, or we did).
+    func peerHolds(_ entry: LogEntry) { update { $0.vector.advance(entry.origin, to: entry.sequence) } }
+
+    var vector: VersionVector { read(\.vector) }
+
+    func info(address: Endpoint?, local: VersionVector) -> PeerInfo {
+        read { s in
+            PeerInfo(id: site.rawValue, name: s.name, address: address?.description, connected: s.connected,
+                     since: s.since.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
+                     lastExchange: s.lastExchange.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
+                     entriesSent: s.entriesSent, entriesReceived: s.entriesReceived, bytesSent: s.bytesSent,
+                     bytesReceived: s.bytesReceived, behind: s.vector.count(aheadOf: local), ahead: local.count(aheadOf: s.vector),
+                     reported: s.reported, lastError: s.lastError)
+        }
+    }
+}

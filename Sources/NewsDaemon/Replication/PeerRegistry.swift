@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import SyncProtocol
+
+/// The configured peers and the live session with each: at most one per pair of sites, even
+/// when both dial at once.
+public final class PeerRegistry: Sendable {
+    public let local: SiteID
+    let logger: Logger
+    private let state: Mutex<State>
+
+    struct Session {
+        let id: UUID
+        let channel: Channel
+        /// The site that dialled: the rule for duplicates keeps the session dialled by the
+        /// smaller site ID, so both ends drop the same one.
+        let dialer: SiteID
+    }
+
+    struct State {
+        var peers: [SiteID: PeerAddress] = [:]
+        var links: [SiteID: PeerLink] = [:]
+        var sessions: [SiteID: Session] = [:]
+        var nudged: Set<SiteID> = []
+        var refused = 0
+        var rejected = 0
+    }
+
+    public init(local: SiteID, peers: [PeerAddress], logger: Logger) {
+        self.local = local
+        self.logger = logger
+        state = Mutex(State())
+        configure(peers)
+    }
+
+    /// Replaces the peer list; sessions with peers no longer listed are closed.
+    public func configure(_ peers: [PeerAddress]) {
+        let dropped: [Channel] = state.withLock { s in
+            s.peers = Dictionary(peers.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
+            for peer in peers where s.links[peer.site] == nil { s.links[peer.site] = PeerLink(site: peer.site) }
+            let gone = s.sessions.filter { s.peers[$0.key] == nil }
+            for key in gone.keys { s.sessions.removeValue(forKey: key) }
+            return gone.values.map(\.channel)
+        }
+        for channel in dropped { channel.close(promise: nil) }
+    }
+
+    public var peers: [PeerAddress] { state.withLock { Array($0.peers.values).sorted { $0.site < $1.site } } }
+    public func isAllowed(_ site: SiteID) -> Bool { state.withLock { $0.peers[site] != nil } }
+    public func address(of site: SiteID) -> PeerAddress? { state.withLock { $0.peers[site] } }
+    public func link(_ site: SiteID) -> PeerLink? { state.withLock { $0.links[site] } }
+    public func isConnected(_ site: SiteID) -> Bool { state.withLock { $0.sessions[site] != nil } }
+    public var connectedCount: Int { state.withLock { $0.sessions.count } }
+    public var configuredCount: Int { state.withLock { $0.peers.count } }
+    public var refusedConnections: Int { state.withLock { $0.refused } }
+
+    func countRefused() { state.withLock { $0.refused += 1 } }
+    func countRejected() { state.withLock { $0.rejected += 1 } }
+
+    /// Registers a session whose hello arrived. False means it duplicates a session that wins
+    /// under the rule, and the caller must close it.
+    func attach(peer: SiteID, id: UUID, channel: Channel, dialer: SiteID, name: String) -> Bool {
+        let (accepted, displaced): (Bool, Channel?) = state.withLock { s in
+            guard let link = s.links[peer] else { return (false, nil) }
+            let keep = min(local, peer)
+            var displaced: Channel?
+            if let existing = s.sessions[peer] {
+                guard dialer == keep && existing.dialer != keep else { return (false, nil) }
+                displaced = existing.channel
+            }
+            s.sessions[peer] = Session(id: id, channel: channel, dialer: dialer)
+            link.update {
+                $0.connected = true
+                $0.since = Date()
+                $0.lastError = nil
+                $0.name = name
+            }
+            return (true, displaced)
+        }
+        displaced?.close(promise: nil)
+        return accepted
+    }
+
+    func detach(peer: SiteID, id: UUID, error: String?) {
+        state.withLock { s in
+            guard s.sessions[peer]?.id == id else { return }
+            s.sessions.removeValue(forKey: peer)
+            s.links[peer]?.update {
+                $0.connected = false
+                $0.since = Date()
+                if let error { $0.lastError = error }
+            }
+        }
+    }
+
+    func noteDialFailure(peer: SiteID, error: String) {
+        state.withLock { $0.links[peer]?.update { $0.lastError = error } }
+    }
+
+    /// Asks the dialers of these peers (all when nil) to try now.
+    public func nudge(_ site: SiteID?) -> [SiteID] {
+        state.withLock { s in
+            let targets = site.map { s.peers[$0] == nil ? [] : [$0] } ?? Array(s.peers.keys)
+            s.nudged.formUnion(targets)
+            return targets.sorted()
+        }
+    }
+
+    func takeNudge(_ site: SiteID) -> Bool { state.withLock { $0.nudged.remove(site) != nil } }
+
+    public func infos(local vector: VersionVector) -> [PeerInfo] {
+        let (peers, links) = state.withLock { ($0.peers, $0.links) }
+        return peers.values.sorted { $0.site < $1.site }.compactMap { peer in
+            links[peer.site]?.info(address: peer.endpoint, local: vector)
+        }
+    }
+
+    /// Closes every session (shutdown): each session says goodbye as it ends.
+    func closeAll() {
+        let channels = state.withLock { $0.sessions.values.map(\.channel) }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}

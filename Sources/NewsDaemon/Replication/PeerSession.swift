@@ -1,0 +1,253 @@
+import Foundation
+import Logging
+import NIOCore
+import Store
+import Synchronization
+import SyncProtocol
+
+/// The site a TLS handshake proved the peer to be, set by the verification callback.
+final class AuthenticatedPeer: Sendable {
+    let site = Mutex<SiteID?>(nil)
+}
+
+/// One replication session over an established TLS connection: hello, vectors, then each side
+/// streams what the other lacks and pushes new entries live. Ends on error, on the peer's
+/// goodbye, on silence, or on shutdown; never throws.
+struct PeerSession {
+    let site: SiteLog
+    let registry: PeerRegistry
+    let hello: Hello
+    let logger: Logger
+    let dialedByUs: Bool
+    let authenticated: AuthenticatedPeer
+    let remote: String
+
+    static let pingInterval: Duration = .seconds(10)
+    /// A peer silent this long (no hello, no pong) is dropped.
+    static let silenceLimit: Duration = .seconds(30)
+    static let pageSize = 256
+
+    /// `onHello` runs once, when the peer's hello arrived or the session ended before it.
+    func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, onHello: @Sendable () -> Void) async {
+        let id = UUID()
+        var helloSeen = false
+        defer { if !helloSeen { onHello() } }
+        var peer: SiteID?
+        var error: String?
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let out = FrameOutput(writer: outbound)
+                try await out.send(.hello(hello))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let channel = connection.channel
+                    group.addTask { await watchSilence(channel: channel, out: out) }
+                    defer { group.cancelAll() }
+                    var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
+                    var machine: SessionStateMachine?
+                    var batch = IncomingBatch()
+                    var live = false
+                    var link: PeerLink?
+                    func flush() async throws -> Bool {
+                        guard let link, !batch.isEmpty else { return true }
+                        let (entries, blobs) = batch.drain()
+                        for entry in entries { link.peerHolds(entry) }
+                        let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
+                        link.update {
+                            $0.entriesReceived += UInt64(result.stored.count)
+                            $0.lastExchange = Date()
+                        }
+                        if let rejection = result.rejection {
+                            registry.countRejected()
+                            logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
+                            try await out.send(.error(rejection))
+                            error = rejection.description
+                            return false
+                        }
+                        return true
+                    }
+                    reading: for try await buffer in inbound {
+                        out.heard()
+                        link?.received(bytes: buffer.readableBytes)
+                        decoder.append(buffer.readableBytesView)
+                        while let frame = try decoder.nextFrame() {
+                            let message = try WireCodec.decode(frame)
+                            if machine == nil {
+                                guard let verified = authenticated.site.withLock({ $0 }) else {
+                                    throw WireError(.notAllowed, "no verified certificate")
+                                }
+                                machine = SessionStateMachine(local: hello, authenticatedPeer: verified)
+                                peer = verified
+                                helloSeen = true
+                                onHello()
+                            }
+                            for action in machine!.receive(message) {
+                                switch action {
+                                case .send(let reply):
+                                    try await out.send(reply)
+                                case .sendVector:
+                                    let name = machine?.peerHello?.siteName ?? ""
+                                    guard let peer, registry.attach(peer: peer, id: id, channel: connection.channel,
+                                                                    dialer: dialedByUs ? hello.siteID : peer, name: name) else {
+                                        try await out.send(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
+                                        error = "duplicate session"
+                                        break reading
+                                    }
+                                    link = registry.link(peer)
+                                    out.link = link
+                                    logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
+                                    try await out.send(.vector(try await site.versionVector()))
+                                case .startSending(let vector):
+                                    guard let link else { break }
+                                    link.update { $0.vector = vector }
+                                    group.addTask { try await sendAll(to: link, out: out) }
+                                case .deliver(let content):
+                                    try batch.take(content)
+                                    if batch.isFull, try await !flush() { break reading }
+                                case .peerCaughtUp:
+                                    live = true
+                                    if try await !flush() { break reading }
+                                case .peerReport(let report):
+                                    link?.update { $0.reported = report }
+                                case .close(let reason):
+                                    if let reason {
+                                        error = reason.description
+                                        logger.warning("session with \(peer.map(\.rawValue) ?? remote) ended: \(reason)")
+                                    }
+                                    break reading
+                                }
+                            }
+                        }
+                        if live, try await !flush() { break reading }
+                    }
+                    _ = try await flush()
+                }
+            }
+        } catch let wire as WireError {
+            error = wire.description
+            logger.warning("session with \(peer.map(\.rawValue) ?? remote) failed: \(wire)")
+        } catch let frame as FrameDecoder.FrameError {
+            error = frame.description
+            registry.countRejected()
+            logger.warning("session with \(peer.map(\.rawValue) ?? remote) failed: \(frame)")
+        } catch {
+            let text = "\(error)"
+            if peer == nil { logger.info("connection from \(remote) failed before hello: \(text)") } else {
+                logger.info("session with \(peer!) ended: \(text)")
+            }
+        }
+        if let peer {
+            registry.detach(peer: peer, id: id, error: error)
+            logger.notice("disconnected from peer \(peer)")
+        }
+    }
+
+    /// Sends the backlog the peer lacks, then `caughtUp`, then every new entry as it is logged.
+    private func sendAll(to link: PeerLink, out: FrameOutput) async throws {
+        let growth = await site.logGrowth()
+        let (positions, through) = try await site.backlog(for: link.vector)
+        var sender = EntrySender(site: site, link: link, out: out)
+        var index = 0
+        while index < positions.count {
+            let page = positions[index..<min(index + Self.pageSize, positions.count)]
+            for (_, entry) in try await site.entries(at: page) { try await sender.send(entry) }
+            index += Self.pageSize
+        }
+        try await out.send(.caughtUp)
+        try await out.send(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
+        var cursor = through
+        for await _ in growth {
+            while true {
+                let page = try await site.entries(after: cursor, limit: Self.pageSize)
+                guard let last = page.last else { break }
+                for (_, entry) in page { try await sender.send(entry) }
+                cursor = last.0
+            }
+        }
+    }
+
+    /// Pings while the session is quiet; closes it when the peer has said nothing for too long.
+    private func watchSilence(channel: Channel, out: FrameOutput) async {
+        var nonce: UInt64 = 0
+        while (try? await Task.sleep(for: Self.pingInterval)) != nil {
+            if out.silence > Self.silenceLimit {
+                logger.warning("peer at \(remote) silent for \(Self.silenceLimit); closing")
+                try? await out.send(.error(WireError(.timeout, "no message for \(Self.silenceLimit)")))
+                channel.close(promise: nil)
+                return
+            }
+            nonce += 1
+            try? await out.send(.ping(nonce))
+            if out.link != nil {
+                try? await out.send(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
+            }
+        }
+    }
+}
+
+/// Sends entries with what each needs first: its origin's key once per session, its blob once.
+struct EntrySender {
+    let site: SiteLog
+    let link: PeerLink
+    let out: FrameOutput
+    var sentKeys = Set<SiteID>()
+    var sentBlobs = Set<ContentHash>()
+
+    init(site: SiteLog, link: PeerLink, out: FrameOutput) {
+        self.site = site
+        self.link = link
+        self.out = out
+    }
+
+    mutating func send(_ entry: LogEntry) async throws {
+        guard entry.sequence > link.vector[entry.origin] else { return }
+        if !sentKeys.contains(entry.origin) {
+            guard let key = try await site.publicKey(of: entry.origin) else { throw WireError(.internal, "no key for \(entry.origin)") }
+            try await out.send(.site(publicKeyDER: key.der))
+            sentKeys.insert(entry.origin)
+        }
+        if let hash = entry.contentHash, !sentBlobs.contains(hash) {
+            guard let blob = try await site.storedBlob(hash) else { throw WireError(.internal, "blob \(hash.hex) missing") }
+            var offset = 0
+            repeat {
+                let end = min(offset + WireCodec.blobPartLength, blob.data.count)
+                try await out.send(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
+                                                      storedSize: UInt64(blob.data.count), offset: UInt64(offset),
+                                                      bytes: Array(blob.data[offset..<end]))))
+                offset = end
+            } while offset < blob.data.count
+            if sentBlobs.count > 100_000 { sentBlobs.removeAll() }
+            sentBlobs.insert(hash)
+        }
+        try await out.send(.entry(entry))
+        link.peerHolds(entry)
+        link.update {
+            $0.entriesSent += 1
+            $0.lastExchange = Date()
+        }
+    }
+}
+
+/// Writes frames and counts their bytes, and notes when the peer was last heard; shared by the
+/// session's reader, sender and pinger. NIO's writer takes one buffer per call, so frames from
+/// different tasks never interleave.
+final class FrameOutput: Sendable {
+    let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let peerLink = Mutex<PeerLink?>(nil)
+    private let lastHeard = Mutex(ContinuousClock.now)
+
+    func heard() { lastHeard.withLock { $0 = .now } }
+    var silence: Duration { ContinuousClock.now - lastHeard.withLock { $0 } }
+
+    init(writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.writer = writer }
+
+    var link: PeerLink? {
+        get { peerLink.withLock { $0 } }
+        set { peerLink.withLock { $0 = newValue } }
+    }
+
+    func send(_ message: WireMessage) async throws {
+        let frame = FrameDecoder.frame(WireCodec.encode(message))
+        try await writer.write(ByteBuffer(bytes: frame))
+        link?.sent(bytes: frame.count)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import SyncProtocol
+
+/// Accepts peers on the listen address and dials every peer with an address, each session over
+/// mutually authenticated TLS 1.3. A bad connection never stops the others.
+public final class ReplicationService: Service {
+    let site: SiteLog
+    let registry: PeerRegistry
+    let listen: Endpoint
+    let credentials: SiteCredentials
+    let hello: Hello
+    let logger: Logger
+    /// Connections not yet past their hello, at most: 1,000 sockets opened at once cost this many.
+    let maximumPendingConnections = 256
+    private let pending = Mutex(0)
+    private let boundPort = Mutex<Int?>(nil)
+
+    public init(site: SiteLog, registry: PeerRegistry, listen: Endpoint, key: SiteKey, siteName: String, logger: Logger) throws {
+        self.site = site
+        self.registry = registry
+        self.listen = listen
+        self.credentials = try SiteCredentials(key: key)
+        self.hello = Hello(siteID: key.siteID, siteName: siteName)
+        self.logger = logger
+    }
+
+    /// The port actually bound (useful when listening on port 0).
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    public func run() async throws {
+        let serverContext = try credentials.serverContext()
+        let clientContext = try credentials.clientContext()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .bind(host: listen.host, port: listen.port) { [registry, logger] channel in
+                let authenticated = AuthenticatedPeer()
+                let remote = channel.remoteAddress?.description ?? "?"
+                return channel.eventLoop.makeCompletedFuture {
+                    let verify = Self.verifier(registry: registry, logger: logger, authenticated: authenticated, remote: remote)
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
+                    return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), authenticated, remote)
+                }
+            }
+        boundPort.withLock { $0 = server.channel.localAddress?.port }
+        logger.info("accepting peers on \(listen.host):\(server.channel.localAddress?.port ?? listen.port)")
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                for peer in registry.peers where peer.endpoint != nil {
+                    group.addTask { await self.dial(peer.site, context: clientContext) }
+                }
+                try await server.executeThenClose { connections in
+                    for try await (connection, authenticated, remote) in connections {
+                        let admitted = pending.withLock { count in
+                            guard count < maximumPendingConnections else { return false }
+                            count += 1
+                            return true
+                        }
+                        guard admitted else {
+                            logger.warning("refusing connection from \(remote): \(maximumPendingConnections) connections already waiting for their hello")
+                            registry.countRefused()
+                            try? await connection.channel.close()
+                            continue
+                        }
+                        group.addTask {
+                            let session = PeerSession(site: self.site, registry: self.registry, hello: self.hello, logger: self.logger,
+                                                      dialedByUs: false, authenticated: authenticated, remote: remote)
+                            await session.run(connection, onHello: { self.pending.withLock { $0 -= 1 } })
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+            self.registry.closeAll()
+        }
+    }
+
+    /// Accepts a certificate only if its key's fingerprint is a configured peer.
+    static func verifier(registry: PeerRegistry, logger: Logger, authenticated: AuthenticatedPeer, remote: String) -> NIOSSLCustomVerificationCallback {
+        { certificates, promise in
+            guard let leaf = certificates.first, let spki = try? leaf.extractPublicKey().toSPKIBytes() else {
+                registry.countRefused()
+                logger.warning("refused connection from \(remote): no usable certificate")
+                promise.succeed(.failed)
+                return
+            }
+            let site = SiteID(publicKeyDER: spki)
+            guard registry.isAllowed(site) else {
+                registry.countRefused()
+                logger.warning("refused connection from \(remote): site \(site) is not a configured peer")
+                promise.succeed(.failed)
+                return
+            }
+            authenticated.site.withLock { $0 = site }
+            promise.succeed(.certificateVerified)
+        }
+    }
+
+    /// Keeps one session with `peer` up: dial, run, back off with jitter, dial again.
+    private func dial(_ peer: SiteID, context: NIOSSLContext) async {
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            guard let address = registry.address(of: peer)?.endpoint else { return }
+            if !registry.isConnected(peer) {
+                let started = ContinuousClock.now
+                do {
+                    let authenticated = AuthenticatedPeer()
+                    let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        .connectTimeout(.seconds(5))
+                        .connect(host: address.host, port: address.port) { [registry, logger] channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                let verify = Self.verifier(registry: registry, logger: logger, authenticated: authenticated, remote: address.description)
+                                try channel.pipeline.syncOperations.addHandler(
+                                    try NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verify))
+                                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            }
+                        }
+                    let session = PeerSession(site: site, registry: registry, hello: hello, logger: logger, dialedByUs: true,
+                                              authenticated: authenticated, remote: address.description)
+                    await session.run(connection, onHello: {})
+                    failures = ContinuousClock.now - started > .seconds(5) ? 0 : failures + 1
+                } catch {
+                    failures += 1
+                    registry.noteDialFailure(peer: peer, error: "\(error)")
+                    if failures <= 1 { logger.info("cannot reach peer \(peer) at \(address): \(error); retrying with back-off") }
+                }
+            }
+            // Exponential back-off with jitter, 0.25 s to 30 s; `newsctl sync` cuts it short.
+            let ceiling = min(30.0, 0.25 * pow(2.0, Double(min(failures, 8))))
+            let wait = registry.isConnected(peer) ? 0.5 : Double.random(in: ceiling / 2...ceiling)
+            let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+            while ContinuousClock.now < deadline {
+                if registry.takeNudge(peer) { break }
+                guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { return }
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import SyncProtocol
+
+/// A blob as it travels and is stored: the encoded bytes, checked against the hash before use.
+public struct StoredBlob: Sendable, Equatable {
+    public var hash: ContentHash
+    public var size: UInt64
+    public var encoding: BlobCodec.Encoding
+    public var data: [UInt8]
+
+    public init(hash: ContentHash, size: UInt64, encoding: BlobCodec.Encoding, data: [UInt8]) {
+        self.hash = hash
+        self.size = size
+        self.encoding = encoding
+        self.data = data
+    }
+
+    /// Decodes and re-hashes; a blob from a peer is only kept if this passes.
+    public func verified() throws(WireError) -> StoredBlob {
+        let bytes: [UInt8]
+        do { bytes = try BlobCodec.decode(data, encoding: encoding, size: Int(size)) } catch {
+            throw WireError(.blobMismatch, "blob \(hash.hex) does not decode: \(error)")
+        }
+        guard ContentHash.of(bytes) == hash else {
+            throw WireError(.blobMismatch, "blob claimed as \(hash.hex) hashes to \(ContentHash.of(bytes).hex)")
+        }
+        return self
+    }
+}
+
+/// What `appendRemote` did: the entries it stored (duplicates left out), and the first entry it
+/// refused, if any. Entries before the refused one are kept; nothing from it or after it is.
+public struct RemoteAppend: Sendable {
+    public var stored: [LogEntry] = []
+    public var duplicates = 0
+    public var rejection: WireError?
+}
+
+extension ArticleLog {
+    /// Per origin, the highest sequence held. Chains are stored gap-free, so it is also the
+    /// highest contiguous one.
+    public func versionVector() throws -> VersionVector {
+        var sequences: [SiteID: UInt64] = [:]
+        try db.statement("SELECT origin, max(origin_seq) FROM entries GROUP BY origin").query([]) { row in
+            if let origin = SiteID(row.text(0)) { sequences[origin] = row.uint64(1) }
+        }
+        return VersionVector(sequences)
+    }
+
+    /// Arrival positions of the entries `peer` lacks, in arrival order (a causal order: every
+    /// entry after the versions it replaces). Costs O(origins + missing entries).
+    public func missingPositions(for peer: VersionVector) throws -> [Int64] {
+        var positions: [Int64] = []
+        let vector = try versionVector()
+        let stmt = try db.statement("SELECT local_seq FROM entries WHERE origin = ? AND origin_seq >= ?")
+        for (origin, first) in vector.ahead(of: peer) {
+            try stmt.query([.text(origin.rawValue), .uint(first)]) { positions.append($0.int64(0)) }
+        }
+        return positions.sorted()
+    }
+
+    /// Entries at these arrival positions, in that order.
+    public func entries(at positions: ArraySlice<Int64>) throws -> [(Int64, LogEntry)] {
+        var out: [(Int64, LogEntry)] = []
+        let stmt = try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e WHERE e.local_seq = ?")
+        for position in positions {
+            try stmt.query([.integer(position)]) { row in
+                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry)) }
+            }
+        }
+        return out
+    }
+
+    /// Entries that arrived after `position`, oldest first.
+    public func entries(after position: Int64, limit: Int) throws -> [(Int64, LogEntry)] {
+        var out: [(Int64, LogEntry)] = []
+        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e WHERE e.local_seq > ? ORDER BY e.local_seq LIMIT ?")
+            .query([.integer(position), .int(limit)]) { row in
+                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry)) }
+            }
+        return out
+    }
+
+    /// A blob in its stored (possibly compressed) form, to send as it is.
+    public func storedBlob(_ hash: ContentHash) throws -> StoredBlob? {
+        var found: StoredBlob?
+        try db.statement("SELECT size, encoding, data FROM blobs WHERE hash = ?").query([.blob(hash.bytes)]) { row in
+            found = StoredBlob(hash: hash, size: row.uint64(0), encoding: BlobCodec.Encoding(rawValue: row.int(1)) ?? .raw, data: row.blob(2))
+        }
+        return found
+    }
+
+    /// Checks and stores entries from a peer, in order, in one transaction.
+    ///
+    /// Each entry must verify with its origin's key (from `keys` or the log), continue its
+    /// origin's chain exactly, replace only versions of the same article that are already here,
+    /// and have its blob (from `blobs`, already verified, or the log). An entry already held is
+    /// skipped; one that contradicts a held entry is a fork and refused.
+    public func appendRemote(
+        _ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public], wallMillis: UInt64
+    ) throws -> RemoteAppend {
+        var result = RemoteAppend()
+        let before = stats
+        do {
+            try db.transaction {
+                var tips: [SiteID: (sequence: UInt64, version: VersionID)] = [:]
+                var registered = Set<SiteID>()
+                for entry in entries {
+                    if let rejection = try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
+                        if case .duplicate = rejection { result.duplicates += 1; continue }
+                        if case .refused(let error) = rejection { result.rejection = error; return }
+                    }
+                    if !registered.contains(entry.origin), let key = keys[entry.origin] {
+                        try register(site: key)
+                        registered.insert(entry.origin)
+                    }
+                    if let hash = entry.contentHash, let blob = blobs[hash], try !hasBlob(hash) {
+                        try storeEncoded(blob)
+                    }
+                    try insert(entry, heads: try heads(of: entry.article), wallMillis: wallMillis)
+                    tips[entry.origin] = (entry.sequence, entry.version)
+                    result.stored.append(entry)
+                }
+            }
+        } catch {
+            stats = before
+            throw error
+        }
+        return result
+    }
+
+    enum Rejection { case duplicate, refused(WireError) }
+
+    private func validate(
+        _ entry: LogEntry, keys: [SiteID: SiteKey.Public], blobs: [ContentHash: StoredBlob],
+        tips: inout [SiteID: (sequence: UInt64, version: VersionID)]
+    ) throws -> Rejection? {
+        let label = "entry \(entry.version.short) (\(entry.origin) #\(entry.sequence), \(entry.article))"
+        guard let key = try keys[entry.origin] ?? publicKey(of: entry.origin) else {
+            return .refused(WireError(.badSignature, "\(label): no public key for its origin was sent"))
+        }
+        do { try entry.check(originKey: key) } catch {
+            switch error {
+            case .shape(let text): return .refused(WireError(.malformedFrame, text))
+            default: return .refused(WireError(.badSignature, error.description))
+            }
+        }
+        let tip = try tips[entry.origin] ?? chainTip(of: entry.origin)
+        if let tip, entry.sequence <= tip.sequence {
+            let held = try version(origin: entry.origin, sequence: entry.sequence)
+            if held == entry.version { return .duplicate }
+            return .refused(WireError(.chainBroken, "\(label): the log already holds a different #\(entry.sequence) from that origin (a fork)"))
+        }
+        let expected = (tip?.sequence ?? 0) + 1
+        guard entry.sequence == expected else {
+            return .refused(WireError(.chainBroken, "\(label): sequence gap, expected #\(expected)"))
+        }
+        guard entry.previous == tip?.version else {
+            return .refused(WireError(.chainBroken, "\(label): previous-entry hash does not match #\(expected - 1)"))
+        }
+        for parent in entry.replaces {
+            guard let replaced = try self.entry(version: parent), replaced.article == entry.article else {
+                return .refused(WireError(.chainBroken, "\(label): replaces \(parent.short), which is not a version of that article here"))
+            }
+        }
+        if let hash = entry.contentHash {
+            let size = try blobs[hash]?.size ?? blobSize(hash)
+            guard let size else { return .refused(WireError(.blobMismatch, "\(label): its blob \(hash.hex) was not sent")) }
+            guard size == entry.size else {
+                return .refused(WireError(.blobMismatch, "\(label): size \(entry.size) but its blob holds \(size) bytes"))
+            }
+        }
+        return nil
+    }
+
+    func version(origin: SiteID, sequence: UInt64) throws -> VersionID? {
+        var found: VersionID?
+        try db.statement("SELECT version FROM entries WHERE origin = ? AND origin_seq = ?")
+            .query([.text(origin.rawValue), .uint(sequence)]) { found = VersionID(bytes: $0.blob(0)) }
+        return found
+    }
+
+    func blobSize(_ hash: ContentHash) throws -> UInt64? {
+        try db.scalar("SELECT size FROM blobs WHERE hash = ?", .blob(hash.bytes)).map { UInt64($0) }
+    }
+
+    /// Stores a verified blob in the form it arrived.
+    func storeEncoded(_ blob: StoredBlob) throws {
+        try db.statement("INSERT OR IGNORE INTO blobs (hash, size, encoding, data) VALUES (?, ?, ?, ?)")
+            .run(.blob(blob.hash.bytes), .uint(blob.size), .int(blob.encoding.rawValue), .blob(blob.data))
+        if db.changes > 0 {
+            stats.blobs += 1
+            stats.blobStoredBytes += Int64(blob.data.count)
+            stats.blobRawBytes += Int64(blob.size)
+        }
+    }
+
+    /// Articles with more than one head: open conflicts.
+    public func conflictedArticles() throws -> [ArticlePath] {
+        var out: [ArticlePath] = []
+        try db.statement("SELECT article FROM heads GROUP BY article HAVING count(*) > 1 ORDER BY article").query([]) { row in
+            if let article = try? ArticlePath(row.text(0)) { out.append(article) }
+        }
+        return out
+    }
+}
+
+extension ArticleLog {
+    /// Articles whose folder copy may not match the log's head: the head's content differs from
+    /// the cached file state, a deleted head still has a file, or a conflict is open. One query,
+    /// so the start-up check costs little at 100,000 articles.
+    public func articlesOutOfStep() throws -> [ArticlePath] {
+        var out: [ArticlePath] = []
+        try db.statement("""
+            SELECT DISTINCT h.article FROM heads h
+            JOIN entries e ON e.version = h.version
+            LEFT JOIN file_state f ON f.article = h.article
+            WHERE (e.op = 1 AND (f.content_hash IS NULL OR f.content_hash != e.content_hash))
+               OR (e.op = 2 AND f.path IS NOT NULL)
+            """).query([]) { row in
+            if let article = try? ArticlePath(row.text(0)) { out.append(article) }
+        }
+        return out
+    }
+
+    /// The cached state of the file that holds an article, whatever its on-disk spelling.
+    public func fileState(article: ArticlePath) throws -> FileState? {
+        var found: FileState?
+        try db.statement("SELECT path, article, size, mtime_ns, ctime_ns, inode, content_hash FROM file_state WHERE article = ? LIMIT 1")
+            .query([.text(article.rawValue)]) { found = Self.fileState(from: $0) }
+        return found
+    }
+}

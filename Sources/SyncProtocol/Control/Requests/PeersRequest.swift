@@ -1,0 +1,57 @@
+/// `newsctl peers`: every configured peer and what is known of it.
+public struct PeersRequest: ControlRequest {
+    public static let method = "peers"
+    public init() {}
+    public typealias Response = [PeerInfo]
+}
+
+public struct PeerInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    /// `host:port` dialled, or nil for an accept-only peer.
+    public var address: String?
+    public var connected: Bool
+    /// When the current session began, or the last one ended (ISO 8601).
+    public var since: String?
+    public var lastExchange: String?
+    public var entriesSent: UInt64
+    public var entriesReceived: UInt64
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    /// Entries the peer holds that this site does not (as last exchanged).
+    public var behind: UInt64
+    /// Entries this site holds that the peer does not.
+    public var ahead: UInt64
+    /// The peer's own report: its article count and its connected peers.
+    public var reported: PeerReport?
+    /// Why the last session ended or the last dial failed.
+    public var lastError: String?
+
+    public init(id: String, name: String?, address: String?, connected: Bool, since: String?, lastExchange: String?,
+                entriesSent: UInt64, entriesReceived: UInt64, bytesSent: UInt64, bytesReceived: UInt64,
+                behind: UInt64, ahead: UInt64, reported: PeerReport?, lastError: String?) {
+        self.id = id
+        self.name = name
+        self.address = address
+        self.connected = connected
+        self.since = since
+        self.lastExchange = lastExchange
+        self.entriesSent = entriesSent
+        self.entriesReceived = entriesReceived
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.behind = behind
+        self.ahead = ahead
+        self.reported = reported
+        self.lastError = lastError
+    }
+
+    /// "in sync", or how far apart the two sites are.
+    public var syncState: String {
+        if behind == 0 && ahead == 0 { return connected ? "in sync" : "in sync when last connected" }
+        var parts: [String] = []
+        if behind > 0 { parts.append("\(behind) entries behind") }
+        if ahead > 0 { parts.append("\(ahead) entries ahead") }
+        return parts.joined(separator: ", ")
+    }
+}
