@@ -27,117 +27,142 @@ struct PeerSession {
     static let silenceLimit: Duration = .seconds(30)
     static let pageSize = 256
 
-    /// `onHello` runs once, when the peer's hello arrived or the session ended before it.
-    func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, onHello: @Sendable () -> Void) async {
-        let id = UUID()
-        var helloSeen = false
-        defer { if !helloSeen { onHello() } }
+    /// What the session learnt, for the log line and the registry when it ends.
+    final class Outcome {
         var peer: SiteID?
         var error: String?
+        var helloSeen = false
+    }
+
+    /// `onHello` runs once, when the peer's hello arrived or the session ended before it.
+    func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, onHello: @escaping @Sendable () -> Void) async {
+        let id = UUID()
+        let outcome = Outcome()
+        defer { if !outcome.helloSeen { onHello() } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let out = FrameOutput(writer: outbound)
                 try await out.send(.hello(hello))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    let channel = connection.channel
-                    group.addTask { await watchSilence(channel: channel, out: out) }
-                    defer { group.cancelAll() }
-                    var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
-                    var machine: SessionStateMachine?
-                    var batch = IncomingBatch()
-                    var live = false
-                    var link: PeerLink?
-                    func flush() async throws -> Bool {
-                        guard let link, !batch.isEmpty else { return true }
-                        let (entries, blobs) = batch.drain()
-                        for entry in entries { link.peerHolds(entry) }
-                        let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
-                        link.update {
-                            $0.entriesReceived += UInt64(result.stored.count)
-                            $0.lastExchange = Date()
-                        }
-                        if let rejection = result.rejection {
-                            registry.countRejected()
-                            logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
-                            try await out.send(.error(rejection))
-                            error = rejection.description
-                            return false
-                        }
-                        return true
-                    }
-                    reading: for try await buffer in inbound {
-                        out.heard()
-                        link?.received(bytes: buffer.readableBytes)
-                        decoder.append(buffer.readableBytesView)
-                        while let frame = try decoder.nextFrame() {
-                            let message = try WireCodec.decode(frame)
-                            if machine == nil {
-                                guard let verified = authenticated.site.withLock({ $0 }) else {
-                                    throw WireError(.notAllowed, "no verified certificate")
-                                }
-                                machine = SessionStateMachine(local: hello, authenticatedPeer: verified)
-                                peer = verified
-                                helloSeen = true
-                                onHello()
-                            }
-                            for action in machine!.receive(message) {
-                                switch action {
-                                case .send(let reply):
-                                    try await out.send(reply)
-                                case .sendVector:
-                                    let name = machine?.peerHello?.siteName ?? ""
-                                    guard let peer, registry.attach(peer: peer, id: id, channel: connection.channel,
-                                                                    dialer: dialedByUs ? hello.siteID : peer, name: name) else {
-                                        try await out.send(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
-                                        error = "duplicate session"
-                                        break reading
-                                    }
-                                    link = registry.link(peer)
-                                    out.link = link
-                                    logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
-                                    try await out.send(.vector(try await site.versionVector()))
-                                case .startSending(let vector):
-                                    guard let link else { break }
-                                    link.update { $0.vector = vector }
-                                    group.addTask { try await sendAll(to: link, out: out) }
-                                case .deliver(let content):
-                                    try batch.take(content)
-                                    if batch.isFull, try await !flush() { break reading }
-                                case .peerCaughtUp:
-                                    live = true
-                                    if try await !flush() { break reading }
-                                case .peerReport(let report):
-                                    link?.update { $0.reported = report }
-                                case .close(let reason):
-                                    if let reason {
-                                        error = reason.description
-                                        logger.warning("session with \(peer.map(\.rawValue) ?? remote) ended: \(reason)")
-                                    }
-                                    break reading
-                                }
-                            }
-                        }
-                        if live, try await !flush() { break reading }
-                    }
-                    _ = try await flush()
+                // A frame that fails a check is answered with the reason before the session ends.
+                do {
+                    try await exchange(inbound: inbound, out: out, channel: connection.channel, id: id, outcome: outcome, onHello: onHello)
+                } catch let wire as WireError {
+                    try? await out.send(.error(wire))
+                    throw wire
+                } catch let frame as FrameDecoder.FrameError {
+                    try? await out.send(.error(WireError(.tooLarge, frame.description)))
+                    throw frame
                 }
             }
         } catch let wire as WireError {
-            error = wire.description
-            logger.warning("session with \(peer.map(\.rawValue) ?? remote) failed: \(wire)")
+            outcome.error = wire.description
+            if wire.code != .duplicateSession { registry.countRejected() }
+            logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) failed: \(wire)")
         } catch let frame as FrameDecoder.FrameError {
-            error = frame.description
+            outcome.error = frame.description
             registry.countRejected()
-            logger.warning("session with \(peer.map(\.rawValue) ?? remote) failed: \(frame)")
+            logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) failed: \(frame)")
         } catch {
-            let text = "\(error)"
-            if peer == nil { logger.info("connection from \(remote) failed before hello: \(text)") } else {
-                logger.info("session with \(peer!) ended: \(text)")
+            outcome.error = "\(error)"
+            logger.info("session with \(outcome.peer.map(\.rawValue) ?? remote) ended: \(error)")
+        }
+        if let peer = outcome.peer {
+            registry.detach(peer: peer, id: id, error: outcome.error)
+            if outcome.error == "duplicate session" {
+                logger.debug("closed a duplicate session with peer \(peer)")
+            } else {
+                logger.notice("disconnected from peer \(peer)")
             }
         }
-        if let peer {
-            registry.detach(peer: peer, id: id, error: error)
-            logger.notice("disconnected from peer \(peer)")
+    }
+
+    /// Reads frames and acts on them until the peer leaves; the sender and the pinger run beside.
+    private func exchange(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, out: FrameOutput, channel: Channel, id: UUID,
+        outcome: Outcome, onHello: @Sendable () -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await watchSilence(channel: channel, out: out) }
+            defer { group.cancelAll() }
+            var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
+            var machine: SessionStateMachine?
+            var batch = IncomingBatch()
+            var live = false
+            var link: PeerLink?
+
+            /// Stores what has arrived; false when the peer sent something invalid (already answered).
+            func flush() async throws -> Bool {
+                guard let link, !batch.isEmpty else { return true }
+                let (entries, blobs) = batch.drain()
+                for entry in entries { link.peerHolds(entry) }
+                let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
+                link.update {
+                    $0.entriesReceived += UInt64(result.stored.count)
+                    $0.lastExchange = Date()
+                }
+                guard let rejection = result.rejection else { return true }
+                registry.countRejected()
+                logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
+                try await out.send(.error(rejection))
+                outcome.error = rejection.description
+                return false
+            }
+
+            reading: for try await buffer in inbound {
+                out.heard()
+                link?.received(bytes: buffer.readableBytes)
+                decoder.append(buffer.readableBytesView)
+                while let frame = try decoder.nextFrame() {
+                    let message = try WireCodec.decode(frame)
+                    if machine == nil {
+                        guard let verified = authenticated.site.withLock({ $0 }) else {
+                            throw WireError(.notAllowed, "no verified certificate")
+                        }
+                        machine = SessionStateMachine(local: hello, authenticatedPeer: verified)
+                        outcome.peer = verified
+                        outcome.helloSeen = true
+                        onHello()
+                    }
+                    for action in machine!.receive(message) {
+                        switch action {
+                        case .send(let reply):
+                            try await out.send(reply)
+                        case .sendVector:
+                            guard let peer = outcome.peer else { break reading }
+                            let name = machine?.peerHello?.siteName ?? ""
+                            guard registry.attach(peer: peer, id: id, channel: channel, dialer: dialedByUs ? hello.siteID : peer, name: name) else {
+                                try await out.send(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
+                                outcome.error = "duplicate session"
+                                break reading
+                            }
+                            link = registry.link(peer)
+                            out.link = link
+                            logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
+                            try await out.send(.vector(try await site.versionVector()))
+                        case .startSending(let vector):
+                            guard let link else { break }
+                            link.update { $0.vector = vector }
+                            group.addTask { try await sendAll(to: link, out: out) }
+                        case .deliver(let content):
+                            try batch.take(content)
+                            if batch.isFull, try await !flush() { break reading }
+                        case .peerCaughtUp:
+                            live = true
+                            if try await !flush() { break reading }
+                        case .peerReport(let report):
+                            link?.update { $0.reported = report }
+                        case .close(let reason):
+                            if let reason {
+                                outcome.error = reason.description
+                                logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) ended by the peer: \(reason)")
+                            }
+                            break reading
+                        }
+                    }
+                }
+                if live, try await !flush() { break reading }
+            }
+            _ = try await flush()
         }
     }
 

@@ -71,7 +71,7 @@ public final class ReplicationService: Service {
                         group.addTask {
                             let session = PeerSession(site: self.site, registry: self.registry, hello: self.hello, logger: self.logger,
                                                       dialedByUs: false, authenticated: authenticated, remote: remote)
-                            await session.run(connection, onHello: { self.pending.withLock { $0 -= 1 } })
+                            await session.run(connection, onHello: { [self] in pending.withLock { $0 -= 1 } })
                         }
                     }
                 }

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Testing
+import TestSupport
+@testable import NewsDaemon
+@testable import Store
+import SyncProtocol
+
+/// A real replication listener in this process, and a listed peer that misbehaves on purpose.
+@Suite(.serialized) struct HostilePeerTests {
+    let folder = TemporaryFolder("hostile")
+    let hostile = SiteKey()
+    let victim = SiteKey()
+
+    /// Runs `body` against a listening site that lists `hostile` as an accept-only peer.
+    func withSite(_ body: (SiteLog, Int, PeerRegistry) async throws -> Void) async throws {
+        try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
+        let logger = Logger(label: "hostile-test")
+        let site = SiteLog(log: try ArticleLog(path: folder.sub("log.sqlite")), key: victim,
+                           settings: SiteSettings(siteName: "victim", watchDir: folder.sub("w"), dataDir: folder.path), logger: logger)
+        let registry = PeerRegistry(local: victim.siteID, peers: [PeerAddress(site: hostile.siteID, endpoint: nil)], logger: logger)
+        let port = freePort()
+        let service = try ReplicationService(site: site, registry: registry, listen: Endpoint(host: "127.0.0.1", port: port),
+                                             key: victim, siteName: "victim", logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await waitForListener(port)
+            try await body(site, port, registry)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    func waitForListener(_ port: Int) async throws {
+        for _ in 0..<200 {
+            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                .map({ $0.close(promise: nil); return true }) == true { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Connects as `key`, sends `frames` (raw bytes) after the handshake, and returns what the
+    /// site answered until it closed the connection.
+    func converse(port: Int, as key: SiteKey, sendingHello: Bool = true, then frames: [[UInt8]]) async throws -> [WireMessage] {
+        let context = try SiteCredentials(key: key).clientContext()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(
+                        context: context, serverHostname: nil, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            if sendingHello {
+                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(.hello(Hello(siteID: key.siteID, siteName: "mallory"))))))
+                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(.vector(VersionVector())))))
+            }
+            for frame in frames { try await outbound.write(ByteBuffer(bytes: frame)) }
+            var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
+            var received: [WireMessage] = []
+            do {
+                for try await buffer in inbound {
+                    decoder.append(buffer.readableBytesView)
+                    while let frame = try decoder.nextFrame() { received.append(try WireCodec.decode(frame)) }
+                }
+            } catch {}
+            return received
+        }
+    }
+
+    func frame(_ message: WireMessage) -> [UInt8] { FrameDecoder.frame(WireCodec.encode(message)) }
+
+    func blob(_ text: String) -> (ContentHash, BlobPart) {
+        let bytes = Array(text.utf8)
+        let hash = ContentHash.of(bytes)
+        return (hash, BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes))
+    }
+
+    func entry(by key: SiteKey, sequence: UInt64 = 1, previous: VersionID? = nil, hash: ContentHash, size: Int) throws -> LogEntry {
+        try LogEntry(signer: key, sequence: sequence, article: ArticlePath("tin.txt"), operation: .put, contentHash: hash,
+                     size: UInt64(size), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: previous)
+    }
+
+    func errorCode(_ messages: [WireMessage]) -> WireError.Code? {
+        for case .error(let error) in messages { return error.code }
+        return nil
+    }
+
+    @Test func badContentEndsTheSessionAndStoresNothing() async throws {
+        try await withSite { site, port, registry in
+            // A blob whose bytes do not match its hash.
+            let (hash, part) = blob("thật")
+            var lying = part
+            lying.bytes = Array("giả".utf8) + [0]
+            let e1 = try entry(by: hostile, hash: hash, size: part.bytes.count)
+            let answer1 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(lying)), frame(.entry(e1)), frame(.caughtUp)])
+            #expect(errorCode(answer1) == .blobMismatch)
+
+            // An entry that skips sequence 1 of its origin's chain.
+            let e2 = try entry(by: hostile, sequence: 2, previous: e1.version, hash: hash, size: part.bytes.count)
+            let answer2 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(e2)), frame(.caughtUp)])
+            #expect(errorCode(answer2) == .chainBroken)
+
+            // An entry claiming another site as its origin.
+            let forged = LogEntry(origin: victim.siteID, sequence: 1, article: e1.article, operation: .put, contentHash: hash,
+                                  size: e1.size, replaces: [], time: e1.time, previous: nil, version: e1.version, signature: e1.signature)
+            let answer3 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(forged)), frame(.caughtUp)])
+            #expect(errorCode(answer3) == .badSignature)
+
+            // Random bytes, then a 4 GiB length prefix.
+            let answer4 = try await converse(port: port, as: hostile, then: [[0, 0, 0, 3, 0xde, 0xad, 0xbe]])
+            #expect(errorCode(answer4) == .malformedFrame)
+            _ = try await converse(port: port, as: hostile, then: [[0xff, 0xff, 0xff, 0xff, 1, 2, 3]])
+
+            #expect(await site.stats.entries == 0)
+            #expect(await site.stats.blobs == 0)
+
+            // The site is still up, and a sound entry from the same peer is taken.
+            let answer5 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(e1)), frame(.caughtUp), frame(.goodbye("done"))])
+            #expect(errorCode(answer5) == nil)
+            #expect(await site.stats.entries == 1)
+            #expect(try await site.verify().ok)
+            _ = registry
+        }
+    }
+
+    @Test func anUnlistedKeyIsRefusedAtTheHandshake() async throws {
+        try await withSite { site, port, registry in
+            let stranger = SiteKey()
+            let answer = try? await converse(port: port, as: stranger, then: [])
+            #expect(answer?.isEmpty ?? true)
+            #expect(registry.refusedConnections == 1)
+            #expect(await site.stats.entries == 0)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Store
+import SyncProtocol
+
+/// Entries from a peer: what is stored, what is refused, and that a refusal stores nothing of it.
+@Suite struct RemoteAppendTests {
+    let folder = TemporaryFolder("remote")
+    let origin = SiteKey()
+
+    /// Makes a chain of entries at `origin`, as that site would have logged them, with blobs.
+    func chain(_ texts: [String], article: String = "a.txt") throws -> ([LogEntry], [ContentHash: StoredBlob]) {
+        var entries: [LogEntry] = []
+        var blobs: [ContentHash: StoredBlob] = [:]
+        for (index, text) in texts.enumerated() {
+            let bytes = Array(text.utf8)
+            let hash = ContentHash.of(bytes)
+            let (encoding, data) = BlobCodec.encode(bytes)
+            blobs[hash] = StoredBlob(hash: hash, size: UInt64(bytes.count), encoding: encoding, data: data)
+            entries.append(try LogEntry(signer: origin, sequence: UInt64(index + 1), article: ArticlePath(article), operation: .put,
+                                        contentHash: hash, size: UInt64(bytes.count), replaces: entries.last.map { [$0.version] } ?? [],
+                                        time: HybridTimestamp(milliseconds: UInt64(1000 + index), counter: 0), previous: entries.last?.version))
+        }
+        return (entries, blobs)
+    }
+
+    var keys: [SiteID: SiteKey.Public] { [origin.siteID: origin.publicKey] }
+
+    @Test func aSoundChainIsStoredOnceAndRedeliveryDuplicatesNothing() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["một", "hai", "ba"])
+        let first = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(first.stored.count == 3 && first.rejection == nil)
+        let again = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 2)
+        #expect(again.stored.isEmpty && again.duplicates == 3 && again.rejection == nil)
+        #expect(log.stats.entries == 3)
+        #expect(try log.versionVector() == VersionVector([origin.siteID: 3]))
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test func aGapInTheChainIsRefusedAndTheEntriesBeforeItKept() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2", "3"])
+        let result = try log.appendRemote([entries[0], entries[2]], blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(result.stored == [entries[0]])
+        #expect(result.rejection?.code == .chainBroken)
+        #expect(log.stats.entries == 1)
+    }
+
+    @Test func anEntrySignedByAnotherKeyIsRefused() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1"])
+        let mallory = SiteKey()
+        let forged = LogEntry(origin: origin.siteID, sequence: 1, article: entries[0].article, operation: .put,
+                              contentHash: entries[0].contentHash, size: entries[0].size, replaces: [], time: entries[0].time,
+                              previous: nil, version: entries[0].version, signature: try mallory.sign(entries[0].version))
+        let result = try log.appendRemote([forged], blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(result.rejection?.code == .badSignature)
+        #expect(log.stats.entries == 0)
+        // Sending the forger's own key under the victim's ID does not help: keys are looked up by their fingerprint.
+        let result2 = try log.appendRemote([forged], blobs: blobs, keys: [mallory.siteID: mallory.publicKey], wallMillis: 1)
+        #expect(result2.rejection?.code == .badSignature)
+    }
+
+    @Test func anEntryWithoutItsBlobIsRefused() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, _) = try chain(["1"])
+        let result = try log.appendRemote(entries, blobs: [:], keys: keys, wallMillis: 1)
+        #expect(result.rejection?.code == .blobMismatch)
+        #expect(log.stats.entries == 0 && log.stats.blobs == 0)
+    }
+
+    @Test func aBlobWhoseBytesDoNotMatchItsHashFailsVerification() throws {
+        let (_, blobs) = try chain(["nội dung thật"])
+        var blob = try #require(blobs.values.first)
+        blob.data = BlobCodec.encode(Array("nội dung giả".utf8)).1
+        blob.encoding = BlobCodec.encode(Array("nội dung giả".utf8)).0
+        #expect(throws: WireError.self) { try blob.verified() }
+    }
+
+    @Test func aForkOfAKnownChainIsRefused() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        let (other, otherBlobs) = try chain(["1", "khác"])
+        let result = try log.appendRemote([other[1]], blobs: otherBlobs, keys: keys, wallMillis: 1)
+        #expect(result.rejection?.code == .chainBroken)
+        #expect(result.rejection?.message.contains("fork") == true)
+    }
+
+    @Test func concurrentEditsLeaveTwoHeadsAndALocalEditResolvesThem() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (base, baseBlobs) = try chain(["gốc"])
+        _ = try log.appendRemote(base, blobs: baseBlobs, keys: keys, wallMillis: 1)
+        // A second origin edits the same base concurrently with the first.
+        let other = SiteKey()
+        let bytes = Array("bản của site khác".utf8)
+        let hash = ContentHash.of(bytes)
+        let concurrent = try LogEntry(signer: other, sequence: 1, article: ArticlePath("a.txt"), operation: .put, contentHash: hash,
+                                      size: UInt64(bytes.count), replaces: [base[0].version], time: HybridTimestamp(milliseconds: 5000, counter: 0), previous: nil)
+        let (mine, mineBlobs) = try chain(["gốc", "bản của site gốc"])
+        _ = try log.appendRemote([mine[1]], blobs: mineBlobs, keys: keys, wallMillis: 1)
+        let (encoding, data) = BlobCodec.encode(bytes)
+        _ = try log.appendRemote([concurrent], blobs: [hash: StoredBlob(hash: hash, size: UInt64(bytes.count), encoding: encoding, data: data)],
+                                 keys: [other.siteID: other.publicKey], wallMillis: 1)
+        #expect(try log.heads(of: ArticlePath("a.txt")).count == 2)
+        #expect(log.stats.conflictedArticles == 1)
+        #expect(try log.conflictedArticles() == [ArticlePath("a.txt")])
+        #expect(try log.winningHead(of: ArticlePath("a.txt")) == concurrent)
+
+        let local = SiteKey()
+        var clock = HybridLogicalClock()
+        let text = Array("gộp cả hai".utf8)
+        let state = FileState(path: "a.txt", article: try ArticlePath("a.txt"), size: Int64(text.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(text))
+        let made = try log.recordLocal([LocalChange(article: try ArticlePath("a.txt"), kind: .put(bytes: text, hash: .of(text), file: state))],
+                                       signer: local, clock: &clock, wallMillis: 10)
+        #expect(Set(made[0].replaces) == [mine[1].version, concurrent.version])
+        #expect(try log.heads(of: ArticlePath("a.txt")) == made)
+        #expect(log.stats.conflictedArticles == 0)
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test func missingPositionsAreInArrivalOrder() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2", "3", "4"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        let positions = try log.missingPositions(for: VersionVector([origin.siteID: 2]))
+        #expect(try log.entries(at: positions[...]).map(\.1) == Array(entries[2...]))
+        #expect(try log.missingPositions(for: try log.versionVector()).isEmpty)
+    }
+}

@@ -1,0 +1,160 @@
+import Testing
+@testable import SyncProtocol
+
+@Suite struct WireCodecTests {
+    let key = SiteKey()
+
+    func entry() throws -> LogEntry {
+        try LogEntry(signer: key, sequence: 2, article: ArticlePath("thời sự/bài 1.txt"), operation: .put,
+                     contentHash: .of([1, 2, 3]), size: 3, replaces: [VersionID(.sha256(of: [9]))],
+                     time: HybridTimestamp(milliseconds: 1_800_000_000_000, counter: 7), previous: VersionID(.sha256(of: [8])))
+    }
+
+    func messages() throws -> [WireMessage] {
+        [
+            .hello(Hello(siteID: key.siteID, siteName: "Hà Nội")),
+            .vector(VersionVector([key.siteID: 42, SiteKey().siteID: 7])),
+            .site(publicKeyDER: key.publicKey.der),
+            .blobPart(BlobPart(hash: .of([1]), size: 1, encoding: 0, storedSize: 10, offset: 4, bytes: [1, 2, 3])),
+            .entry(try entry()),
+            .entry(try LogEntry(signer: key, sequence: 1, article: ArticlePath("x.txt"), operation: .delete, contentHash: nil,
+                                size: 0, replaces: [], time: HybridTimestamp(rawValue: 1), previous: nil)),
+            .caughtUp, .ping(9), .pong(9),
+            .status(PeerReport(articles: 100_000, logEntries: 123_456, peersConnected: 2, peersConfigured: 3)),
+            .error(WireError(.chainBroken, "gap")), .goodbye("shutting down"),
+        ]
+    }
+
+    @Test func everyMessageRoundTrips() throws {
+        for message in try messages() {
+            #expect(try WireCodec.decode(WireCodec.encode(message)) == message)
+        }
+    }
+
+    @Test func everyTruncationIsAMalformedFrameNotACrash() throws {
+        for message in try messages() {
+            let bytes = WireCodec.encode(message)
+            for cut in 0..<bytes.count {
+                #expect(throws: WireError.self) { try WireCodec.decode(Array(bytes.prefix(cut))) }
+            }
+        }
+    }
+
+    @Test func trailingBytesAreRefused() throws {
+        #expect(throws: WireError.self) { try WireCodec.decode(WireCodec.encode(.ping(1)) + [0]) }
+    }
+
+    @Test func unknownTypeIsRefused() {
+        #expect(throws: WireError(.malformedFrame, "unknown message type 200")) { try WireCodec.decode([200]) }
+    }
+
+    @Test func badLengthsInsideAMessageAreRefused() throws {
+        var bytes = WireCodec.encode(.site(publicKeyDER: [1, 2, 3]))
+        bytes[1...4] = [0xff, 0xff, 0xff, 0xff][...]
+        #expect(throws: WireError.self) { try WireCodec.decode(bytes) }
+        var vector = WireCodec.encode(.vector(VersionVector()))
+        vector[1...4] = [0x7f, 0xff, 0xff, 0xff][...]
+        #expect(throws: WireError.self) { try WireCodec.decode(vector) }
+    }
+
+    @Test func blobPartRunningPastItsTotalIsRefused() {
+        let part = BlobPart(hash: .of([1]), size: 1, encoding: 0, storedSize: 2, offset: 1, bytes: [1, 2])
+        #expect(throws: WireError.self) { try WireCodec.decode(WireCodec.encode(.blobPart(part))) }
+    }
+
+    @Test func entryWithAPathThatClimbsOutIsRefused() throws {
+        let good = WireCodec.encode(.entry(try entry()))
+        let path = Array("thời sự/bài 1.txt".utf8)
+        let evil = Array("../../etc/passwdxxxxx".utf8.prefix(path.count))
+        let index = try #require(good.firstRange(of: path))
+        var bytes = good
+        bytes.replaceSubrange(index, with: evil)
+        #expect(throws: WireError.self) { try WireCodec.decode(bytes) }
+    }
+
+    @Test func randomBytesNeverCrashTheDecoder() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let count = Int.random(in: 0..<64, using: &generator)
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = try? WireCodec.decode(bytes)
+        }
+    }
+}
+
+@Suite struct HandshakeTests {
+    let a = SiteKey().siteID
+
+    @Test func highestCommonVersionIsAgreed() {
+        let local = Hello(minimumVersion: 1, maximumVersion: 3, siteID: a, siteName: "a")
+        let remote = Hello(minimumVersion: 2, maximumVersion: 5, siteID: a, siteName: "b")
+        #expect(Hello.negotiate(local: local, remote: remote) == .success(3))
+    }
+
+    @Test func noCommonVersionNamesBothRanges() {
+        let local = Hello(minimumVersion: 1, maximumVersion: 2, siteID: a, siteName: "a")
+        let remote = Hello(minimumVersion: 3, maximumVersion: 3, siteID: a, siteName: "b")
+        guard case .failure(let error) = Hello.negotiate(local: local, remote: remote) else { Issue.record("agreed"); return }
+        #expect(error.code == .versionMismatch)
+        #expect(error.message.contains("v3-v3") && error.message.contains("v1-v2"))
+    }
+}
+
+@Suite struct SessionStateMachineTests {
+    let us = SiteKey().siteID, them = SiteKey().siteID
+
+    var machine: SessionStateMachine { SessionStateMachine(local: Hello(siteID: us, siteName: "us"), authenticatedPeer: them) }
+
+    @Test func helloThenVectorThenContent() {
+        var m = machine
+        #expect(m.start() == [.send(.hello(Hello(siteID: us, siteName: "us")))])
+        #expect(m.receive(.hello(Hello(siteID: them, siteName: "them"))) == [.sendVector])
+        #expect(m.receive(.vector(VersionVector([them: 3]))) == [.startSending(VersionVector([them: 3]))])
+        #expect(m.receive(.caughtUp) == [.peerCaughtUp])
+        #expect(m.receive(.ping(4)) == [.send(.pong(4))])
+        #expect(m.receive(.site(publicKeyDER: [1])) == [.deliver(.site(publicKeyDER: [1]))])
+        #expect(m.phase == .replicating)
+    }
+
+    @Test func contentBeforeTheHandshakeIsRefused() {
+        var m = machine
+        let actions = m.receive(.entry(try! LogEntry(signer: SiteKey(), sequence: 1, article: ArticlePath("a"), operation: .delete,
+                                                     contentHash: nil, size: 0, replaces: [], time: .init(rawValue: 1), previous: nil)))
+        #expect(actions.count == 2)
+        guard case .close(let error?) = actions.last else { Issue.record("not closed"); return }
+        #expect(error.code == .unexpectedMessage)
+        #expect(m.phase == .closed)
+    }
+
+    @Test func helloFromAnotherSiteThanTheCertificateIsRefused() {
+        var m = machine
+        let actions = m.receive(.hello(Hello(siteID: SiteKey().siteID, siteName: "liar")))
+        guard case .close(let error?) = actions.last else { Issue.record("not closed"); return }
+        #expect(error.code == .notAllowed)
+    }
+
+    @Test func tooNewPeerGetsAVersionError() {
+        var m = machine
+        let actions = m.receive(.hello(Hello(minimumVersion: 9, maximumVersion: 9, siteID: them, siteName: "future")))
+        guard case .send(.error(let error)) = actions.first else { Issue.record("no error sent"); return }
+        #expect(error.code == .versionMismatch)
+    }
+
+    @Test func peerErrorClosesWithoutReply() {
+        var m = machine
+        #expect(m.receive(.error(WireError(.timeout, "x"))) == [.close(WireError(.timeout, "x"))])
+        #expect(m.receive(.ping(1)) == [])
+    }
+}
+
+@Suite struct VersionVectorTests {
+    @Test func aheadListsFirstMissingSequencePerOrigin() {
+        let a = SiteKey().siteID, b = SiteKey().siteID, c = SiteKey().siteID
+        let mine = VersionVector([a: 5, b: 2])
+        let theirs = VersionVector([a: 3, b: 2, c: 9])
+        #expect(mine.ahead(of: theirs) == [a: 4])
+        #expect(theirs.ahead(of: mine) == [c: 1])
+        #expect(mine.count(aheadOf: theirs) == 2)
+        #expect(theirs.count(aheadOf: mine) == 9)
+    }
+}
