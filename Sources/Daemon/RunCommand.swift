@@ -28,22 +28,19 @@ struct RunCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        let overrides = DaemonConfig.Overrides(
+            siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer)
         let config: DaemonConfig
         do {
-            config = try DaemonConfig.resolve(configFile: common.config, overrides: .init(
-                siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer))
+            config = try DaemonConfig.resolve(configFile: common.config, overrides: overrides)
         } catch {
             throw ValidationError("\(error)")
         }
-        let level = config.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        NewsdLogLevel.set(config.logLevel)
+        LoggingSystem.bootstrap { NewsdLogHandler(label: $0) }
         let logger = Logger(label: "newsd")
         do {
-            try await NewsdApp(config: config, logger: logger).run()
+            try await NewsdApp(config: config, overrides: overrides, logger: logger).run()
         } catch {
             logger.critical("\(error)")
             throw ExitCode(1)

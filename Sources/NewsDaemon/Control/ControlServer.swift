@@ -17,8 +17,11 @@ public final class ControlServer: Service {
     let logger: Logger
     /// A client that sends nothing for this long is disconnected.
     let idleTimeout: TimeAmount
+    let onBound: @Sendable () async -> Void
 
-    public init(path: String, dispatcher: ControlDispatcher, logger: Logger, idleTimeout: TimeAmount = .seconds(30)) {
+    public init(path: String, dispatcher: ControlDispatcher, logger: Logger, idleTimeout: TimeAmount = .seconds(30),
+                onBound: @escaping @Sendable () async -> Void = {}) {
+        self.onBound = onBound
         self.path = path
         self.dispatcher = dispatcher
         self.logger = logger
@@ -60,6 +63,7 @@ public final class ControlServer: Service {
             }
         chmod(path, 0o660)
         logger.debug("control socket listening at \(path)")
+        await onBound()
         defer { unlink(path) }
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

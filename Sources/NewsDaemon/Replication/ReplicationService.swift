@@ -20,8 +20,16 @@ public final class ReplicationService: Service {
     let maximumPendingConnections = 256
     private let pending = Mutex(0)
     private let boundPort = Mutex<Int?>(nil)
+    /// Peers with a dialler running; a reload starts diallers for new ones.
+    private let dialing = Mutex<Set<SiteID>>([])
+    private let newPeers: AsyncStream<SiteID>
+    private let newPeersContinuation: AsyncStream<SiteID>.Continuation
+    let onBound: @Sendable () async -> Void
 
-    public init(site: SiteLog, registry: PeerRegistry, listen: Endpoint, key: SiteKey, siteName: String, logger: Logger) throws {
+    public init(site: SiteLog, registry: PeerRegistry, listen: Endpoint, key: SiteKey, siteName: String, logger: Logger,
+                onBound: @escaping @Sendable () async -> Void = {}) throws {
+        self.onBound = onBound
+        (newPeers, newPeersContinuation) = AsyncStream.makeStream(of: SiteID.self)
         self.site = site
         self.registry = registry
         self.listen = listen
@@ -50,35 +58,56 @@ public final class ReplicationService: Service {
             }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
         logger.info("accepting peers on \(listen.host):\(server.channel.localAddress?.port ?? listen.port)")
+        await onBound()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                for peer in registry.peers where peer.endpoint != nil {
-                    group.addTask { await self.dial(peer.site, context: clientContext) }
-                }
-                try await server.executeThenClose { connections in
-                    for try await (connection, authenticated, remote) in connections {
-                        let admitted = pending.withLock { count in
-                            guard count < maximumPendingConnections else { return false }
-                            count += 1
-                            return true
-                        }
-                        guard admitted else {
-                            logger.warning("refusing connection from \(remote): \(maximumPendingConnections) connections already waiting for their hello")
-                            registry.countRefused()
-                            try? await connection.channel.close()
-                            continue
-                        }
-                        group.addTask {
-                            let session = PeerSession(site: self.site, registry: self.registry, hello: self.hello, logger: self.logger,
-                                                      dialedByUs: false, authenticated: authenticated, remote: remote)
-                            await session.run(connection, onHello: { [self] in pending.withLock { $0 -= 1 } })
-                        }
+                for peer in registry.peers { newPeersContinuation.yield(peer.site) }
+                group.addTask { try await self.accept(server) }
+                for await peer in newPeers {
+                    guard registry.address(of: peer)?.endpoint != nil,
+                          dialing.withLock({ $0.insert(peer).inserted }) else { continue }
+                    group.addTask {
+                        await self.dial(peer, context: clientContext)
+                        self.dialing.withLock { _ = $0.remove(peer) }
                     }
                 }
             }
         } onGracefulShutdown: {
+            self.newPeersContinuation.finish()
             server.channel.close(promise: nil)
             self.registry.closeAll()
+        }
+    }
+
+    /// Applies a new peer list (SIGHUP): sessions with dropped peers close, new peers are dialled.
+    public func reconfigure(peers: [PeerAddress]) {
+        registry.configure(peers)
+        for peer in peers { newPeersContinuation.yield(peer.site) }
+    }
+
+    /// One task per connection; a bad connection never stops the others.
+    private func accept(_ server: NIOAsyncChannel<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, AuthenticatedPeer, String), Never>) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await (connection, authenticated, remote) in connections {
+                    let admitted = pending.withLock { count in
+                        guard count < maximumPendingConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else {
+                        logger.warning("refusing connection from \(remote): \(maximumPendingConnections) connections already waiting for their hello")
+                        registry.countRefused()
+                        try? await connection.channel.close()
+                        continue
+                    }
+                    group.addTask {
+                        let session = PeerSession(site: self.site, registry: self.registry, hello: self.hello, logger: self.logger,
+                                                  dialedByUs: false, authenticated: authenticated, remote: remote)
+                        await session.run(connection, onHello: { [self] in pending.withLock { $0 -= 1 } })
+                    }
+                }
+            }
         }
     }
 

@@ -3,14 +3,17 @@ import ServiceLifecycle
 import Store
 import SyncProtocol
 
-/// Assembles one site from its config: data folder, lock, key, log, watcher, control socket;
-/// runs them as services that stop in reverse order on SIGTERM or SIGINT.
+/// Assembles one site from its config: data folder, lock, key, log, watcher, replication, control
+/// socket, systemd notifications and reload; runs them as services that stop in reverse order on
+/// SIGTERM or SIGINT.
 public struct NewsdApp: Sendable {
     public let config: DaemonConfig
+    public let overrides: DaemonConfig.Overrides
     public let logger: Logger
 
-    public init(config: DaemonConfig, logger: Logger) {
+    public init(config: DaemonConfig, overrides: DaemonConfig.Overrides = .init(), logger: Logger) {
         self.config = config
+        self.overrides = overrides
         self.logger = logger
     }
 
@@ -23,19 +26,33 @@ public struct NewsdApp: Sendable {
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger)
         let watcher = try FolderWatcher(root: config.watchDir, settings: .init(
             debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns)))
+        let registry = PeerRegistry(local: key.siteID, peers: config.peers, logger: logger)
+        let notifier = SystemdNotifier()
         let logger = self.logger
         let watchDir = config.watchDir
-        let ingest = IngestService(site: site, watcher: watcher, logger: logger) {
+
+        // READY=1 only once the folder is reconciled and both sockets accept connections.
+        let gate = StartupGate(parts: [.scan, .control, .replication]) {
             let stats = await site.stats
             logger.notice("ready: site \(key.siteID) watching \(watchDir), \(stats.liveArticles) articles, \(stats.entries) log entries")
+            notifier.ready(status: await SystemdService.statusLine(site: site, registry: registry))
         }
-        let registry = PeerRegistry(local: key.siteID, peers: config.peers, logger: logger)
+        let ingest = IngestService(site: site, watcher: watcher, logger: logger) { await gate.done(.scan) }
         let replication = try ReplicationService(site: site, registry: registry, listen: config.listen, key: key,
-                                                 siteName: config.siteName, logger: logger)
-        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry), logger: logger)
+                                                 siteName: config.siteName, logger: logger) { await gate.done(.replication) }
+        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry),
+                                    logger: logger) { await gate.done(.control) }
+        let reload = ReloadService(configFile: config.configFile, overrides: overrides, current: config, notifier: notifier,
+                                   logger: logger) { next in
+            NewsdLogLevel.set(next.logLevel)
+            await site.update(next.siteSettings)
+            watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
+            replication.reconfigure(peers: next.peers)
+        }
         logger.info("newsd \(NewsdVersion.current) starting: site \(key.siteID) (\(config.siteName)), data \(config.dataDir)")
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: replication), .init(service: control)],
+            services: [.init(service: ingest), .init(service: replication), .init(service: control),
+                       .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
