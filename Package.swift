@@ -22,7 +22,7 @@ let package = Package(
     targets: [
         // System libraries, found through pkg-config or the default include path.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Linux calls Swift's Glibc module leaves out (syncfs).
         .target(name: "CShims"),
 
@@ -34,7 +34,7 @@ let package = Package(
         // The append-only log over SQLite: schema, blobs, heads, verify.
         .target(
             name: "Store",
-            dependencies: ["SyncProtocol", "CSQLite", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SyncProtocol", "CSQLite", "CZstd", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The daemon's parts: config, folder watcher, ingest, control server, lifecycle.
         .target(

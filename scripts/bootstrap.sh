@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system libraries newsd builds against, where they are missing: SQLite and zlib
+# Installs the system libraries newsd builds against, where they are missing: SQLite and zstd
 # headers. Debian/Ubuntu; uses sudo when not root. Safe to run again.
 set -euo pipefail
 
 missing=()
 [ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
-[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+[ -f /usr/include/zstd.h ] || missing+=(libzstd-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -9,6 +9,7 @@ import SyncProtocol
 public final class ArticleLog {
     public let db: Database
     public let path: String
+    let compressor = BlobCodec.Compressor()
     /// Counts kept in memory so `status` costs nothing at 100,000 articles; loaded at open and
     /// moved forward by every append.
     public internal(set) var stats: Stats
@@ -98,7 +99,7 @@ public final class ArticleLog {
     @discardableResult
     public func storeBlob(_ bytes: [UInt8], hash: ContentHash) throws -> Bool {
         if try hasBlob(hash) { return false }
-        let (encoding, data) = BlobCodec.encode(bytes)
+        let (encoding, data) = compressor.encode(bytes)
         try db.statement("INSERT INTO blobs (hash, size, encoding, data) VALUES (?, ?, ?, ?)")
             .run(.blob(hash.bytes), .int(bytes.count), .int(encoding.rawValue), .blob(data))
         stats.blobs += 1

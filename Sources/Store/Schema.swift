@@ -13,7 +13,7 @@ enum Schema {
     CREATE TABLE blobs (
         hash     BLOB PRIMARY KEY,     -- SHA-256 of the raw bytes (32 bytes)
         size     INTEGER NOT NULL,     -- raw size in bytes
-        encoding INTEGER NOT NULL,     -- 0: stored raw; 1: zlib (deflate), when that is smaller
+        encoding INTEGER NOT NULL,     -- 0: stored raw; 1: zstd, when that is smaller
         data     BLOB NOT NULL         -- the bytes, as `encoding` says
     ) STRICT, WITHOUT ROWID;
 

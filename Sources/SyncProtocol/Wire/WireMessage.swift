@@ -74,7 +74,7 @@ public struct BlobPart: Sendable, Equatable {
     public var hash: ContentHash
     /// Raw size of the content.
     public var size: UInt64
-    /// 0 raw, 1 zlib, as in the blob table.
+    /// 0 raw, 1 zstd, as in the blob table.
     public var encoding: UInt8
     /// Total bytes of the stored form, across all parts.
     public var storedSize: UInt64
