@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A peer site: SITEID@HOST:PORT (dial and accept) or SITEID (accept only). Repeatable.", valueName: "PEER"))
     var peer: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics.", valueName: "HOST:PORT"))
+    var metrics: String?
+
     @Option(name: .long, help: ArgumentHelp("A name people read for this site (default: host name).", valueName: "NAME"))
     var siteName: String?
 
@@ -29,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let overrides = DaemonConfig.Overrides(
-            siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer)
+            siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer, metrics: metrics)
         let config: DaemonConfig
         do {
             config = try DaemonConfig.resolve(configFile: common.config, overrides: overrides)

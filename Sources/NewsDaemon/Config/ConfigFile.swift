@@ -18,6 +18,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var massDeleteFraction: Double?
     public var massDeleteMinimum: Int?
     public var peers: [String]?
+    public var metrics: String?
 
     public init() {}
 
@@ -29,7 +30,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -67,6 +68,10 @@ public struct ConfigFile: Sendable, Equatable {
         config.control = try string("control")
         config.listen = try string("listen")
         config.logLevel = try string("log_level")
+        config.metrics = try string("metrics")
+        if let metrics = config.metrics {
+            do { _ = try Endpoint(metrics) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }
+        }
         config.debounceMillis = try int("debounce_ms", 0...60_000)
         config.maxFileBytes = try int("max_file_bytes", 1...(1 << 40))
         config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))

@@ -9,6 +9,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var controlPath: String
     public var listen: Endpoint
     public var peers: [PeerAddress]
+    /// Where to serve Prometheus metrics; nil for off.
+    public var metrics: Endpoint?
     public var logLevel: Logger.Level
     public var debounce: Duration
     public var maximumFileBytes: Int64
@@ -26,8 +28,11 @@ public struct DaemonConfig: Sendable, Equatable {
         public var listen: String?
         public var logLevel: String?
         public var peers: [String]
-        public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil, logLevel: String? = nil, peers: [String] = []) {
+        public var metrics: String?
+        public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil,
+                    logLevel: String? = nil, peers: [String] = [], metrics: String? = nil) {
             self.peers = peers
+            self.metrics = metrics
             self.siteName = siteName
             self.watch = watch
             self.data = data
@@ -53,7 +58,9 @@ public struct DaemonConfig: Sendable, Equatable {
         }
         let listen: Endpoint
         let peers: [PeerAddress]
+        let metrics: Endpoint?
         do {
+            metrics = try (overrides.metrics ?? file.metrics).map(Endpoint.init)
             listen = try Endpoint(overrides.listen ?? file.listen ?? defaultListen)
             // Flags add to the file's peers; a site listed twice keeps the last address.
             peers = try ((file.peers ?? []) + overrides.peers).map(PeerAddress.init)
@@ -67,6 +74,7 @@ public struct DaemonConfig: Sendable, Equatable {
             controlPath: absolute(overrides.control ?? file.control ?? data + "/newsd.sock"),
             listen: listen,
             peers: peers,
+            metrics: metrics,
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
             maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),

@@ -49,10 +49,17 @@ public struct NewsdApp: Sendable {
             watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
             replication.reconfigure(peers: next.peers)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ingest), .init(service: replication), .init(service: control),
+            .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry)),
+        ]
+        if let endpoint = config.metrics {
+            services.append(.init(service: MetricsService(endpoint: endpoint, prometheus: MetricsService.bootstrap(),
+                                                          site: site, registry: registry, logger: logger)))
+        }
         logger.info("newsd \(NewsdVersion.current) starting: site \(key.siteID) (\(config.siteName)), data \(config.dataDir)")
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ingest), .init(service: replication), .init(service: control),
-                       .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry))],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

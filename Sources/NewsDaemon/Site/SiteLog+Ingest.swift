@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Store
 import SyncProtocol
 
@@ -15,6 +16,8 @@ extension SiteLog {
     /// look. Unchanged files (same size, times and inode as last read) are not read again.
     @discardableResult
     public func scanAll() throws -> IngestSummary {
+        scanning = true
+        defer { scanning = false }
         guard (try? FileSystem.stat(settings.watchDir))?.kind == .directory else {
             setFolderState(.missing)
             return IngestSummary()
@@ -169,6 +172,7 @@ extension SiteLog {
         guard !batch.isEmpty else { return 0 }
         do {
             let made = try log.recordLocal(batch, signer: key, clock: &clock, wallMillis: Self.wallMillis())
+            if !scanning { recordIngestLatency(batch) }
             problems.removeValue(forKey: "disk")
             if let last = made.last {
                 lastIngest = last
@@ -205,5 +209,20 @@ extension SiteLog {
         pendingDeletes.removeAll()
         pendingReason = nil
         return try record(batch)
+    }
+}
+
+extension SiteLog {
+    /// From the file's last write to its commit in the log: what an editor waits for, debounce
+    /// included. A metric (`newsd_ingest_latency_seconds`), not a log line; full scans are left
+    /// out, since a file's age at start-up says nothing of newsd's speed.
+    func recordIngestLatency(_ batch: [LocalChange]) {
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        let timer = Metrics.Timer(label: "newsd_ingest_latency_seconds")
+        for change in batch {
+            if case .put(_, _, let file) = change.kind, now > file.mtimeNanos, now - file.mtimeNanos < 3_600_000_000_000 {
+                timer.recordNanoseconds(now - file.mtimeNanos)
+            }
+        }
     }
 }

@@ -27,6 +27,7 @@ public actor SiteLog {
     var isReady = false
     var growthListeners: [UUID: AsyncStream<Int64>.Continuation] = [:]
     var rescanRequested = false
+    var scanning = false
 
     /// Transactions are cut at this many files or bytes during a large scan, so memory stays bounded
     /// and progress is durable.
