@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes docs/BENCHMARKS.md. Release build; peers (rsync, git) installed
+# when missing; every server on 127.0.0.1, stopped at the end.
+#
+#   bench/run.sh                 10k articles (about 4 minutes on 2 cores)
+#   bench/run.sh --size 1k       a quick run (CI's smoke; does not rewrite the doc unless --write)
+#   bench/run.sh --size 100k     the scaling point (about half an hour)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/bootstrap.sh
+missing=()
+command -v rsync >/dev/null || missing+=(rsync)
+command -v git >/dev/null || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+swift build -c release 2>&1 | tail -1
+exec python3 "$root/bench/bench.py" --bin "$(swift build -c release --show-bin-path)" --root "$root" "$@"
