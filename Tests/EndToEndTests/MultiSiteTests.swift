@@ -47,12 +47,12 @@ import SyncProtocol
         db = try b.start(peers: [a, c])
         try db!.waitUntilReady()
         let sites = [a, b, c]
-        try waitUntil(timeout: .seconds(20), "three identical folders") {
+        try waitUntil(timeout: .seconds(30), "three identical folders") {
             let snapshots = sites.map { $0.snapshot() }
             return snapshots[0] == snapshots[1] && snapshots[1] == snapshots[2] && snapshots[0]["moi-tu-c.txt"] != nil
         }
         let daemons = [da, db!, dc]
-        try waitUntil(timeout: .seconds(10), "same log everywhere") { try daemons.map(entries).allSatisfy { $0 == 6 } }
+        try waitUntil(timeout: .seconds(30), "same log everywhere") { try daemons.map(entries).allSatisfy { $0 == 6 } }
         var winners: Set<String> = []
         for daemon in daemons {
             let conflicts = try json(daemon, ["conflicts"]) as? [[String: Any]] ?? []

@@ -64,10 +64,12 @@ public final class DaemonProcess: @unchecked Sendable {
     public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:]) throws {
         dataDir = data
         logPath = data + ".newsd.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         logHandle = FileHandle(forWritingAtPath: logPath)
         process.executableURL = URL(fileURLWithPath: Binaries.newsd)
-        process.arguments = ["--watch", watch, "--data", data, "--log-level", "debug"] + extra
+        // Every daemon gets a port of its own unless the test names one (or a config file does).
+        let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:\(freePort())"]
+        process.arguments = ["--watch", watch, "--data", data, "--log-level", "debug"] + ownPort + extra
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = logHandle
         process.standardError = logHandle

@@ -8,6 +8,8 @@ import SyncProtocol
 /// The site a TLS handshake proved the peer to be, set by the verification callback.
 final class AuthenticatedPeer: Sendable {
     let site = Mutex<SiteID?>(nil)
+    /// Why the certificate was refused, for the session's one log line.
+    let refusal = Mutex<String?>(nil)
 }
 
 /// One replication session over an established TLS connection: hello, vectors, then each side
@@ -41,7 +43,7 @@ struct PeerSession {
         defer { if !outcome.helloSeen { onHello() } }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let out = FrameOutput(writer: outbound)
+                let out = FrameOutput(channel: connection.channel)
                 try await out.send(.hello(hello))
                 // A frame that fails a check is answered with the reason before the session ends.
                 do {
@@ -64,7 +66,14 @@ struct PeerSession {
             logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) failed: \(frame)")
         } catch {
             outcome.error = "\(error)"
-            logger.info("session with \(outcome.peer.map(\.rawValue) ?? remote) ended: \(error)")
+            if outcome.peer == nil {
+                // Not TLS, a failed handshake, or gone before its hello: one line, one count.
+                registry.countRefused()
+                let reason = authenticated.refusal.withLock { $0 } ?? "\(error)"
+                logger.warning("refused connection from \(remote): \(reason)")
+            } else {
+                logger.info("session with \(outcome.peer!) ended: \(error)")
+            }
         }
         if let peer = outcome.peer {
             registry.detach(peer: peer, id: id, error: outcome.error)
@@ -175,6 +184,7 @@ struct PeerSession {
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
             for (_, entry) in try await site.entries(at: page) { try await sender.send(entry) }
+            try await out.flush()
             index += Self.pageSize
         }
         try await out.send(.caughtUp)
@@ -185,6 +195,7 @@ struct PeerSession {
                 let page = try await site.entries(after: cursor, limit: Self.pageSize)
                 guard let last = page.last else { break }
                 for (_, entry) in page { try await sender.send(entry) }
+                try await out.flush()
                 cursor = last.0
             }
         }
@@ -227,7 +238,7 @@ struct EntrySender {
         guard entry.sequence > link.vector[entry.origin] else { return }
         if !sentKeys.contains(entry.origin) {
             guard let key = try await site.publicKey(of: entry.origin) else { throw WireError(.internal, "no key for \(entry.origin)") }
-            try await out.send(.site(publicKeyDER: key.der))
+            out.enqueue(.site(publicKeyDER: key.der))
             sentKeys.insert(entry.origin)
         }
         if let hash = entry.contentHash, !sentBlobs.contains(hash) {
@@ -235,15 +246,17 @@ struct EntrySender {
             var offset = 0
             repeat {
                 let end = min(offset + WireCodec.blobPartLength, blob.data.count)
-                try await out.send(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
-                                                      storedSize: UInt64(blob.data.count), offset: UInt64(offset),
-                                                      bytes: Array(blob.data[offset..<end]))))
+                out.enqueue(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
+                                               storedSize: UInt64(blob.data.count), offset: UInt64(offset),
+                                               bytes: Array(blob.data[offset..<end]))))
+                if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
                 offset = end
             } while offset < blob.data.count
             if sentBlobs.count > 100_000 { sentBlobs.removeAll() }
             sentBlobs.insert(hash)
         }
-        try await out.send(.entry(entry))
+        out.enqueue(.entry(entry))
+        if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
         link.peerHolds(entry)
         link.update {
             $0.entriesSent += 1
@@ -253,26 +266,53 @@ struct EntrySender {
 }
 
 /// Writes frames and counts their bytes, and notes when the peer was last heard; shared by the
-/// session's reader, sender and pinger. NIO's writer takes one buffer per call, so frames from
-/// different tasks never interleave.
+/// session's reader, sender and pinger.
+///
+/// Frames go out in the order they were queued, whichever task flushes: the queue is taken and
+/// handed to the channel under one lock, and the event loop writes in the order it was handed
+/// buffers. An entry therefore never overtakes the blob queued before it. Waiting for the write
+/// to complete is the back-pressure.
 final class FrameOutput: Sendable {
-    let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: Channel
     private let peerLink = Mutex<PeerLink?>(nil)
     private let lastHeard = Mutex(ContinuousClock.now)
 
     func heard() { lastHeard.withLock { $0 = .now } }
     var silence: Duration { ContinuousClock.now - lastHeard.withLock { $0 } }
 
-    init(writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.writer = writer }
+    init(channel: Channel) { self.channel = channel }
 
     var link: PeerLink? {
         get { peerLink.withLock { $0 } }
         set { peerLink.withLock { $0 = newValue } }
     }
 
+    /// Frames queued by `enqueue`, written together by `flush`: one TLS record and one syscall
+    /// for a page of entries instead of one per frame.
+    private let queued = Mutex<[UInt8]>([])
+    static let flushThreshold = 1 << 20
+
     func send(_ message: WireMessage) async throws {
+        enqueue(message)
+        try await flush()
+    }
+
+    /// Queues a frame; writes the queue once it passes 1 MiB.
+    func enqueue(_ message: WireMessage) {
         let frame = FrameDecoder.frame(WireCodec.encode(message))
-        try await writer.write(ByteBuffer(bytes: frame))
-        link?.sent(bytes: frame.count)
+        queued.withLock { $0 += frame }
+    }
+
+    var queuedBytes: Int { queued.withLock { $0.count } }
+
+    func flush() async throws {
+        let (written, count) = queued.withLock { pending -> (EventLoopFuture<Void>?, Int) in
+            guard !pending.isEmpty else { return (nil, 0) }
+            defer { pending = [] }
+            return (channel.writeAndFlush(ByteBuffer(bytes: pending)), pending.count)
+        }
+        guard let written else { return }
+        try await written.get()
+        link?.sent(bytes: count)
     }
 }

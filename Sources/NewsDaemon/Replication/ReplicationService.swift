@@ -44,18 +44,23 @@ public final class ReplicationService: Service {
     public func run() async throws {
         let serverContext = try credentials.serverContext()
         let clientContext = try credentials.clientContext()
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let server: NIOAsyncChannel<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, AuthenticatedPeer, String), Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .bind(host: listen.host, port: listen.port) { [registry, logger] channel in
+            .bind(host: listen.host, port: listen.port) { [registry] channel in
                 let authenticated = AuthenticatedPeer()
                 let remote = channel.remoteAddress?.description ?? "?"
                 return channel.eventLoop.makeCompletedFuture {
-                    let verify = Self.verifier(registry: registry, logger: logger, authenticated: authenticated, remote: remote)
+                    let verify = Self.verifier(registry: registry, authenticated: authenticated)
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
                     return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), authenticated, remote)
                 }
             }
+        } catch let error as IOError {
+            throw ListenFailure(endpoint: listen, reason: String(cString: strerror(error.errnoCode)))
+        }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
         logger.info("accepting peers on \(listen.host):\(server.channel.localAddress?.port ?? listen.port)")
         await onBound()
@@ -111,19 +116,25 @@ public final class ReplicationService: Service {
         }
     }
 
+    public struct ListenFailure: Error, CustomStringConvertible {
+        public let endpoint: Endpoint
+        public let reason: String
+        public var description: String {
+            "cannot accept peers on \(endpoint): \(reason) (another newsd there? choose another address with --listen or `listen`)"
+        }
+    }
+
     /// Accepts a certificate only if its key's fingerprint is a configured peer.
-    static func verifier(registry: PeerRegistry, logger: Logger, authenticated: AuthenticatedPeer, remote: String) -> NIOSSLCustomVerificationCallback {
+    static func verifier(registry: PeerRegistry, authenticated: AuthenticatedPeer) -> NIOSSLCustomVerificationCallback {
         { certificates, promise in
             guard let leaf = certificates.first, let spki = try? leaf.extractPublicKey().toSPKIBytes() else {
-                registry.countRefused()
-                logger.warning("refused connection from \(remote): no usable certificate")
+                authenticated.refusal.withLock { $0 = "no usable certificate" }
                 promise.succeed(.failed)
                 return
             }
             let site = SiteID(publicKeyDER: spki)
             guard registry.isAllowed(site) else {
-                registry.countRefused()
-                logger.warning("refused connection from \(remote): site \(site) is not a configured peer")
+                authenticated.refusal.withLock { $0 = "site \(site) is not a configured peer" }
                 promise.succeed(.failed)
                 return
             }
@@ -143,9 +154,9 @@ public final class ReplicationService: Service {
                     let authenticated = AuthenticatedPeer()
                     let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                         .connectTimeout(.seconds(5))
-                        .connect(host: address.host, port: address.port) { [registry, logger] channel in
+                        .connect(host: address.host, port: address.port) { [registry] channel in
                             channel.eventLoop.makeCompletedFuture {
-                                let verify = Self.verifier(registry: registry, logger: logger, authenticated: authenticated, remote: address.description)
+                                let verify = Self.verifier(registry: registry, authenticated: authenticated)
                                 try channel.pipeline.syncOperations.addHandler(
                                     try NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verify))
                                 return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The fault suite: kill -9 during ingest and replication, hostile bytes, fuzzing; prints a summary.
+#   scripts/torture.sh                  long run (50 kills each, 60 s of fuzzing per target)
+#   scripts/torture.sh --kills 10 --fuzz-seconds 20     short run
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/bootstrap.sh
+swift build -c release 2>&1 | tail -1
+if [ "${NEWSD_SKIP_FUZZ_BUILD:-}" = "" ]; then
+  (cd fuzz && swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library 2>&1 | tail -1) \
+    || echo "fuzz build failed; fuzzing skipped"
+fi
+exec python3 scripts/torture.py --bin "$(swift build -c release --show-bin-path)" --root "$root" "$@"
