@@ -26,7 +26,9 @@ public struct ArticlePath: Hashable, Sendable, Comparable, Codable, CustomString
     }
 
     public init(_ text: String) throws(Invalid) {
-        let nfc = text.precomposedStringWithCanonicalMapping
+        // ASCII is already NFC: skip Foundation's normalization, which dominated a restart's scan
+        // of 10,000 unchanged files (three normalizations per file).
+        let nfc = text.utf8.allSatisfy({ $0 < 0x80 }) ? text : text.precomposedStringWithCanonicalMapping
         guard !nfc.isEmpty else { throw .empty }
         guard !nfc.hasPrefix("/") else { throw .absolute }
         guard !nfc.utf8.contains(0) else { throw .controlCharacter }

@@ -14,6 +14,10 @@ public struct SiteID: Hashable, Sendable, Comparable, Codable, CustomStringConve
 
     /// Parses the printed form; case and missing dashes are forgiven, anything else is not.
     public init?(_ text: String) {
+        if Self.isCanonical(text) {
+            rawValue = text
+            return
+        }
         let compact = text.uppercased().filter { $0 != "-" }
         guard compact.utf8.count == Self.groups * Self.groupLength,
               compact.utf8.allSatisfy({ Self.alphabet.contains($0) }) else { return nil }
@@ -23,6 +27,20 @@ public struct SiteID: Hashable, Sendable, Comparable, Codable, CustomStringConve
     public init(publicKeyDER: [UInt8]) {
         let digest = Array(SHA256.hash(data: publicKeyDER)).prefix(15)
         rawValue = Self.grouped(Self.base32(Array(digest)))
+    }
+
+    /// Already in printed form (as every ID read back from the log is): upper case, dashes in place.
+    static func isCanonical(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == groups * groupLength + groups - 1 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if (index + 1) % (groupLength + 1) == 0 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains(byte) else { return false }
+            }
+        }
+        return true
     }
 
     public var description: String { rawValue }
