@@ -231,3 +231,20 @@ extension ArticleLog {
         return found
     }
 }
+
+extension ArticleLog {
+    /// Paths in the scan cache and live articles under `folder` (relative, no trailing slash).
+    public func knownPaths(under folder: String) throws -> [String] {
+        // Every path under "a/b" sorts between "a/b/" and "a/b0" ('0' follows '/').
+        let low = folder + "/", high = folder + "0"
+        var paths = Set<String>()
+        try db.statement("SELECT path FROM file_state WHERE path >= ? AND path < ?").query([.text(low), .text(high)]) {
+            paths.insert($0.text(0))
+        }
+        try db.statement("""
+            SELECT DISTINCT h.article FROM heads h JOIN entries e ON e.version = h.version
+            WHERE h.article >= ? AND h.article < ? AND e.op = 1
+            """).query([.text(low), .text(high)]) { paths.insert($0.text(0)) }
+        return paths.sorted()
+    }
+}

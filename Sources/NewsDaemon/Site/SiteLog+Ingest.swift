@@ -112,12 +112,10 @@ extension SiteLog {
         return summary
     }
 
-    /// Files on record under a folder: cached file states and live articles.
+    /// Files on record under a folder: cached file states and live articles. Index range scans,
+    /// so a folder event costs what is in that folder, not the whole log.
     private func knownPaths(under folder: String) throws -> [String] {
-        var paths = Set<String>()
-        for state in try log.allFileStates().values where state.path.hasPrefix(folder + "/") { paths.insert(state.path) }
-        for article in try log.liveArticles() where article.isInside(folder: folder) { paths.insert(article.rawValue) }
-        return Array(paths)
+        try log.knownPaths(under: folder)
     }
 
     /// Reads and records `toRead`, and records `gone` as deletes unless they are too many at once.
