@@ -124,21 +124,8 @@ public enum FileSystem {
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
         let folder = (path as NSString).deletingLastPathComponent
         try makeDirectories(folder)
-        let temp = folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileSystemError("create", temp) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let error = FileSystemError("write", temp)
-                close(fd)
-                unlink(temp)
-                throw error
-            }
-            written += n
-        }
+        let temp = temporaryPath(in: folder)
+        let fd = try createAndWrite(temp, bytes, mode: mode)
         guard fsync(fd) == 0 else {
             let error = FileSystemError("fsync", temp)
             close(fd)
@@ -152,6 +139,31 @@ public enum FileSystem {
             throw error
         }
         syncDirectory(folder)
+    }
+
+    /// A name for a temp file beside its target; the ignore rules pass over `.newsd-*`.
+    static func temporaryPath(in folder: String) -> String {
+        folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
+    }
+
+    /// Creates `path` (which must not exist) and writes all of `bytes`; returns the open descriptor.
+    /// On failure the file is removed and nothing is left open.
+    static func createAndWrite(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(FileSystemError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileSystemError("create", path) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = FileSystemError("write", path)
+                close(fd)
+                unlink(path)
+                throw error
+            }
+            written += n
+        }
+        return fd
     }
 
     public static func syncDirectory(_ path: String) {

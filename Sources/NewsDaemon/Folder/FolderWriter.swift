@@ -62,21 +62,8 @@ public struct FolderWriter: Sendable {
         let full = root + "/" + path
         let folder = (full as NSString).deletingLastPathComponent
         try FileSystem.makeDirectories(folder)
-        let temp = folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileSystemError("create", temp) }
-        defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let error = FileSystemError("write", temp)
-                unlink(temp)
-                throw error
-            }
-            written += n
-        }
+        let temp = FileSystem.temporaryPath(in: folder)
+        close(try FileSystem.createAndWrite(temp, bytes, mode: 0o644))
         return temp
     }
 
