@@ -120,6 +120,7 @@ public final class DaemonProcess: @unchecked Sendable {
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.
