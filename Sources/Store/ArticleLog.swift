@@ -45,25 +45,17 @@ public final class ArticleLog {
             s.blobStoredBytes = $0.int64(1)
             s.blobRawBytes = $0.int64(2)
         }
+        // Per article: live if any head is a put, deleted if every head is a delete, conflicted if
+        // more than one head. One pass over the heads.
         try db.statement("""
-            SELECT count(DISTINCT h.article) FILTER (WHERE e.op = 1), count(DISTINCT h.article) FILTER (WHERE e.op = 2)
-            FROM heads h JOIN entries e ON e.version = h.version
+            SELECT coalesce(sum(first_op = 1), 0), coalesce(sum(first_op = 2), 0), coalesce(sum(n > 1), 0)
+            FROM (SELECT min(e.op) AS first_op, count(*) AS n FROM heads h JOIN entries e ON e.version = h.version GROUP BY h.article)
             """).query([]) {
             s.liveArticles = $0.int(0)
             s.deletedArticles = $0.int(1)
+            s.conflictedArticles = $0.int(2)
         }
-        // An article whose heads disagree (a put and a delete) counts as live, not both.
-        s.deletedArticles = try liveAndDeletedCorrection(s)
-        s.conflictedArticles = Int(try db.scalar("SELECT count(*) FROM (SELECT article FROM heads GROUP BY article HAVING count(*) > 1)") ?? 0)
         return s
-    }
-
-    private func liveAndDeletedCorrection(_ s: Stats) throws -> Int {
-        let both = Int(try db.scalar("""
-            SELECT count(*) FROM (SELECT h.article FROM heads h JOIN entries e ON e.version = h.version
-            GROUP BY h.article HAVING min(e.op) = 1 AND max(e.op) = 2)
-            """) ?? 0)
-        return s.deletedArticles - both
     }
 
     // MARK: sites
