@@ -95,6 +95,7 @@ extension ArticleLog {
                 .optionalBlob(entry.previous?.bytes), .blob(entry.signature), .uint(wallMillis))
         stats.lastLocalSeq = db.lastInsertRowID
         stats.entries += 1
+        stats.vector.advance(entry.origin, to: entry.sequence)
         if entry.time > stats.maxTime { stats.maxTime = entry.time }
 
         let replaced = Set(entry.replaces)

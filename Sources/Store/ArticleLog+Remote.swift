@@ -38,8 +38,11 @@ public struct RemoteAppend: Sendable {
 
 extension ArticleLog {
     /// Per origin, the highest sequence held. Chains are stored gap-free, so it is also the
-    /// highest contiguous one.
-    public func versionVector() throws -> VersionVector {
+    /// highest contiguous one. Kept in `stats`, so status, scrapes and session starts cost nothing.
+    public func versionVector() -> VersionVector { stats.vector }
+
+    /// Reads the vector from the entries: once at open.
+    func loadVersionVector() throws -> VersionVector {
         var sequences: [SiteID: UInt64] = [:]
         try db.statement("SELECT origin, max(origin_seq) FROM entries GROUP BY origin").query([]) { row in
             if let origin = SiteID(row.text(0)) { sequences[origin] = row.uint64(1) }
@@ -51,7 +54,7 @@ extension ArticleLog {
     /// entry after the versions it replaces). Costs O(origins + missing entries).
     public func missingPositions(for peer: VersionVector) throws -> [Int64] {
         var positions: [Int64] = []
-        let vector = try versionVector()
+        let vector = versionVector()
         let stmt = try db.statement("SELECT local_seq FROM entries WHERE origin = ? AND origin_seq >= ?")
         for (origin, first) in vector.ahead(of: peer) {
             try stmt.query([.text(origin.rawValue), .uint(first)]) { positions.append($0.int64(0)) }

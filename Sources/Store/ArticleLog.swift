@@ -23,6 +23,8 @@ public final class ArticleLog {
         public var blobRawBytes: Int64 = 0
         /// Articles with more than one head.
         public var conflictedArticles: Int = 0
+        /// Per origin, the highest sequence held.
+        public var vector = VersionVector()
         public var lastLocalSeq: Int64 = 0
         public var maxTime = HybridTimestamp(rawValue: 0)
     }
@@ -40,6 +42,7 @@ public final class ArticleLog {
         s.entries = Int(try db.scalar("SELECT count(*) FROM entries") ?? 0)
         s.lastLocalSeq = try db.scalar("SELECT max(local_seq) FROM entries") ?? 0
         s.maxTime = HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries") ?? 0))
+        s.vector = try loadVersionVector()
         try db.statement("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(size), 0) FROM blobs").query([]) {
             s.blobs = $0.int(0)
             s.blobStoredBytes = $0.int64(1)

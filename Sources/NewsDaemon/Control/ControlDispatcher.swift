@@ -49,7 +49,7 @@ public struct ControlDispatcher: Sendable {
 
     private func peers() async throws -> [PeerInfo] {
         guard let registry else { return [] }
-        return registry.infos(local: try await site.versionVector())
+        return registry.infos(local: await site.versionVector())
     }
 
     private func sync(_ request: SyncRequest) throws -> SyncRequest.Response {
@@ -65,7 +65,7 @@ public struct ControlDispatcher: Sendable {
         guard let registry, let id = SiteID(request.site), let link = registry.link(id) else {
             throw ControlFailure(.notFound, "'\(request.site)' is not a configured peer")
         }
-        let info = link.info(address: nil, local: try await site.versionVector())
+        let info = link.info(address: nil, local: await site.versionVector())
         let ahead = try await site.articlesAhead(of: link.vector)
         return .init(site: id.rawValue, articlesAhead: ahead, entriesBehind: info.behind, connected: info.connected)
     }

@@ -147,7 +147,7 @@ struct PeerSession {
                             link = registry.link(peer)
                             out.link = link
                             logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
-                            try await out.send(.vector(try await site.versionVector()))
+                            try await out.send(.vector(await site.versionVector()))
                         case .startSending(let vector):
                             guard let link else { break }
                             link.update { $0.vector = vector }

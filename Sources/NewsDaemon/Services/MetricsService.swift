@@ -96,17 +96,16 @@ public final class MetricsService: Service, CustomStringConvertible {
         Gauge(label: "newsd_pending_deletes").record(status.pendingDeletes)
         Gauge(label: "newsd_problems").record(status.problems.count)
         Gauge(label: "newsd_refused_connections").record(registry.refusedConnections)
-        if let vector = try? await site.versionVector() {
-            for peer in registry.infos(local: vector) {
-                let dimensions = [("peer", peer.id)]
-                Gauge(label: "newsd_peer_connected", dimensions: dimensions).record(peer.connected ? 1 : 0)
-                Gauge(label: "newsd_peer_behind_entries", dimensions: dimensions).record(peer.behind)
-                Gauge(label: "newsd_peer_ahead_entries", dimensions: dimensions).record(peer.ahead)
-                Gauge(label: "newsd_peer_sent_bytes", dimensions: dimensions).record(peer.bytesSent)
-                Gauge(label: "newsd_peer_received_bytes", dimensions: dimensions).record(peer.bytesReceived)
-                Gauge(label: "newsd_peer_sent_entries", dimensions: dimensions).record(peer.entriesSent)
-                Gauge(label: "newsd_peer_received_entries", dimensions: dimensions).record(peer.entriesReceived)
-            }
+        let vector = await site.versionVector()
+        for peer in registry.infos(local: vector) {
+            let dimensions = [("peer", peer.id)]
+            Gauge(label: "newsd_peer_connected", dimensions: dimensions).record(peer.connected ? 1 : 0)
+            Gauge(label: "newsd_peer_behind_entries", dimensions: dimensions).record(peer.behind)
+            Gauge(label: "newsd_peer_ahead_entries", dimensions: dimensions).record(peer.ahead)
+            Gauge(label: "newsd_peer_sent_bytes", dimensions: dimensions).record(peer.bytesSent)
+            Gauge(label: "newsd_peer_received_bytes", dimensions: dimensions).record(peer.bytesReceived)
+            Gauge(label: "newsd_peer_sent_entries", dimensions: dimensions).record(peer.entriesSent)
+            Gauge(label: "newsd_peer_received_entries", dimensions: dimensions).record(peer.entriesReceived)
         }
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)

@@ -22,7 +22,7 @@ extension SiteLog {
         for listener in growthListeners.values { listener.yield(position) }
     }
 
-    public func versionVector() throws -> VersionVector { try log.versionVector() }
+    public func versionVector() -> VersionVector { log.versionVector() }
 
     /// Articles touched by entries this site holds beyond `vector`.
     public func articlesAhead(of vector: VersionVector) throws -> [String] {
