@@ -79,10 +79,13 @@ extension SiteLog {
         guard folderState == .ok, !articles.isEmpty else { return }
         var changes: [FolderWriter.Change] = []
         var wanted: [String: (ArticlePath, ContentHash?)] = [:]
+        // What newsd last saw of each file; the write below is only made over a file still like this.
+        var cached: [String: FileState] = [:]
         for article in articles.sorted() {
             guard let winner = try log.winningHead(of: article) else { continue }
             let state = try log.fileState(article: article)
             let path = state?.path ?? article.rawValue
+            cached[path] = state
             switch winner.operation {
             case .put:
                 guard let hash = winner.contentHash, state?.contentHash != hash || !fileExists(path) else { continue }
@@ -96,9 +99,6 @@ extension SiteLog {
             }
         }
         guard !changes.isEmpty else { return }
-        // Read the cache now: the check below runs per file, just before its rename.
-        var cached: [String: FileState] = [:]
-        for change in changes { cached[change.path] = try log.fileState(path: change.path) }
         let root = settings.watchDir
         let (done, failed) = FolderWriter(root: root).apply(changes) { path in
             // Ours to replace only if it is still what newsd last saw (or absent).
