@@ -34,6 +34,8 @@ struct PeerSession {
         var peer: SiteID?
         var error: String?
         var helloSeen = false
+        /// Closed because another session with the same peer won; not worth an operator's notice.
+        var duplicate = false
     }
 
     /// `onHello` runs once, when the peer's hello arrived or the session ended before it.
@@ -77,7 +79,7 @@ struct PeerSession {
         }
         if let peer = outcome.peer {
             registry.detach(peer: peer, id: id, error: outcome.error)
-            if outcome.error == "duplicate session" {
+            if outcome.duplicate {
                 logger.debug("closed a duplicate session with peer \(peer)")
             } else {
                 logger.notice("disconnected from peer \(peer)")
@@ -141,7 +143,7 @@ struct PeerSession {
                             let name = machine?.peerHello?.siteName ?? ""
                             guard registry.attach(peer: peer, id: id, channel: channel, dialer: dialedByUs ? hello.siteID : peer, name: name) else {
                                 try await out.send(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
-                                outcome.error = "duplicate session"
+                                outcome.duplicate = true
                                 break reading
                             }
                             link = registry.link(peer)
