@@ -60,11 +60,7 @@ let package = Package(
         // newsctl's parts: control client, diff rendering, output.
         .target(
             name: "NewsControl",
-            dependencies: [
-                "SyncProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["SyncProtocol"]
         ),
         .executableTarget(
             name: "Daemon",

@@ -16,5 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
-swift build -c release 2>&1 | tail -1
-exec python3 "$root/bench/bench.py" --bin "$(swift build -c release --show-bin-path)" --root "$root" "$@"
+# The build `scripts/install.sh` ships: release, Swift runtime linked in.
+swift build -c release --static-swift-stdlib --product newsd 2>&1 | tail -1
+swift build -c release --static-swift-stdlib --product newsctl 2>&1 | tail -1
+exec python3 "$root/bench/bench.py" --bin "$(swift build -c release --static-swift-stdlib --show-bin-path)" --root "$root" "$@"

@@ -44,8 +44,11 @@ if [ "$mode" = uninstall ]; then
 fi
 
 if [ -z "$binaries" ]; then
-  (cd "$root" && "$root/scripts/bootstrap.sh" && swift build -c release)
-  binaries=$(cd "$root" && swift build -c release --show-bin-path)
+  # The Swift runtime is linked in: the installed binaries need no toolchain on the server.
+  (cd "$root" && "$root/scripts/bootstrap.sh" \
+    && swift build -c release --static-swift-stdlib --product newsd \
+    && swift build -c release --static-swift-stdlib --product newsctl)
+  binaries=$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)
 fi
 for program in newsd newsctl; do
   [ -x "$binaries/$program" ] || { echo "install.sh: $binaries/$program is missing; build first" >&2; exit 1; }

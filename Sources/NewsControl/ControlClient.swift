@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-import NIOPosix
 import SyncProtocol
 
 /// Sends one request to newsd's control socket and waits for its response.
@@ -26,27 +24,11 @@ public struct ControlClient: Sendable {
 
     public func send<R: ControlRequest>(_ request: R) async throws -> R.Response {
         let body = Array(try ControlJSON.encoder().encode(RequestEnvelope(request)))
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(unixDomainSocketPath: socketPath) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch let error as IOError {
-            throw ClientError.notRunning(path: socketPath, detail: String(cString: strerror(error.errnoCode)))
-        } catch {
-            throw ClientError.notRunning(path: socketPath, detail: "\(error)")
-        }
-        let frame = try await channel.executeThenClose { inbound, outbound -> [UInt8] in
-            try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(body)))
-            var decoder = FrameDecoder(maximumFrameLength: ControlLimits.maximumResponseBytes)
-            for try await buffer in inbound {
-                decoder.append(buffer.readableBytesView)
-                if let frame = try decoder.nextFrame() { return frame }
-            }
-            throw ClientError.closedEarly(path: socketPath)
+        // The exchange blocks; it runs on a thread of its own so no task of the caller's pool waits on it.
+        let frame = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
+            let path = socketPath
+            let thread = Thread { continuation.resume(with: Result { try Self.exchange(body, over: path) }) }
+            thread.start()
         }
         let envelope: ResponseEnvelope<R.Response>
         do { envelope = try ControlJSON.decoder().decode(ResponseEnvelope<R.Response>.self, from: Data(frame)) } catch {
@@ -55,6 +37,28 @@ public struct ControlClient: Sendable {
         if let failure = envelope.error { throw failure }
         guard let result = envelope.result else { throw ClientError.badResponse("neither result nor error") }
         return result
+    }
+
+    private static func exchange(_ body: [UInt8], over path: String) throws -> [UInt8] {
+        let socket: UnixStreamSocket
+        do { socket = try UnixStreamSocket(connectingTo: path) } catch {
+            throw ClientError.notRunning(path: path, detail: String(cString: strerror(error.code)))
+        }
+        do {
+            try socket.writeAll(FrameDecoder.frame(body))
+            var decoder = FrameDecoder(maximumFrameLength: ControlLimits.maximumResponseBytes)
+            while true {
+                let bytes = try socket.read(upTo: 64 * 1024)
+                if bytes.isEmpty { throw ClientError.closedEarly(path: path) }
+                decoder.append(bytes)
+                if let frame = try decoder.nextFrame() { return frame }
+            }
+        } catch let error as UnixStreamSocket.SystemError {
+            if error.code == EPIPE || error.code == ECONNRESET { throw ClientError.closedEarly(path: path) }
+            throw ClientError.badResponse(error.message)
+        } catch let error as FrameDecoder.FrameError {
+            throw ClientError.badResponse("\(error)")
+        }
     }
 }
 

@@ -167,10 +167,18 @@ public struct TestSite: Sendable {
 
     public var address: String { "\(id)@127.0.0.1:\(port)" }
 
+    /// This site reached through a relay listening on `port` (a `FaultProxy`).
+    public func address(via port: Int) -> String { "\(id)@127.0.0.1:\(port)" }
+
     /// Starts newsd for this site, peered with `peers` (dialled) and `acceptOnly` (accepted only).
     public func start(peers: [TestSite], acceptOnly: [TestSite] = []) throws -> DaemonProcess {
+        try start(dialing: peers.map(\.address), acceptOnly: acceptOnly)
+    }
+
+    /// Starts newsd for this site, dialling the peer addresses given (`ID@host:port`).
+    public func start(dialing addresses: [String], acceptOnly: [TestSite] = []) throws -> DaemonProcess {
         let flags = ["--listen", "127.0.0.1:\(port)", "--site-name", name]
-            + peers.flatMap { ["--peer", $0.address] } + acceptOnly.flatMap { ["--peer", $0.id] }
+            + addresses.flatMap { ["--peer", $0] } + acceptOnly.flatMap { ["--peer", $0.id] }
         return try DaemonProcess(watch: watch, data: data, extra: flags)
     }
 

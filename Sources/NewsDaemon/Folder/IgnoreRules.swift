@@ -18,7 +18,7 @@ public struct IgnoreRules: Sendable, Equatable {
 
     /// True when the last component of `path` matches a pattern.
     public func ignores(path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.utf8.index(after: $0)...]) } ?? path
         return patterns.contains { fnmatch($0, name, 0) == 0 }
     }
 }

@@ -27,6 +27,9 @@ struct PeerSession {
     static let pingInterval: Duration = .seconds(10)
     /// A peer silent this long (no hello, no pong) is dropped.
     static let silenceLimit: Duration = .seconds(30)
+    /// A connection that has not completed TLS and sent its hello by then is closed: until it does,
+    /// it holds one of the listener's few pending-hello places.
+    static let helloLimit: Duration = .seconds(10)
     static let pageSize = 256
 
     /// What the session learnt, for the log line and the registry when it ends.
@@ -43,6 +46,17 @@ struct PeerSession {
         let id = UUID()
         let outcome = Outcome()
         defer { if !outcome.helloSeen { onHello() } }
+        let channel = connection.channel
+        let authenticated = self.authenticated
+        let helloDeadline = channel.eventLoop.scheduleTask(in: .seconds(Int64(Self.helloLimit.components.seconds))) {
+            authenticated.refusal.withLock { $0 = $0 ?? "no hello within \(Self.helloLimit)" }
+            channel.close(promise: nil)
+        }
+        defer { helloDeadline.cancel() }
+        let onHello: @Sendable () -> Void = {
+            helloDeadline.cancel()
+            onHello()
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let out = FrameOutput(channel: connection.channel)

@@ -29,21 +29,47 @@ public struct ArticlePath: Hashable, Sendable, Comparable, Codable, CustomString
         // ASCII is already NFC: skip Foundation's normalization, which dominated a restart's scan
         // of 10,000 unchanged files (three normalizations per file).
         let nfc = text.utf8.allSatisfy({ $0 < 0x80 }) ? text : text.precomposedStringWithCanonicalMapping
-        guard !nfc.isEmpty else { throw .empty }
-        guard !nfc.hasPrefix("/") else { throw .absolute }
-        guard !nfc.utf8.contains(0) else { throw .controlCharacter }
-        guard nfc.utf8.count <= 4096 else { throw .tooLong(nfc.utf8.count) }
-        for component in nfc.split(separator: "/", omittingEmptySubsequences: false) {
-            if component.isEmpty || component == "." || component == ".." {
-                throw .badComponent(String(component))
+        try Self.validate(nfc.utf8)
+        rawValue = nfc
+    }
+
+    /// One pass over the bytes: splitting a String walks grapheme clusters, which made validation
+    /// the largest cost of a restart's scan.
+    private static func validate(_ bytes: String.UTF8View) throws(Invalid) {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard let first = bytes.first else { throw .empty }
+        guard first != slash else { throw .absolute }
+        guard bytes.count <= 4096 else { throw .tooLong(bytes.count) }
+        var length = 0
+        var onlyDots = true
+        var badComponent: String?
+        func endComponent() {
+            if badComponent == nil && (length == 0 || (onlyDots && length <= 2)) {
+                badComponent = String(repeating: ".", count: length)
+            }
+            length = 0
+            onlyDots = true
+        }
+        for byte in bytes {
+            if byte == 0 { throw .controlCharacter }
+            if byte == slash {
+                endComponent()
+            } else {
+                length += 1
+                if byte != dot { onlyDots = false }
             }
         }
-        rawValue = nfc
+        endComponent()
+        if let badComponent { throw .badComponent(badComponent) }
     }
 
     public var description: String { rawValue }
     public var components: [Substring] { rawValue.split(separator: "/") }
-    public var name: String { String(components.last ?? "") }
+    /// The last component, the file's name.
+    public var name: String {
+        guard let slash = rawValue.utf8.lastIndex(of: UInt8(ascii: "/")) else { return rawValue }
+        return String(rawValue[rawValue.utf8.index(after: slash)...])
+    }
 
     /// True when this article lies under `folder` (an article path prefix, without trailing slash).
     public func isInside(folder: String) -> Bool {
