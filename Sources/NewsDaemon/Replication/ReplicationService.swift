@@ -48,6 +48,9 @@ public final class ReplicationService: Service {
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Room for a burst of connections in the kernel's queue: past the pending-hello limit they
+            // are accepted and closed at once, which a client in SYN retransmission would wait seconds for.
+            .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .bind(host: listen.host, port: listen.port) { [registry] channel in
                 let authenticated = AuthenticatedPeer()
