@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Attacks newsd and checks it lost nothing: kill -9 during ingest and during replication, random
-bytes at the replication port, and (when built) the libFuzzer targets. Prints a summary table.
+"""Attacks newsd and checks it lost nothing: kill -9 during ingest and during replication, partitions
+between three sites, random bytes and a flood of silent connections at the replication port, a full
+disk, and (when built) the libFuzzer targets. Prints a summary table.
 
     scripts/torture.sh                 the long run: 50 kills of each kind
     scripts/torture.sh --kills 10      the short run
@@ -10,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -183,6 +185,301 @@ def kills_during_replication(bin_dir, root, kills, rng, articles):
     return dict(kills=kills, lost=lost, converged=converged, verified=verified)
 
 
+class FaultProxy:
+    """A TCP relay between two sites that can pass, delay, black-hole (hold every byte) or reset."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.mode = "pass"
+        self.delay = 0.0
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.lock = threading.Lock()
+        self.open = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def set(self, mode, delay=0.0):
+        self.mode, self.delay = mode, delay
+        if mode == "reset":
+            with self.lock:
+                victims, self.open = self.open, []
+            for s in victims:
+                self._reset(s)
+
+    @staticmethod
+    def _reset(s):
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+        except OSError:
+            pass
+
+    def _accept(self):
+        while self.running:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.mode == "reset":
+                self._reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                self._reset(client)
+                continue
+            with self.lock:
+                self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink):
+        source.settimeout(0.05)
+        try:
+            while self.running and self.mode != "reset":
+                if self.mode == "blackhole":
+                    time.sleep(0.02)
+                    continue
+                try:
+                    data = source.recv(1 << 16)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                if self.mode == "delay":
+                    time.sleep(self.delay)
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.running = False
+        self.server.close()
+        self.set("reset")
+
+
+def log_versions(site):
+    try:
+        db = sqlite3.connect(f"file:{site.data}/log.sqlite?mode=ro", uri=True, timeout=2)
+        try:
+            return frozenset(row[0] for row in db.execute("SELECT version FROM entries"))
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return frozenset()
+
+
+def tree_digest(root_dir):
+    """Relative path -> SHA-256 of every article (newsd's own temp files, here for an instant, left out)."""
+    out = {}
+    for folder, _, names in os.walk(root_dir):
+        for name in names:
+            if name.startswith(".newsd-"):
+                continue
+            p = os.path.join(folder, name)
+            try:
+                with open(p, "rb") as f:
+                    out[os.path.relpath(p, root_dir)] = hashlib.sha256(f.read()).hexdigest()
+            except FileNotFoundError:
+                out[os.path.relpath(p, root_dir)] = "vanished"
+    return out
+
+
+def conflict_listing(site):
+    result = site.ctl("conflicts", "--json")
+    if result.returncode != 0:
+        return None
+    return sorted((c["article"], tuple(sorted(c["versions"])), c["winner"]) for c in json.loads(result.stdout))
+
+
+def partitions(bin_dir, root, rounds, rng):
+    """Three sites in a triangle through fault proxies. Each round cuts one site off (its links reset
+    or black-holed) or slows every link, edits articles on both sides, heals, and checks that the
+    folders, the logs and the conflict listings are the same everywhere."""
+    sites = [Site(bin_dir, root, f"part-{name}") for name in "abc"]
+    a, b, c = sites
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "seeds"), a.watch, dirs_exist_ok=True)
+    proxies = {("a", "b"): FaultProxy(b.port), ("b", "c"): FaultProxy(c.port), ("c", "a"): FaultProxy(a.port)}
+    a.start(peers=[f"{b.id}@127.0.0.1:{proxies[('a', 'b')].port}", c.id])
+    b.start(peers=[f"{c.id}@127.0.0.1:{proxies[('b', 'c')].port}", a.id])
+    c.start(peers=[f"{a.id}@127.0.0.1:{proxies[('c', 'a')].port}", b.id])
+    healed = failures = 0
+    edits = 0
+    try:
+        for site in sites:
+            site.wait_ready()
+        wait_until(lambda: tree_digest(b.watch) == tree_digest(a.watch) == tree_digest(c.watch), 60, "seeds everywhere")
+        for round_index in range(rounds):
+            isolated = rng.choice("abc")
+            style = rng.choice(["reset", "blackhole", "delay"])
+            for (x, y), proxy in proxies.items():
+                if style == "delay":
+                    proxy.set("delay", rng.uniform(0.01, 0.2))
+                elif isolated in (x, y):
+                    proxy.set(style)
+            # Edits on every site, some to the same articles (conflicts), some of their own.
+            for _ in range(rng.randrange(3, 12)):
+                site = rng.choice(sites)
+                name = f"chung-{rng.randrange(6)}.txt" if rng.random() < 0.5 else f"{site.name}-{round_index}-{edits}.txt"
+                path = os.path.join(site.watch, name)
+                with open(path + ".tmp", "w") as f:
+                    f.write(f"Vòng {round_index}, bản {edits} từ {site.name}.\n" * rng.randrange(1, 20))
+                os.rename(path + ".tmp", path)
+                edits += 1
+                time.sleep(rng.uniform(0, 0.2))
+            time.sleep(rng.uniform(0.5, 2.0))
+            for proxy in proxies.values():
+                proxy.set("pass")
+
+            def converged():
+                digests = [tree_digest(s.watch) for s in sites]
+                if not (digests[0] == digests[1] == digests[2]):
+                    return False
+                if len({log_versions(s) for s in sites}) != 1:
+                    return False
+                listings = [conflict_listing(s) for s in sites]
+                return listings[0] is not None and listings[0] == listings[1] == listings[2]
+            try:
+                wait_until(converged, 90, f"round {round_index} healed")
+                healed += 1
+            except TimeoutError:
+                failures += 1
+                print(f"  round {round_index} ({style}, {isolated} cut off) did not converge", flush=True)
+        verified = all(s.verify() for s in sites)
+        conflicts = len(conflict_listing(a) or [])
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
+        for site in sites:
+            site.stop()
+    return dict(rounds=rounds, healed=healed, failures=failures, edits=edits, verified=verified, conflicts=conflicts)
+
+
+def connection_flood(bin_dir, root, count):
+    """`count` connections at once that never speak, then one that stays silent: the daemon stays up
+    with bounded descriptors, closes every one (refused past its pending-hello limit, else timed out
+    for want of a hello) and a real peer still syncs afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 512)), hard))
+    a, b = Site(bin_dir, root, "flood-a"), Site(bin_dir, root, "flood-b")
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "seeds"), a.watch, dirs_exist_ok=True)
+    a.start(peers=[b.id])
+    a.wait_ready()
+
+    def descriptors():
+        return len(os.listdir(f"/proc/{a.process.pid}/fd"))
+    baseline = descriptors()
+    flood = []
+    for _ in range(count):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", a.port))
+        except BlockingIOError:
+            pass
+        flood.append(s)
+    time.sleep(1)
+    peak = descriptors()
+    alive = a.ready()
+    # Part of a burst this fast can be answered by the kernel with a reset before newsd sees it.
+    kernel_refused = 0
+    for s in flood:
+        try:
+            s.recv(1)
+        except ConnectionRefusedError:
+            kernel_refused += 1
+        except OSError:
+            pass
+
+    def all_closed():
+        for s in flood:
+            try:
+                if s.recv(1) != b"":
+                    return False
+            except BlockingIOError:
+                return False
+            except OSError:
+                pass
+        return True
+    started = time.monotonic()
+    wait_until(all_closed, 60, "every silent connection closed by newsd")
+    closed_after = time.monotonic() - started + 1
+    for s in flood:
+        s.close()
+    wait_until(lambda: descriptors() <= baseline + 2, 20, "descriptors back to the baseline")
+    refused = json.loads(a.ctl("status", "--json").stdout)["refused_connections"]
+    b.start(peers=[f"{a.id}@127.0.0.1:{a.port}"])
+    b.wait_ready()
+    try:
+        wait_until(lambda: tree_digest(b.watch) == tree_digest(a.watch), 60, "a real peer syncs after the flood")
+        synced = True
+    except TimeoutError:
+        synced = False
+    a.stop()
+    b.stop()
+    return dict(count=count, alive=alive, baseline=baseline, peak=peak, refused=refused, kernel_refused=kernel_refused,
+                closed_after=closed_after, synced=synced)
+
+
+def full_disk(bin_dir, root, rng):
+    """The data folder on a small tmpfs: articles keep coming until it is full; ingest must stop with
+    a clear error in status and the log, keep the log valid, and resume by itself once the file system
+    is grown (space freed)."""
+    site = Site.__new__(Site)
+    site.bin, site.name = bin_dir, "disk"
+    site.watch = os.path.join(root, "disk", "articles")
+    site.data = os.path.join(root, "disk", "data")
+    site.port = free_port()
+    site.process = None
+    os.makedirs(site.watch)
+    os.makedirs(site.data)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", site.data], capture_output=True).returncode != 0:
+        return None
+    try:
+        site.start()
+        site.wait_ready()
+        written = 0
+        problem = ""
+        # Text that compresses little, so the log grows about as fast as the folder.
+        for index in range(400):
+            with open(os.path.join(site.watch, f"bai-{index}.txt"), "w") as f:
+                f.write("".join(rng.choice("aăâbcdđeêghiklmnoôơpqrstuưvxy ") for _ in range(20000)))
+            written += 1
+            status = json.loads(site.ctl("status", "--json").stdout)
+            problem = next((p for p in status["problems"] if "disk full" in p), "")
+            if problem:
+                break
+            time.sleep(0.02)
+        with open(os.path.join(os.path.dirname(site.data), "newsd.log")) as f:
+            logged = "disk full" in f.read()
+        up_while_full = site.ready()
+        verified_while_full = site.verify()
+        subprocess.run(["mount", "-o", "remount,size=64m", site.data], check=True)
+        try:
+            wait_until(lambda: site.entries() >= written and not json.loads(site.ctl("status", "--json").stdout)["problems"], 30,
+                       "ingest resumed")
+            resumed = True
+        except TimeoutError:
+            resumed = False
+        verified = site.verify()
+        mismatches = len(site.heads_match_disk())
+        site.stop()
+        return dict(written=written, problem=problem, logged=logged, up=up_while_full, verified_while_full=verified_while_full,
+                    resumed=resumed, verified=verified, mismatches=mismatches)
+    finally:
+        site.stop()
+        subprocess.run(["umount", "-l", site.data], capture_output=True)
+
+
 def hostile_bytes(bin_dir, root, tries, rng):
     site = Site(bin_dir, root, "hostile")
     site.start()
@@ -226,6 +523,8 @@ def main():
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--fuzz-seconds", type=int, default=60)
+    parser.add_argument("--partitions", type=int, default=20, help="partition rounds among three sites")
+    parser.add_argument("--flood", type=int, default=1000, help="silent connections opened at once")
     args = parser.parse_args()
     rng = random.Random(5)
     work = tempfile.mkdtemp(prefix="newsd-torture-")
@@ -234,8 +533,14 @@ def main():
         ingest = kills_during_ingest(args.bin, work, args.kills, rng)
         print(f"kill -9 during replication ({args.kills})", flush=True)
         repl = kills_during_replication(args.bin, work, args.kills, rng, args.articles)
+        print(f"partitions among three sites ({args.partitions} rounds)", flush=True)
+        parts = partitions(args.bin, work, args.partitions, rng)
         print("random bytes at the replication port", flush=True)
         hostile = hostile_bytes(args.bin, work, 200, rng)
+        print(f"{args.flood} silent connections at once", flush=True)
+        flood = connection_flood(args.bin, work, args.flood)
+        print("full disk (data folder on a 3 MiB tmpfs)", flush=True)
+        disk = full_disk(args.bin, work, rng)
         print("fuzzing", flush=True)
         fuzzed = fuzz(args.root, args.fuzz_seconds)
     finally:
@@ -250,12 +555,33 @@ def main():
         ("  acknowledged entries lost", repl["lost"]),
         ("  sites converged byte for byte", "yes" if repl["converged"] else "NO"),
         ("  verify passed on both", "yes" if repl["verified"] else "NO"),
-        ("partitions healed", "not run (no fault proxy yet)"),
+        ("partitions healed", f"{parts['healed']} of {parts['rounds']} ({parts['edits']} edits, "
+                              f"{parts['conflicts']} conflicts listed alike on 3 sites)"),
+        ("  verify passed on all three", "yes" if parts["verified"] else "NO"),
         ("hostile connections (random bytes)", f"{hostile['tries']}, daemon up: {'yes' if hostile['alive'] else 'NO'}, "
                                                f"refused {hostile['refused']}, stored {hostile['stored']}"),
-    ] + [(f"fuzz executions, {name}", value) for name, value in fuzzed.items()]
+        ("silent connections at once", f"{flood['count']}, daemon up: {'yes' if flood['alive'] else 'NO'}, descriptors "
+                                       f"{flood['baseline']} -> {flood['peak']} -> back, all closed by newsd in {flood['closed_after']:.0f} s"),
+        ("  refused or timed out by newsd (counted)", f"{flood['refused']} (reset by the kernel before newsd saw them: {flood['kernel_refused']})"),
+        ("  a real peer synced afterwards", "yes" if flood["synced"] else "NO"),
+    ]
+    if disk is None:
+        rows.append(("full disk", "not run (cannot mount a tmpfs here)"))
+    else:
+        rows += [
+            ("full disk", f"after {disk['written']} articles: {disk['problem'] or 'NO ERROR SHOWN'}"),
+            ("  logged, daemon up, verify passed while full", "yes" if disk["logged"] and disk["up"] and disk["verified_while_full"] else "NO"),
+            ("  resumed by itself once space was freed", "yes" if disk["resumed"] else "NO"),
+            ("  verify passed, every file its head", "yes" if disk["verified"] and not disk["mismatches"] else "NO"),
+        ]
+    rows += [(f"fuzz executions, {name}", value) for name, value in fuzzed.items()]
     lost = ingest["lost"] + repl["lost"] + ingest["mismatches"] + ingest["failed_verify"] + (0 if repl["converged"] and repl["verified"] else 1)
-    rows.append(("anything lost", lost))
+    lost += parts["failures"] + (0 if parts["verified"] else 1)
+    lost += 0 if flood["alive"] and flood["synced"] else 1
+    if disk is not None:
+        lost += disk["mismatches"] + (0 if disk["resumed"] and disk["verified"] and disk["problem"] and disk["logged"] else 1)
+    lost += sum(1 for value in fuzzed.values() if "crash" in str(value))
+    rows.append(("anything lost or failed", lost))
     width = max(len(r[0]) for r in rows)
     print()
     for name, value in rows:
