@@ -63,7 +63,11 @@ extension SiteLog {
     /// Takes a debounced batch from the watcher.
     @discardableResult
     public func ingest(_ changes: [FolderChange]) throws -> IngestSummary {
-        if changes.contains(.everything) || folderState != .ok { return try scanAll() }
+        if changes.contains(.everything) {
+            logger.notice("the watcher lost track of the folder (inotify queue overflow, or the folder itself moved); rescanning all of it")
+            return try scanAll()
+        }
+        if folderState != .ok { return try scanAll() }
         var candidates = Set<String>()
         for change in changes {
             switch change {
