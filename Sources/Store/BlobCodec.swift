@@ -40,6 +40,52 @@ public enum BlobCodec {
             out.removeSubrange(written...)
             return (.zstd, out)
         }
+
+        /// `bytes` as a zstd frame that refers back into `base` (a prefix dictionary), or nil when
+        /// zstd fails. An edited article shares most of its text with its previous version, so the
+        /// frame is about the size of the edit.
+        public func delta(_ bytes: [UInt8], from base: [UInt8]) -> [UInt8]? {
+            ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters)
+            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, BlobCodec.deltaLevel)
+            ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, BlobCodec.windowLog(covering: base.count + bytes.count))
+            var out = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
+            let written = base.withUnsafeBytes { prefix -> Int in
+                guard ZSTD_isError(ZSTD_CCtx_refPrefix(context, prefix.baseAddress, prefix.count)) == 0 else { return -1 }
+                return out.withUnsafeMutableBytes { dst in
+                    bytes.withUnsafeBytes { src in ZSTD_compress2(context, dst.baseAddress, dst.count, src.baseAddress, src.count) }
+                }
+            }
+            ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters)
+            guard written >= 0, ZSTD_isError(written) == 0 else { return nil }
+            out.removeSubrange(written...)
+            return out
+        }
+    }
+
+    static let deltaLevel: Int32 = 3
+
+    /// Back-references must reach the start of the base; capped at 128 MiB, the decoder's default limit.
+    static func windowLog(covering bytes: Int) -> Int32 {
+        var log: Int32 = 17
+        while log < 27 && (1 << log) < bytes { log += 1 }
+        return log
+    }
+
+    /// The content a `delta` frame describes, given the same base; exactly `size` bytes or an error.
+    public static func applyDelta(_ frame: [UInt8], to base: [UInt8], size: Int) throws -> [UInt8] {
+        guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
+        defer { ZSTD_freeDCtx(context) }
+        var out = [UInt8](repeating: 0, count: size)
+        let written = base.withUnsafeBytes { prefix -> Int in
+            let referenced = ZSTD_DCtx_refPrefix(context, prefix.baseAddress, prefix.count)
+            guard ZSTD_isError(referenced) == 0 else { return referenced }
+            return out.withUnsafeMutableBytes { dst in
+                frame.withUnsafeBytes { src in ZSTD_decompressDCtx(context, dst.baseAddress, dst.count, src.baseAddress, src.count) }
+            }
+        }
+        guard ZSTD_isError(written) == 0 else { throw CorruptBlob(detail: "delta: " + String(cString: ZSTD_getErrorName(written))) }
+        guard written == size else { throw CorruptBlob(detail: "delta gave \(written) of \(size) bytes") }
+        return out
     }
 
     /// Decompresses to exactly `size` bytes; anything else is corruption.

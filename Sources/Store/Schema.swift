@@ -1,6 +1,6 @@
 /// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
 enum Schema {
-    static let migrations: [String] = [v1]
+    static let migrations: [String] = [v1, v2]
 
     static let v1 = """
     -- Every site whose entries the log holds, with the key that verifies them.
@@ -65,5 +65,11 @@ enum Schema {
         content_hash BLOB NOT NULL        -- SHA-256 of the bytes read (or written) then
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX file_state_by_article ON file_state (article);
+    """
+
+    /// Finds the entries that carry a content, so replication can tell that a peer already holds it
+    /// (a renamed article) and send nothing.
+    static let v2 = """
+    CREATE INDEX entries_by_content ON entries (content_hash);
     """
 }

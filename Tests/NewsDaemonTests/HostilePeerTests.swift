@@ -116,6 +116,19 @@ import SyncProtocol
                 frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(forged)), frame(.caughtUp)])
             #expect(errorCode(answer3) == .badSignature)
 
+            // A delta against content the site does not hold, and one that does not give its hash.
+            let unknownBase = BlobDelta(hash: hash, size: UInt64(part.size), base: .of(Array("không có".utf8)), bytes: [0x28, 0xb5, 0x2f, 0xfd, 0])
+            let answer6 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobDelta(unknownBase)), frame(.entry(e1)), frame(.caughtUp)])
+            #expect(errorCode(answer6) == .blobMismatch)
+            let (otherHash, otherPart) = blob("một bài khác hẳn, đủ dài để có một khung zstd thật sự")
+            let otherEntry = try entry(by: hostile, hash: otherHash, size: otherPart.bytes.count)
+            let selfDelta = try #require(BlobCodec.Compressor().delta(Array("giả mạo".utf8), from: Array("thật".utf8)))
+            let answer7 = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)),
+                frame(.blobDelta(BlobDelta(hash: otherHash, size: UInt64(Array("giả mạo".utf8).count), base: hash, bytes: selfDelta))), frame(.entry(otherEntry)), frame(.caughtUp)])
+            #expect(errorCode(answer7) == .blobMismatch)
+
             // Random bytes, then a 4 GiB length prefix.
             let answer4 = try await converse(port: port, as: hostile, then: [[0, 0, 0, 3, 0xde, 0xad, 0xbe]])
             #expect(errorCode(answer4) == .malformedFrame)

@@ -22,6 +22,7 @@ import Testing
             .caughtUp, .ping(9), .pong(9),
             .status(PeerReport(articles: 100_000, logEntries: 123_456, peersConnected: 2, peersConfigured: 3)),
             .error(WireError(.chainBroken, "gap")), .goodbye("shutting down"),
+            .blobDelta(BlobDelta(hash: .of([1, 2]), size: 2, base: .of([1]), bytes: [0x28, 0xb5, 0x2f, 0xfd, 9])),
         ]
     }
 

@@ -141,6 +141,9 @@ public enum FileSystem {
         syncDirectory(folder)
     }
 
+    /// True for the names `tempPath` makes.
+    public static func isTempName(_ name: String) -> Bool { name.hasPrefix(".newsd-") && name.hasSuffix(".tmp") }
+
     /// A name for a temp file beside its target; the ignore rules pass over `.newsd-*`.
     static func temporaryPath(in folder: String) -> String {
         folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"

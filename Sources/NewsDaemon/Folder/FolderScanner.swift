@@ -16,6 +16,8 @@ public struct FolderScan: Sendable {
     public var skipped: [SkippedFile] = []
     /// Folders walked, relative; the watcher adds a watch for each.
     public var folders: [String] = []
+    /// newsd's own temp files (`.newsd-*.tmp`); at start-up, leftovers of a write cut short by a crash.
+    public var leftovers: [String] = []
 }
 
 /// Walks the watched folder without following symlinked folders (no loops, no escaping the folder).
@@ -50,6 +52,10 @@ public struct FolderScanner: Sendable {
         scan.folders.append(relative)
         for name in names.sorted() {
             let path = relative.isEmpty ? name : relative + "/" + name
+            if FileSystem.isTempName(name) {
+                scan.leftovers.append(path)
+                continue
+            }
             switch classify(path) {
             case .file(let file): scan.files.append(file)
             case .folder: walk(path, into: &scan)

@@ -9,6 +9,8 @@ struct IncomingBatch {
     /// Keys stay for the whole session: a peer sends each origin's key once.
     var keys: [SiteID: SiteKey.Public] = [:]
     private var partial: [ContentHash: BlobPart] = [:]
+    /// Re-compresses content that arrived as a delta, for the blob table.
+    private let compressor = BlobCodec.Compressor()
     private(set) var pendingBytes = 0
 
     /// Blob bytes held for one session before it is refused: a peer cannot make newsd buffer
@@ -59,6 +61,31 @@ struct IncomingBatch {
         } else {
             partial[part.hash] = assembled
         }
+    }
+
+    /// The content of a blob received in this batch and not stored yet, to apply a delta to.
+    func content(of hash: ContentHash) -> [UInt8]? {
+        guard let blob = blobs[hash] else { return nil }
+        return try? BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
+    }
+
+    /// A blob sent as a delta from `base` (which the caller found here or in the log): rebuilt,
+    /// re-hashed, and kept compressed like any other.
+    mutating func take(_ delta: BlobDelta, base: [UInt8]) throws(WireError) {
+        guard delta.size <= UInt64(maximumPendingBytes) else {
+            throw WireError(.tooLarge, "blob \(delta.hash.hex) of \(delta.size) bytes is over the limit")
+        }
+        let bytes: [UInt8]
+        do { bytes = try BlobCodec.applyDelta(delta.bytes, to: base, size: Int(delta.size)) } catch {
+            throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) does not apply to \(delta.base.hex): \(error)")
+        }
+        guard ContentHash.of(bytes) == delta.hash else {
+            throw WireError(.blobMismatch, "delta claimed as \(delta.hash.hex) gives \(ContentHash.of(bytes).hex)")
+        }
+        let (encoding, data) = compressor.encode(bytes)
+        pendingBytes += data.count
+        guard pendingBytes <= maximumPendingBytes else { throw WireError(.tooLarge, "peer sent more than \(maximumPendingBytes) bytes of blobs without their entries") }
+        blobs[delta.hash] = StoredBlob(hash: delta.hash, size: delta.size, encoding: encoding, data: data)
     }
 
     /// Hands over the entries and blobs to store; blobs no entry in the batch uses stay (their

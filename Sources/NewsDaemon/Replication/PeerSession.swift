@@ -167,7 +167,15 @@ struct PeerSession {
                         case .startSending(let vector):
                             guard let link else { break }
                             link.update { $0.vector = vector }
-                            group.addTask { try await sendAll(to: link, out: out) }
+                            let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
+                            group.addTask { try await sendAll(to: link, out: out, deltas: deltas) }
+                        case .deliver(.blobDelta(let delta)):
+                            let held = try await site.blobContent(delta.base)
+                            guard let base = batch.content(of: delta.base) ?? held else {
+                                throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) is against \(delta.base.hex), which this site does not hold")
+                            }
+                            try batch.take(delta, base: base)
+                            if batch.isFull, try await !flush() { break reading }
                         case .deliver(let content):
                             try batch.take(content)
                             if batch.isFull, try await !flush() { break reading }
@@ -192,10 +200,10 @@ struct PeerSession {
     }
 
     /// Sends the backlog the peer lacks, then `caughtUp`, then every new entry as it is logged.
-    private func sendAll(to link: PeerLink, out: FrameOutput) async throws {
+    private func sendAll(to link: PeerLink, out: FrameOutput, deltas: Bool) async throws {
         let growth = await site.logGrowth()
         let (positions, through) = try await site.backlog(for: link.vector)
-        var sender = EntrySender(site: site, link: link, out: out)
+        var sender = EntrySender(site: site, link: link, out: out, deltas: deltas)
         var index = 0
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
@@ -236,18 +244,22 @@ struct PeerSession {
     }
 }
 
-/// Sends entries with what each needs first: its origin's key once per session, its blob once.
+/// Sends entries with what each needs first: its origin's key once per session, its content once,
+/// and only if the peer does not hold it already, as a delta when it can.
 struct EntrySender {
     let site: SiteLog
     let link: PeerLink
     let out: FrameOutput
+    /// The peer speaks `blob_delta` (protocol v2).
+    let deltas: Bool
     var sentKeys = Set<SiteID>()
     var sentBlobs = Set<ContentHash>()
 
-    init(site: SiteLog, link: PeerLink, out: FrameOutput) {
+    init(site: SiteLog, link: PeerLink, out: FrameOutput, deltas: Bool) {
         self.site = site
         self.link = link
         self.out = out
+        self.deltas = deltas
     }
 
     mutating func send(_ entry: LogEntry) async throws {
@@ -258,16 +270,24 @@ struct EntrySender {
             sentKeys.insert(entry.origin)
         }
         if let hash = entry.contentHash, !sentBlobs.contains(hash) {
-            guard let blob = try await site.storedBlob(hash) else { throw WireError(.internal, "blob \(hash.hex) missing") }
-            var offset = 0
-            repeat {
-                let end = min(offset + WireCodec.blobPartLength, blob.data.count)
-                out.enqueue(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
-                                               storedSize: UInt64(blob.data.count), offset: UInt64(offset),
-                                               bytes: Array(blob.data[offset..<end]))))
-                if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
-                offset = end
-            } while offset < blob.data.count
+            switch try await site.plan(contentOf: entry, for: link.vector, deltas: deltas) {
+            case .held?:
+                break
+            case .delta(let delta)?:
+                out.enqueue(.blobDelta(delta))
+            case .whole(let blob)?:
+                var offset = 0
+                repeat {
+                    let end = min(offset + WireCodec.blobPartLength, blob.data.count)
+                    out.enqueue(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
+                                                   storedSize: UInt64(blob.data.count), offset: UInt64(offset),
+                                                   bytes: Array(blob.data[offset..<end]))))
+                    if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
+                    offset = end
+                } while offset < blob.data.count
+            case nil:
+                throw WireError(.internal, "blob \(hash.hex) missing")
+            }
             if sentBlobs.count > 100_000 { sentBlobs.removeAll() }
             sentBlobs.insert(hash)
         }

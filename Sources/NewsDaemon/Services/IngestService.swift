@@ -24,7 +24,7 @@ public final class IngestService: Service {
         // Watch first, then scan: a change made during the scan is seen twice, never missed.
         watcher.watchAll()
         watcher.start()
-        await rescan(reason: "start-up")
+        await rescan(reason: "start-up", startUp: true)
         do { try await site.checkoutOutOfStep() } catch { logger.error("cannot bring the folder in step with the log: \(error)") }
         await site.markReady()
         await onReady()
@@ -53,9 +53,9 @@ public final class IngestService: Service {
         }
     }
 
-    private func rescan(reason: String) async {
+    private func rescan(reason: String, startUp: Bool = false) async {
         do {
-            let summary = try await site.scanAll()
+            let summary = try await site.scanAll(startUp: startUp)
             logger.debug("\(reason) scan: \(summary.entries) new entries, \(summary.filesRead) files read, \(summary.unchanged) unchanged")
         } catch {
             logger.error("\(reason) scan failed, will retry: \(error)")

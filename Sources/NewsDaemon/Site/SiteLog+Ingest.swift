@@ -15,7 +15,9 @@ extension SiteLog {
     /// Reconciles the whole folder with the log: new, changed and deleted files since the last
     /// look. Unchanged files (same size, times and inode as last read) are not read again.
     @discardableResult
-    public func scanAll() throws -> IngestSummary {
+    /// `startUp`: also removes newsd's temp files found in the folder. None can be in use before
+    /// this process has written anything, so they are what a crash left in the middle of a write.
+    public func scanAll(startUp: Bool = false) throws -> IngestSummary {
         scanning = true
         defer { scanning = false }
         guard (try? FileSystem.stat(settings.watchDir))?.kind == .directory else {
@@ -23,6 +25,10 @@ extension SiteLog {
             return IngestSummary()
         }
         let scan = scanner.scan()
+        if startUp && !scan.leftovers.isEmpty {
+            for path in scan.leftovers { unlink(scanner.absolute(path)) }
+            logger.notice("removed \(scan.leftovers.count) temp file(s) left in the folder by a write that was cut short: \(scan.leftovers.prefix(5).joined(separator: ", "))")
+        }
         skipped = Dictionary(scan.skipped.map { ($0.path, $0) }, uniquingKeysWith: { $1 })
         let live = try log.liveArticles()
         if scan.files.isEmpty && !live.isEmpty {

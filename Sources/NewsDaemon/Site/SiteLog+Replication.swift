@@ -45,6 +45,10 @@ extension SiteLog {
     public func entries(at positions: ArraySlice<Int64>) throws -> [(Int64, LogEntry)] { try log.entries(at: positions) }
     public func entries(after position: Int64, limit: Int) throws -> [(Int64, LogEntry)] { try log.entries(after: position, limit: limit) }
     public func storedBlob(_ hash: ContentHash) throws -> StoredBlob? { try log.storedBlob(hash) }
+    public func blobContent(_ hash: ContentHash) throws -> [UInt8]? { try log.blob(hash) }
+    public func plan(contentOf entry: LogEntry, for peer: VersionVector, deltas: Bool) throws -> BlobPlan? {
+        try log.plan(contentOf: entry, for: peer, deltas: deltas)
+    }
     public func publicKey(of site: SiteID) throws -> SiteKey.Public? { try log.publicKey(of: site) }
 
     public func report(peersConnected: Int, peersConfigured: Int) -> PeerReport {

@@ -70,6 +70,11 @@ public struct SessionStateMachine: Sendable {
             return [.startSending(vector)]
         case (.replicating, .site), (.replicating, .blobPart), (.replicating, .entry):
             return [.deliver(message)]
+        case (.replicating, .blobDelta):
+            guard let agreedVersion, agreedVersion >= WireCodec.deltaVersion else {
+                return fail(WireError(.unexpectedMessage, "blob_delta needs protocol v\(WireCodec.deltaVersion); v\(agreedVersion ?? 0) was agreed"))
+            }
+            return [.deliver(message)]
         case (.replicating, .caughtUp):
             return [.peerCaughtUp]
         default:

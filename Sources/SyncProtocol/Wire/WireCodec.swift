@@ -4,7 +4,10 @@
 /// before anything is copied, and any inconsistency is a `WireError` with code `malformedFrame`.
 public enum WireCodec {
     public static let minimumVersion: UInt16 = 1
-    public static let currentVersion: UInt16 = 1
+    /// v2 adds `blob_delta`.
+    public static let currentVersion: UInt16 = 2
+    /// The first version that may carry `blob_delta`.
+    public static let deltaVersion: UInt16 = 2
     /// The hard maximum frame body. Blobs larger than a frame travel in several parts.
     public static let maximumFrameLength = 4 << 20
     /// Blob bytes per part, leaving room for the part's header.
@@ -55,6 +58,11 @@ public enum WireCodec {
             w.write(string: String(error.message.prefix(1000)))
         case .goodbye(let reason):
             w.write(string: String(reason.prefix(1000)))
+        case .blobDelta(let delta):
+            w.write(raw: delta.hash.bytes)
+            w.write(delta.size)
+            w.write(raw: delta.base.bytes)
+            w.write(lengthPrefixed: delta.bytes)
         }
         return w.bytes
     }
@@ -128,6 +136,12 @@ public enum WireCodec {
             return .blobPart(BlobPart(hash: hash, size: size, encoding: encoding, storedSize: stored, offset: offset, bytes: bytes))
         case .entry:
             return .entry(try entry(&r))
+        case .blobDelta:
+            let hash = ContentHash(bytes: try r.readRaw(count: 32))!
+            let size = try r.readUInt64()
+            let base = ContentHash(bytes: try r.readRaw(count: 32))!
+            let bytes = try r.readLengthPrefixed(limit: maximumFrameLength)
+            return .blobDelta(BlobDelta(hash: hash, size: size, base: base, bytes: bytes))
         case .caughtUp:
             return .caughtUp
         case .ping:

@@ -22,9 +22,12 @@ public enum WireMessage: Sendable, Equatable {
     case error(WireError)
     /// A clean end (shutdown, duplicate session).
     case goodbye(String)
+    /// A blob as the difference from another the receiver holds (protocol v2): an edited article
+    /// costs its change, not its length.
+    case blobDelta(BlobDelta)
 
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye
+        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye, blobDelta
     }
 
     public var kind: Kind {
@@ -40,6 +43,7 @@ public enum WireMessage: Sendable, Equatable {
         case .status: .status
         case .error: .error
         case .goodbye: .goodbye
+        case .blobDelta: .blobDelta
         }
     }
 }
@@ -91,6 +95,22 @@ public struct BlobPart: Sendable, Equatable {
     }
 
     public var isLast: Bool { offset + UInt64(bytes.count) == storedSize }
+}
+
+/// The content `hash` (raw `size` bytes) as a zstd frame compressed with the content `base` as its
+/// dictionary prefix. The sender picks a base the receiver's version vector shows it holds.
+public struct BlobDelta: Sendable, Equatable {
+    public var hash: ContentHash
+    public var size: UInt64
+    public var base: ContentHash
+    public var bytes: [UInt8]
+
+    public init(hash: ContentHash, size: UInt64, base: ContentHash, bytes: [UInt8]) {
+        self.hash = hash
+        self.size = size
+        self.base = base
+        self.bytes = bytes
+    }
 }
 
 public struct PeerReport: Sendable, Equatable, Codable {
