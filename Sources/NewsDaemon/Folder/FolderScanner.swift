@@ -50,13 +50,15 @@ public struct FolderScanner: Sendable {
             return
         }
         scan.folders.append(relative)
+        let directory = open(absolute(relative), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
         for name in names.sorted() {
             let path = relative.isEmpty ? name : relative + "/" + name
             if FileSystem.isTempName(name) {
                 scan.leftovers.append(path)
                 continue
             }
-            switch classify(path) {
+            switch classify(path, name: name, directory: directory >= 0 ? directory : nil) {
             case .file(let file): scan.files.append(file)
             case .folder: walk(path, into: &scan)
             case .skipped(let skipped): scan.skipped.append(skipped)
@@ -75,11 +77,15 @@ public struct FolderScanner: Sendable {
 
     /// Decides what one path is. Every path that is neither an article nor ignored by a pattern
     /// comes back as `.skipped` with the reason, so nothing is passed over silently.
-    public func classify(_ path: String) -> Classification {
+    /// `name` and `directory` (an open descriptor of its folder), when the caller has them, save
+    /// the kernel a walk of the whole path.
+    public func classify(_ path: String, name: String? = nil, directory: Int32? = nil) -> Classification {
         if ignore.ignores(path: path) { return .ignored }
         let full = absolute(path)
         let st: FileStat
-        do { st = try FileSystem.lstat(full) } catch {
+        do {
+            if let name, let directory { st = try FileSystem.lstat(name, in: directory, path: full) } else { st = try FileSystem.lstat(full) }
+        } catch {
             return error.isNotFound ? .missing : .skipped(SkippedFile(path: path, reason: "cannot stat: \(error)"))
         }
         let article: ArticlePath

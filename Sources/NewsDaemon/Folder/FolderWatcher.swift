@@ -87,11 +87,8 @@ public final class FolderWatcher: Sendable {
     private func watchTree(_ relative: String) {
         guard addWatch(relative) else { return }
         let path = relative.isEmpty ? root : root + "/" + relative
-        guard let names = try? FileSystem.list(path) else { return }
-        for name in names {
-            let child = relative.isEmpty ? name : relative + "/" + name
-            if (try? FileSystem.lstat(root + "/" + child))?.kind == .directory { watchTree(child) }
-        }
+        guard let folders = try? FileSystem.subfolders(path) else { return }
+        for name in folders { watchTree(relative.isEmpty ? name : relative + "/" + name) }
     }
 
     public var watchCount: Int { state.withLock { $0.pathByDescriptor.count } }
