@@ -37,7 +37,9 @@ import Glibc
     @Test func aThousandSilentConnectionsAreBoundedTimedOutAndARealPeerStillSyncs() throws {
         let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
         try Seeds.copy(to: a.watch)
-        let da = try a.start(peers: [], acceptOnly: [b])
+        let metrics = freePort()
+        let da = try DaemonProcess(watch: a.watch, data: a.data, extra: [
+            "--listen", "127.0.0.1:\(a.port)", "--site-name", "a", "--peer", b.id, "--metrics", "127.0.0.1:\(metrics)"])
         try da.waitUntilReady()
         let baseline = openDescriptors(da.pid)
 
@@ -67,6 +69,10 @@ import Glibc
         let refused = status?["refused_connections"] as? Int ?? 0
         #expect(refused >= 1000 - refusedByKernel, "every connection that reached newsd is counted (\(refusedByKernel) refused by the kernel)")
         #expect(refusedByKernel < 1000)
+        let scraped = try httpGet(port: metrics, path: "/metrics")
+        let counted = scraped.split(separator: "\n").first { $0.hasPrefix("newsd_refused_connections ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(Int(counted) == refused, "the metric agrees with status")
         #expect(da.log.contains("no hello within"), "the timed-out connections are logged as such")
 
         // A real peer connects and receives the seeds.
