@@ -13,9 +13,10 @@ extension ArticleLog {
     /// vector shows it holds (every entry it holds came with its blob). Nil for a delete.
     ///
     /// A delta is offered against the versions the entry replaces, and used when it is at most
-    /// three quarters of the stored blob: an append or a changed sentence costs bytes in the
-    /// hundreds instead of the article's compressed size.
-    public func plan(contentOf entry: LogEntry, for peer: VersionVector, deltas: Bool) throws -> BlobPlan? {
+    /// three quarters of the stored blob and fits one frame: an append or a changed sentence costs
+    /// bytes in the hundreds instead of the article's compressed size.
+    public func plan(contentOf entry: LogEntry, for peer: VersionVector, deltas: Bool,
+                     maximumDeltaBytes: Int = WireCodec.blobPartLength) throws -> BlobPlan? {
         guard let hash = entry.contentHash else { return nil }
         var held = false
         try db.statement("SELECT origin, origin_seq FROM entries WHERE content_hash = ?").query([.blob(hash.bytes)]) { row in
@@ -28,7 +29,9 @@ extension ArticleLog {
             guard let base = try self.entry(version: replaced), let baseHash = base.contentHash, baseHash != hash,
                   peer[base.origin] >= base.sequence, let baseBytes = try self.blob(baseHash) else { continue }
             let bytes = try BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
-            if let frame = compressor.delta(bytes, from: baseBytes), frame.count * 4 <= blob.data.count * 3 {
+            // One frame carries a delta; a change too large for one goes whole, in parts.
+            if let frame = compressor.delta(bytes, from: baseBytes), frame.count * 4 <= blob.data.count * 3,
+               frame.count <= maximumDeltaBytes {
                 return .delta(BlobDelta(hash: hash, size: blob.size, base: baseHash, bytes: frame))
             }
         }

@@ -62,6 +62,19 @@ import SyncProtocol
         #expect(try BlobCodec.applyDelta(delta.bytes, to: Array(Self.article.utf8), size: Int(delta.size)) == Array(edited.utf8))
     }
 
+    @Test func aDeltaLargerThanOneFrameGoesWhole() throws {
+        let (log, entries) = try log([Self.article, Self.article + "Cập nhật lúc 17 giờ.\n"])
+        let peer = VersionVector([origin.siteID: 1])
+        guard case .delta? = try log.plan(contentOf: entries[1], for: peer, deltas: true) else {
+            Issue.record("with room in the frame, a delta")
+            return
+        }
+        guard case .whole? = try log.plan(contentOf: entries[1], for: peer, deltas: true, maximumDeltaBytes: 16) else {
+            Issue.record("a delta that does not fit one frame goes whole, in parts")
+            return
+        }
+    }
+
     @Test func withoutTheBaseOrWithoutV2TheWholeBlobGoes() throws {
         let (log, entries) = try log([Self.article, Self.article + "Thêm.\n"])
         guard case .whole? = try log.plan(contentOf: entries[1], for: VersionVector(), deltas: true) else {
