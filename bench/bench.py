@@ -17,29 +17,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from harness import Relay, free_port, tree_digest, wait_until  # noqa: E402
 
 SIZES = {"1k": 1000, "10k": 10000, "100k": 100000}
 
 
 def now():
     return time.monotonic()
-
-
-def wait_until(predicate, timeout, what, interval=0.002):
-    deadline = now() + timeout
-    while now() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(cmd, **kw):
@@ -58,79 +45,6 @@ def tree_files(root):
         for name in names:
             out.append(os.path.join(folder, name))
     return out
-
-
-def tree_digest(root):
-    """Relative path -> SHA-256 of every file, for byte-identity checks."""
-    digest = {}
-    for path in tree_files(root):
-        with open(path, "rb") as f:
-            digest[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return digest
-
-
-class Proxy:
-    """A TCP relay that counts the bytes crossing it: what newsd really puts on the wire (TLS included)."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.port = free_port()
-        self.bytes = 0
-        self.lock = threading.Lock()
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", self.port))
-        self.server.listen(16)
-        self.sockets = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while self.running:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source, sink):
-        try:
-            while True:
-                data = source.recv(1 << 16)
-                if not data:
-                    break
-                with self.lock:
-                    self.bytes += len(data)
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def take(self):
-        with self.lock:
-            value, self.bytes = self.bytes, 0
-        return value
-
-    def close(self):
-        self.running = False
-        self.server.close()
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
 
 
 class Daemon:
@@ -410,7 +324,7 @@ def main():
             a = Daemon(args.bin, corpus, a_data, a_port, peers=[b_id], name="a")
             daemons.append(a)
             a.wait_ready()
-            proxy = Proxy(a_port)
+            proxy = Relay(a_port)
             proxies.append(proxy)
             b = Daemon(args.bin, b_watch, b_data, free_port(), peers=[f"{a_id}@127.0.0.1:{proxy.port}"], name="b")
             daemons.append(b)

@@ -22,31 +22,27 @@ import tempfile
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness import Relay, free_port, tree_digest as digest_of, wait_until
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise TimeoutError(what)
+def tree_digest(root):
+    """Every article's digest; newsd's temp files, there for an instant on a running site, left out."""
+    return digest_of(root, skip_newsd_temp=True)
 
 
 class Site:
-    def __init__(self, bin_dir, root, name):
+    def __init__(self, bin_dir, root, name, initialize=True):
+        """`initialize`: make the site key now (`newsd init`) and know the ID; else newsd makes it
+        at its first start (as when the data folder is mounted afterwards)."""
         self.bin = bin_dir
         self.watch = os.path.join(root, name, "articles")
         self.data = os.path.join(root, name, "data")
         self.port = free_port()
         os.makedirs(self.watch, exist_ok=True)
-        self.id = subprocess.run([f"{bin_dir}/newsd", "init", "--data", self.data], check=True,
-                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        self.id = None
+        if initialize:
+            self.id = subprocess.run([f"{bin_dir}/newsd", "init", "--data", self.data], check=True,
+                                     capture_output=True, text=True).stdout.strip().splitlines()[-1]
         self.process = None
         self.name = name
 
@@ -67,15 +63,22 @@ class Site:
     def wait_ready(self):
         wait_until(self.ready, 120, f"{self.name} ready")
 
-    def entries(self):
+    def query(self, sql, otherwise):
+        """Rows of `sql` read straight from the log (a WAL reader does not disturb the writer)."""
         try:
             db = sqlite3.connect(f"file:{self.data}/log.sqlite?mode=ro", uri=True, timeout=2)
             try:
-                return db.execute("SELECT count(*) FROM entries").fetchone()[0]
+                return db.execute(sql).fetchall()
             finally:
                 db.close()
         except sqlite3.Error:
-            return 0
+            return otherwise
+
+    def entries(self):
+        return self.query("SELECT count(*) FROM entries", [(0,)])[0][0]
+
+    def versions(self):
+        return frozenset(row[0] for row in self.query("SELECT version FROM entries", []))
 
     def kill9(self):
         self.process.send_signal(signal.SIGKILL)
@@ -184,115 +187,6 @@ def kills_during_replication(bin_dir, root, kills, rng, articles):
     return dict(kills=kills, lost=lost, converged=converged and leftovers == 0, verified=verified, leftovers=leftovers)
 
 
-class FaultProxy:
-    """A TCP relay between two sites that can pass, delay, black-hole (hold every byte) or reset."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.mode = "pass"
-        self.delay = 0.0
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(64)
-        self.port = self.server.getsockname()[1]
-        self.lock = threading.Lock()
-        self.open = []
-        self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def set(self, mode, delay=0.0):
-        self.mode, self.delay = mode, delay
-        if mode == "reset":
-            with self.lock:
-                victims, self.open = self.open, []
-            for s in victims:
-                self._reset(s)
-
-    @staticmethod
-    def _reset(s):
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            s.close()
-        except OSError:
-            pass
-
-    def _accept(self):
-        while self.running:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            if self.mode == "reset":
-                self._reset(client)
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                self._reset(client)
-                continue
-            with self.lock:
-                self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source, sink):
-        source.settimeout(0.05)
-        try:
-            while self.running and self.mode != "reset":
-                if self.mode == "blackhole":
-                    time.sleep(0.02)
-                    continue
-                try:
-                    data = source.recv(1 << 16)
-                except socket.timeout:
-                    continue
-                if not data:
-                    break
-                if self.mode == "delay":
-                    time.sleep(self.delay)
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.running = False
-        self.server.close()
-        self.set("reset")
-
-
-def log_versions(site):
-    try:
-        db = sqlite3.connect(f"file:{site.data}/log.sqlite?mode=ro", uri=True, timeout=2)
-        try:
-            return frozenset(row[0] for row in db.execute("SELECT version FROM entries"))
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return frozenset()
-
-
-def tree_digest(root_dir):
-    """Relative path -> SHA-256 of every article (newsd's own temp files, here for an instant, left out)."""
-    out = {}
-    for folder, _, names in os.walk(root_dir):
-        for name in names:
-            if name.startswith(".newsd-"):
-                continue
-            p = os.path.join(folder, name)
-            try:
-                with open(p, "rb") as f:
-                    out[os.path.relpath(p, root_dir)] = hashlib.sha256(f.read()).hexdigest()
-            except FileNotFoundError:
-                out[os.path.relpath(p, root_dir)] = "vanished"
-    return out
-
-
 def conflict_listing(site):
     result = site.ctl("conflicts", "--json")
     if result.returncode != 0:
@@ -307,7 +201,7 @@ def partitions(bin_dir, root, rounds, rng):
     sites = [Site(bin_dir, root, f"part-{name}") for name in "abc"]
     a, b, c = sites
     shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "seeds"), a.watch, dirs_exist_ok=True)
-    proxies = {("a", "b"): FaultProxy(b.port), ("b", "c"): FaultProxy(c.port), ("c", "a"): FaultProxy(a.port)}
+    proxies = {("a", "b"): Relay(b.port), ("b", "c"): Relay(c.port), ("c", "a"): Relay(a.port)}
     a.start(peers=[f"{b.id}@127.0.0.1:{proxies[('a', 'b')].port}", c.id])
     b.start(peers=[f"{c.id}@127.0.0.1:{proxies[('b', 'c')].port}", a.id])
     c.start(peers=[f"{a.id}@127.0.0.1:{proxies[('c', 'a')].port}", b.id])
@@ -345,7 +239,7 @@ def partitions(bin_dir, root, rounds, rng):
                 digests = [tree_digest(s.watch) for s in sites]
                 if not (digests[0] == digests[1] == digests[2]):
                     return False
-                if len({log_versions(s) for s in sites}) != 1:
+                if len({s.versions() for s in sites}) != 1:
                     return False
                 listings = [conflict_listing(s) for s in sites]
                 return listings[0] is not None and listings[0] == listings[1] == listings[2]
@@ -435,13 +329,7 @@ def full_disk(bin_dir, root, rng):
     """The data folder on a small tmpfs: articles keep coming until it is full; ingest must stop with
     a clear error in status and the log, keep the log valid, and resume by itself once the file system
     is grown (space freed)."""
-    site = Site.__new__(Site)
-    site.bin, site.name = bin_dir, "disk"
-    site.watch = os.path.join(root, "disk", "articles")
-    site.data = os.path.join(root, "disk", "data")
-    site.port = free_port()
-    site.process = None
-    os.makedirs(site.watch)
+    site = Site(bin_dir, root, "disk", initialize=False)
     os.makedirs(site.data)
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", site.data], capture_output=True).returncode != 0:
         return None

@@ -25,12 +25,14 @@ extension ArticleLog {
         if held { return .held }
         guard let blob = try storedBlob(hash) else { return nil }
         guard deltas, blob.data.count >= 256 else { return .whole(blob) }
+        var bytes: [UInt8]?
         for replaced in entry.replaces {
             guard let base = try self.entry(version: replaced), let baseHash = base.contentHash, baseHash != hash,
                   peer[base.origin] >= base.sequence, let baseBytes = try self.blob(baseHash) else { continue }
-            let bytes = try BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
+            let content = try bytes ?? BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
+            bytes = content
             // One frame carries a delta; a change too large for one goes whole, in parts.
-            if let frame = compressor.delta(bytes, from: baseBytes), frame.count * 4 <= blob.data.count * 3,
+            if let frame = compressor.delta(content, from: baseBytes), frame.count * 4 <= blob.data.count * 3,
                frame.count <= maximumDeltaBytes {
                 return .delta(BlobDelta(hash: hash, size: blob.size, base: baseHash, bytes: frame))
             }

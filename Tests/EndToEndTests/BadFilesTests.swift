@@ -24,7 +24,7 @@ import TestSupport
         kill(daemon.pid, SIGSTOP)
         for index in 0..<10_000 {
             let path = watch + "/dot-\(index / 1000)/bai-\(index).txt"
-            FileManager.default.createFile(atPath: path, contents: Data("Bài \(index) trong một loạt tin.\n".utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data("Bài \(index) trong một loạt tin.\n".utf8))
         }
         kill(daemon.pid, SIGCONT)
         try waitUntil(timeout: .seconds(120), "10,000 articles recorded") { status(daemon)?["articles"] as? Int == 10_000 }

@@ -22,23 +22,16 @@ import TestSupport
         return fd
     }
 
-    /// Sends raw bytes and reads until the daemon closes the connection (or 10 s pass).
+    /// Sends raw bytes and reads one whole response frame, or until the daemon closes the
+    /// connection (or 10 s pass).
     func exchange(_ path: String, _ bytes: [UInt8]) throws -> [UInt8] {
         let fd = try connect(path)
         defer { close(fd) }
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            response += buffer[0..<n]
-            if response.count >= 4 {
-                let length = response[0..<4].reduce(0) { $0 << 8 | Int($1) }
-                if response.count >= 4 + length { break }
-            }
+        // A frame is a 32-bit length, then that many bytes.
+        return receive(fd) { received in
+            received.count >= 4 && received.count >= 4 + received[0..<4].reduce(0) { $0 << 8 | Int($1) }
         }
-        return response
     }
 
     @Test func socketIsForTheDaemonsUserAndGroupOnly() throws {

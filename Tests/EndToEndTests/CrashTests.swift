@@ -26,7 +26,7 @@ import SyncProtocol
                 let n = writes.add(1, ordering: .relaxed).newValue
                 let path = watch + "/dot-tu/bai-\(Int.random(in: 0..<60, using: &random)).txt"
                 let text = String(repeating: "Bản \(n): tin nóng từ Đà Nẵng.\n", count: Int.random(in: 1...30, using: &random))
-                FileManager.default.createFile(atPath: path + ".tmp", contents: Data(text.utf8))
+                _ = FileManager.default.createFile(atPath: path + ".tmp", contents: Data(text.utf8))
                 rename(path + ".tmp", path)
                 usleep(UInt32.random(in: 500...4_000, using: &random))
             }

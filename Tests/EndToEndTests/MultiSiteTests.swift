@@ -92,13 +92,19 @@ import SyncProtocol
         #expect(da.log.contains("is not a configured peer"))
     }
 
-    @Test func twoSitesReplicateBothWaysWithinASecondOfTheSave() throws {
+    /// A (with the seeds) and B, each dialling the other, once B's folder matches A's.
+    func twoSitesInSync() throws -> (TestSite, TestSite, DaemonProcess, DaemonProcess) {
         let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
         try Seeds.copy(to: a.watch)
         let da = try a.start(peers: [b]), db = try b.start(peers: [a])
         try da.waitUntilReady()
         try db.waitUntilReady()
         try waitUntil(timeout: .seconds(20), "seeds at B") { b.snapshot() == a.snapshot() }
+        return (a, b, da, db)
+    }
+
+    @Test func twoSitesReplicateBothWaysWithinASecondOfTheSave() throws {
+        let (a, b, da, db) = try twoSitesInSync()
         folder.write("b/watch/tu-b.txt", "Viết ở Đà Nẵng.\n")
         try waitUntil(timeout: .seconds(5), "B's new article at A") { folder.read("a/watch/tu-b.txt") == "Viết ở Đà Nẵng.\n" }
         try FileManager.default.removeItem(atPath: a.watch + "/tu-b.txt")
@@ -112,12 +118,7 @@ import SyncProtocol
     /// An append travels as a delta from the version B holds, a rename as entries alone: together
     /// well under one compressed article (each seed is about 1.3 KB compressed).
     @Test func anEditAndARenameCostTheirChangeNotTheArticle() throws {
-        let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
-        try Seeds.copy(to: a.watch)
-        let da = try a.start(peers: [b]), db = try b.start(peers: [a])
-        try da.waitUntilReady()
-        try db.waitUntilReady()
-        try waitUntil(timeout: .seconds(20), "seeds at B") { b.snapshot() == a.snapshot() }
+        let (a, b, da, db) = try twoSitesInSync()
         func received() throws -> Int { (try json(db, ["peers"]) as? [[String: Any]])?.first?["bytes_received"] as? Int ?? -1 }
         let before = try received()
 

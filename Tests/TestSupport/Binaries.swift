@@ -252,13 +252,19 @@ public func httpGet(port: Int, path: String) throws -> String {
     guard connected == 0 else { throw TimedOut(description: "cannot connect to 127.0.0.1:\(port)") }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    let text = String(decoding: receive(fd), as: UTF8.self)
+    return text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+}
+
+/// Reads from `fd` until the other end closes, the socket's receive timeout passes, or `complete`
+/// says what has arrived is whole.
+public func receive(_ fd: Int32, until complete: ([UInt8]) -> Bool = { _ in false }) -> [UInt8] {
     var response: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
+    while !complete(response) {
         let n = recv(fd, &buffer, buffer.count, 0)
         if n <= 0 { break }
         response += buffer[0..<n]
     }
-    let text = String(decoding: response, as: UTF8.self)
-    return text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+    return response
 }

@@ -65,17 +65,7 @@ public final class ControlServer: Service {
         logger.debug("control socket listening at \(path)")
         await onBound()
         defer { unlink(path) }
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
-        }
+        try await serveConnections(of: server) { connection in await self.serve(connection) }
     }
 
     /// Answers requests on one connection until the client hangs up. Never throws: a bad client

@@ -74,34 +74,33 @@ public enum FileSystem {
 
     /// Names in a directory, without `.` and `..`.
     public static func list(_ path: String) throws(FileSystemError) -> [String] {
-        guard let dir = opendir(path) else { throw FileSystemError("opendir", path) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        try entries(path).map(\.name)
     }
 
     /// Names of the folders in a directory, symlinks not followed. The directory entry's type says
     /// which they are on ext4, xfs and btrfs, so watching a tree needs no `lstat` per file.
     public static func subfolders(_ path: String) throws(FileSystemError) -> [String] {
+        try entries(path).compactMap { entry in
+            switch entry.type {
+            case UInt8(DT_DIR): entry.name
+            case UInt8(DT_UNKNOWN): (try? lstat(path + "/" + entry.name))?.kind == .directory ? entry.name : nil
+            default: nil
+            }
+        }
+    }
+
+    /// A directory's entries with the type `readdir` reports, without `.` and `..`.
+    private static func entries(_ path: String) throws(FileSystemError) -> [(name: String, type: UInt8)] {
         guard let dir = opendir(path) else { throw FileSystemError("opendir", path) }
         defer { closedir(dir) }
-        var names: [String] = []
+        var entries: [(name: String, type: UInt8)] = []
         while let entry = readdir(dir) {
-            let type = entry.pointee.d_type
-            guard type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { continue }
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            guard name != "." && name != ".." else { continue }
-            if type == UInt8(DT_DIR) || (try? lstat(path + "/" + name))?.kind == .directory { names.append(name) }
+            if name != "." && name != ".." { entries.append((name, entry.pointee.d_type)) }
         }
-        return names
+        return entries
     }
 
     public struct Snapshot: Sendable {

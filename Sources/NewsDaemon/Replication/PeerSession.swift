@@ -170,8 +170,10 @@ struct PeerSession {
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
                             group.addTask { try await sendAll(to: link, out: out, deltas: deltas) }
                         case .deliver(.blobDelta(let delta)):
-                            let held = try await site.blobContent(delta.base)
-                            guard let base = batch.content(of: delta.base) ?? held else {
+                            // The base came in this session and is not stored yet, or is in the log.
+                            var base = batch.content(of: delta.base)
+                            if base == nil { base = try await site.blobContent(delta.base) }
+                            guard let base else {
                                 throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) is against \(delta.base.hex), which this site does not hold")
                             }
                             try batch.take(delta, base: base)

@@ -46,17 +46,7 @@ public final class MetricsService: Service, CustomStringConvertible {
                 }
             }
         logger.info("metrics at http://\(endpoint)/metrics")
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
-        }
+        try await serveConnections(of: server) { connection in await self.serve(connection) }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {

@@ -14,9 +14,10 @@ public struct IngestSummary: Sendable, Equatable {
 extension SiteLog {
     /// Reconciles the whole folder with the log: new, changed and deleted files since the last
     /// look. Unchanged files (same size, times and inode as last read) are not read again.
-    @discardableResult
+    ///
     /// `startUp`: also removes newsd's temp files found in the folder. None can be in use before
     /// this process has written anything, so they are what a crash left in the middle of a write.
+    @discardableResult
     public func scanAll(startUp: Bool = false) throws -> IngestSummary {
         scanning = true
         defer { scanning = false }

@@ -37,7 +37,7 @@ public struct SiteID: Hashable, Sendable, Comparable, Codable, CustomStringConve
             if (index + 1) % (groupLength + 1) == 0 {
                 guard byte == UInt8(ascii: "-") else { return false }
             } else {
-                guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains(byte) else { return false }
+                guard alphabet.contains(byte) else { return false }
             }
         }
         return true
