@@ -17,6 +17,7 @@ struct StatusCommand: AsyncParsableCommand {
         out += "state       \(s.ready ? "ready" : "starting: reconciling the folder")\n"
         out += "watching    \(s.watchDir)  [\(s.folderState == "ok" ? style.color(.green, "ok") : style.color(.red, s.folderState))]\n"
         out += "data        \(s.dataDir)\n"
+        if let writes = s.folderWrites { out += "writes      \(writes == "exchange" ? "swapped in atomically (renameat2 exchange)" : writes)\n" }
         out += "articles    \(s.articles) live, \(s.deletedArticles) deleted\n"
         out += "log         \(s.logEntries) entries\n"
         out += "blobs       \(s.blobs.count), \(humanBytes(s.blobs.storedBytes)) stored for \(humanBytes(s.blobs.rawBytes)) of content\n"

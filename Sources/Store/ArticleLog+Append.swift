@@ -4,18 +4,26 @@ import SyncProtocol
 /// A change this site saw in its folder, ready to become an entry.
 public struct LocalChange: Sendable {
     public enum Kind: Sendable {
-        /// The file holds `bytes` (hashed as `hash`); `file` is its state when read.
+        /// The file holds `bytes` (hashed as `hash`); `file` is its state when read. The version it
+        /// replaces is the base the scan cache holds for `file.path`.
         case put(bytes: [UInt8], hash: ContentHash, file: FileState)
-        /// The file is gone; `path` is its on-disk path for the scan cache.
+        /// The file is gone; `path` is its on-disk path, whose cached base is what the delete replaces.
         case delete(path: String)
+        /// Bytes the folder writer moved out of the article's place (an editor's save it found there
+        /// instead of what newsd last saw): recorded as a put replacing `base`, the version the file
+        /// was last known to hold, without touching the scan cache (the path now holds another version).
+        case displaced(bytes: [UInt8], hash: ContentHash, base: VersionID?)
     }
 
     public var article: ArticlePath
     public var kind: Kind
+    /// Set for an operator's resolve: the new entry replaces exactly these heads, whatever the file's base.
+    public var resolves: [VersionID]?
 
-    public init(article: ArticlePath, kind: Kind) {
+    public init(article: ArticlePath, kind: Kind, resolves: [VersionID]? = nil) {
         self.article = article
         self.kind = kind
+        self.resolves = resolves
     }
 }
 
@@ -28,14 +36,38 @@ extension ArticleLog {
         return heads.contains { $0.operation == .put } ? .live : .deleted
     }
 
+    /// What a put of content `hash` over a file whose bytes came from `base` means for the log.
+    enum PutOutcome: Equatable {
+        /// The content is already a head's (saved again, or written by newsd): no entry; the file's
+        /// base becomes that head.
+        case unchanged(base: VersionID)
+        /// The file still holds its base's bytes, which a newer version has replaced here (a stale
+        /// file, not an edit): no entry.
+        case stale(base: VersionID)
+        /// A new version replacing exactly these (the base, or nothing for a file never recorded).
+        case new(replaces: [VersionID])
+    }
+
+    func putOutcome(hash: ContentHash, base: VersionID?, heads: [LogEntry]) throws -> PutOutcome {
+        let same = heads.filter { $0.operation == .put && $0.contentHash == hash }
+        if let match = same.first(where: { $0.version == base }) ?? same.first { return .unchanged(base: match.version) }
+        guard let base else { return .new(replaces: []) }
+        if let held = try entry(version: base), held.operation == .put, held.contentHash == hash { return .stale(base: base) }
+        return .new(replaces: [base])
+    }
+
     /// Records a batch of local changes in one transaction, signing each new entry.
     ///
-    /// A put whose bytes equal the single current head makes no entry (same content saved again);
-    /// a delete of an article that is not live makes none either. Returns the entries made.
+    /// Each change replaces exactly the version its file came from (its base), never a head the
+    /// file did not hold: a remote version that has not reached the folder stays a head beside the
+    /// new entry, and the article is in conflict. A put whose bytes are already a head's makes no
+    /// entry; a delete of a file that held no recorded version, or of an article with no live
+    /// head, makes none either. Returns the entries made.
+    /// `alongside` runs in the same transaction, after the entries (the folder writer's cache updates).
     public func recordLocal(
-        _ changes: [LocalChange], signer: SiteKey, clock: inout HybridLogicalClock, wallMillis: UInt64
+        _ changes: [LocalChange], signer: SiteKey, clock: inout HybridLogicalClock, wallMillis: UInt64,
+        alongside: () throws -> Void = {}
     ) throws -> [LogEntry] {
-        guard !changes.isEmpty else { return [] }
         let before = stats
         var localClock = clock
         do {
@@ -43,34 +75,50 @@ extension ArticleLog {
                 try register(site: signer.publicKey)
                 var tip = try chainTip(of: signer.siteID)
                 var made: [LogEntry] = []
+                func append(_ article: ArticlePath, _ operation: SyncProtocol.Operation, _ hash: ContentHash?, size: Int,
+                            replaces: [VersionID], heads: [LogEntry]) throws -> LogEntry {
+                    let entry = try LogEntry(
+                        signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: article,
+                        operation: operation, contentHash: hash, size: UInt64(size),
+                        replaces: replaces.sorted(), time: localClock.tick(wallMillis: wallMillis),
+                        previous: tip?.version)
+                    try insert(entry, heads: heads, wallMillis: wallMillis)
+                    tip = (entry.sequence, entry.version)
+                    made.append(entry)
+                    return entry
+                }
                 for change in changes {
                     let heads = try heads(of: change.article)
                     switch change.kind {
-                    case .put(let bytes, let hash, let file):
+                    case .put(let bytes, let hash, var file):
+                        let base = try fileState(path: file.path)?.base
+                        let outcome = try change.resolves.map { PutOutcome.new(replaces: $0) }
+                            ?? putOutcome(hash: hash, base: base, heads: heads)
+                        switch outcome {
+                        case .unchanged(let held), .stale(let held):
+                            file.base = held
+                        case .new(let replaces):
+                            try storeBlob(bytes, hash: hash)
+                            file.base = try append(change.article, .put, hash, size: bytes.count, replaces: replaces, heads: heads).version
+                        }
                         try setFileState(file)
-                        if heads.count == 1, heads[0].operation == .put, heads[0].contentHash == hash { continue }
+                    case .displaced(let bytes, let hash, let base):
+                        guard case .new(let replaces) = try putOutcome(hash: hash, base: base, heads: heads) else { continue }
                         try storeBlob(bytes, hash: hash)
-                        let entry = try LogEntry(
-                            signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: change.article,
-                            operation: .put, contentHash: hash, size: UInt64(bytes.count),
-                            replaces: heads.map(\.version), time: localClock.tick(wallMillis: wallMillis),
-                            previous: tip?.version)
-                        try insert(entry, heads: heads, wallMillis: wallMillis)
-                        tip = (entry.sequence, entry.version)
-                        made.append(entry)
+                        _ = try append(change.article, .put, hash, size: bytes.count, replaces: replaces, heads: heads)
                     case .delete(let path):
+                        let base = try fileState(path: path)?.base
                         try removeFileState(path: path)
-                        guard presence(of: heads) == .live else { continue }
-                        let entry = try LogEntry(
-                            signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: change.article,
-                            operation: .delete, contentHash: nil, size: 0,
-                            replaces: heads.map(\.version), time: localClock.tick(wallMillis: wallMillis),
-                            previous: tip?.version)
-                        try insert(entry, heads: heads, wallMillis: wallMillis)
-                        tip = (entry.sequence, entry.version)
-                        made.append(entry)
+                        if let resolves = change.resolves {
+                            _ = try append(change.article, .delete, nil, size: 0, replaces: resolves, heads: heads)
+                            continue
+                        }
+                        guard let base, presence(of: heads) == .live,
+                              let held = try entry(version: base), held.operation == .put else { continue }
+                        _ = try append(change.article, .delete, nil, size: 0, replaces: [base], heads: heads)
                     }
                 }
+                try alongside()
                 return made
             }
             clock = localClock
@@ -128,11 +176,12 @@ extension ArticleLog {
 
     public func setFileState(_ state: FileState) throws {
         try db.statement("""
-            INSERT OR REPLACE INTO file_state (path, article, size, mtime_ns, ctime_ns, inode, content_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO file_state (path, article, size, mtime_ns, ctime_ns, inode, content_hash, base)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).run(.text(state.path), .text(state.article.rawValue), .integer(state.size),
                      .integer(state.mtimeNanos), .integer(state.ctimeNanos),
-                     .integer(Int64(bitPattern: state.inode)), .blob(state.contentHash.bytes))
+                     .integer(Int64(bitPattern: state.inode)), .blob(state.contentHash.bytes),
+                     .optionalBlob(state.base?.bytes))
     }
 
     public func removeFileState(path: String) throws {
@@ -141,7 +190,7 @@ extension ArticleLog {
 
     public func fileState(path: String) throws -> FileState? {
         var found: FileState?
-        try db.statement("SELECT path, article, size, mtime_ns, ctime_ns, inode, content_hash FROM file_state WHERE path = ?")
+        try db.statement("SELECT \(Self.fileStateColumns) FROM file_state WHERE path = ?")
             .query([.text(path)]) { found = Self.fileState(from: $0) }
         return found
     }
@@ -149,16 +198,19 @@ extension ArticleLog {
     /// Every cached file state, for the start-up scan.
     public func allFileStates() throws -> [String: FileState] {
         var states: [String: FileState] = [:]
-        try db.statement("SELECT path, article, size, mtime_ns, ctime_ns, inode, content_hash FROM file_state")
+        try db.statement("SELECT \(Self.fileStateColumns) FROM file_state")
             .query([]) { row in
                 if let state = Self.fileState(from: row) { states[state.path] = state }
             }
         return states
     }
 
+    static let fileStateColumns = "path, article, size, mtime_ns, ctime_ns, inode, content_hash, base"
+
     static func fileState(from row: Statement) -> FileState? {
         guard let article = try? ArticlePath(row.text(1)), let hash = ContentHash(bytes: row.blob(6)) else { return nil }
         return FileState(path: row.text(0), article: article, size: row.int64(2), mtimeNanos: row.int64(3),
-                         ctimeNanos: row.int64(4), inode: UInt64(bitPattern: row.int64(5)), contentHash: hash)
+                         ctimeNanos: row.int64(4), inode: UInt64(bitPattern: row.int64(5)), contentHash: hash,
+                         base: row.optionalBlob(7).flatMap(VersionID.init(bytes:)))
     }
 }

@@ -124,4 +124,15 @@ extension ArticleLog {
             return match
         }
     }
+
+    /// Every article's heads: for checks that compare whole sites.
+    public func allHeads() throws -> [ArticlePath: Set<VersionID>] {
+        var out: [ArticlePath: Set<VersionID>] = [:]
+        try db.statement("SELECT article, version FROM heads").query([]) { row in
+            if let article = try? ArticlePath(row.text(0)), let version = VersionID(bytes: row.blob(1)) {
+                out[article, default: []].insert(version)
+            }
+        }
+        return out
+    }
 }

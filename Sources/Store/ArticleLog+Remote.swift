@@ -229,7 +229,7 @@ extension ArticleLog {
     /// The cached state of the file that holds an article, whatever its on-disk spelling.
     public func fileState(article: ArticlePath) throws -> FileState? {
         var found: FileState?
-        try db.statement("SELECT path, article, size, mtime_ns, ctime_ns, inode, content_hash FROM file_state WHERE article = ? LIMIT 1")
+        try db.statement("SELECT \(Self.fileStateColumns) FROM file_state WHERE article = ? LIMIT 1")
             .query([.text(article.rawValue)]) { found = Self.fileState(from: $0) }
         return found
     }

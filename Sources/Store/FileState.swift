@@ -1,7 +1,10 @@
 import SyncProtocol
 
-/// What a file looked like when newsd last read it: if size, times and inode still match, its
-/// bytes are taken as unchanged and not read again.
+/// What a file looked like when newsd last read or wrote it: if size, times and inode still match,
+/// its bytes are taken as unchanged and not read again.
+///
+/// `base` is the version those bytes came from (the version newsd wrote there, or recorded from
+/// there). A local change replaces exactly that version: heads the file never held stay heads.
 public struct FileState: Sendable, Equatable {
     public var path: String
     public var article: ArticlePath
@@ -10,8 +13,10 @@ public struct FileState: Sendable, Equatable {
     public var ctimeNanos: Int64
     public var inode: UInt64
     public var contentHash: ContentHash
+    public var base: VersionID?
 
-    public init(path: String, article: ArticlePath, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64, contentHash: ContentHash) {
+    public init(path: String, article: ArticlePath, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64,
+                contentHash: ContentHash, base: VersionID? = nil) {
         self.path = path
         self.article = article
         self.size = size
@@ -19,6 +24,7 @@ public struct FileState: Sendable, Equatable {
         self.ctimeNanos = ctimeNanos
         self.inode = inode
         self.contentHash = contentHash
+        self.base = base
     }
 
     /// Same file, same bytes, as far as metadata can tell.

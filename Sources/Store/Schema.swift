@@ -1,6 +1,6 @@
 /// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
 enum Schema {
-    static let migrations: [String] = [v1, v2]
+    static let migrations: [String] = [v1, v2, v3]
 
     static let v1 = """
     -- Every site whose entries the log holds, with the key that verifies them.
@@ -71,5 +71,17 @@ enum Schema {
     /// (a renamed article) and send nothing.
     static let v2 = """
     CREATE INDEX entries_by_content ON entries (content_hash);
+    """
+
+    /// Each file's base: the version its bytes came from, so a local change replaces exactly that
+    /// version and no head the file never held. Rows made before this column get the version of
+    /// their content, a head where one has it, else the newest such entry.
+    static let v3 = """
+    ALTER TABLE file_state ADD COLUMN base BLOB; -- entries.version the file's bytes came from; NULL if none is known
+    UPDATE file_state SET base = (
+        SELECT e.version FROM entries e
+        WHERE e.article = file_state.article AND e.content_hash = file_state.content_hash
+        ORDER BY (SELECT count(*) FROM heads h WHERE h.article = e.article AND h.version = e.version) DESC, e.local_seq DESC
+        LIMIT 1);
     """
 }

@@ -110,15 +110,61 @@ import SyncProtocol
         #expect(try log.conflictedArticles() == [ArticlePath("a.txt")])
         #expect(try log.winningHead(of: ArticlePath("a.txt")) == concurrent)
 
+        // The file held this site's version: an edit replaces that version only, the concurrent
+        // head stays, and the article stays in conflict.
         let local = SiteKey()
         var clock = HybridLogicalClock()
+        let article = try ArticlePath("a.txt")
+        let held = Array("bản của site gốc".utf8)
+        try log.setFileState(FileState(path: "a.txt", article: article, size: Int64(held.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1,
+                                       contentHash: .of(held), base: mine[1].version))
+        let edit = Array("sửa trên bản gốc".utf8)
+        let editState = FileState(path: "a.txt", article: article, size: Int64(edit.count), mtimeNanos: 2, ctimeNanos: 2, inode: 1, contentHash: .of(edit))
+        let edited = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: edit, hash: .of(edit), file: editState))],
+                                         signer: local, clock: &clock, wallMillis: 10)
+        #expect(edited.count == 1)
+        #expect(edited[0].replaces == [mine[1].version])
+        #expect(Set(try log.heads(of: article)) == [concurrent, edited[0]])
+        #expect(log.stats.conflictedArticles == 1)
+        #expect(try log.fileState(path: "a.txt")?.base == edited[0].version)
+
+        // A resolve replaces every head it names.
         let text = Array("gộp cả hai".utf8)
-        let state = FileState(path: "a.txt", article: try ArticlePath("a.txt"), size: Int64(text.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(text))
-        let made = try log.recordLocal([LocalChange(article: try ArticlePath("a.txt"), kind: .put(bytes: text, hash: .of(text), file: state))],
+        let state = FileState(path: "a.txt", article: article, size: Int64(text.count), mtimeNanos: 3, ctimeNanos: 3, inode: 1, contentHash: .of(text))
+        let made = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: text, hash: .of(text), file: state),
+                                                    resolves: [edited[0].version, concurrent.version])],
                                        signer: local, clock: &clock, wallMillis: 10)
-        #expect(Set(made[0].replaces) == [mine[1].version, concurrent.version])
-        #expect(try log.heads(of: ArticlePath("a.txt")) == made)
+        #expect(Set(made[0].replaces) == [edited[0].version, concurrent.version])
+        #expect(try log.heads(of: article) == made)
         #expect(log.stats.conflictedArticles == 0)
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test func aFileNeverWrittenHereMakesAConcurrentEntryAndItsDeleteMakesNone() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (remote, blobs) = try chain(["từ site khác"])
+        _ = try log.appendRemote(remote, blobs: blobs, keys: keys, wallMillis: 1)
+        let article = try ArticlePath("a.txt")
+        let local = SiteKey()
+        var clock = HybridLogicalClock()
+        // The remote version never reached this folder (no file state): a file an editor makes
+        // there is concurrent with it, not a replacement.
+        let mine = Array("bản viết tay".utf8)
+        let state = FileState(path: "a.txt", article: article, size: Int64(mine.count), mtimeNanos: 1, ctimeNanos: 1, inode: 7, contentHash: .of(mine))
+        let made = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: mine, hash: .of(mine), file: state))],
+                                       signer: local, clock: &clock, wallMillis: 10)
+        #expect(made.first?.replaces == [])
+        #expect(try log.heads(of: article).count == 2)
+        // Same bytes as a head: no entry, and the file's base becomes that head.
+        let again = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: mine, hash: .of(mine), file: state))],
+                                        signer: local, clock: &clock, wallMillis: 11)
+        #expect(again.isEmpty)
+        #expect(try log.fileState(path: "a.txt")?.base == made.first?.version)
+        // A delete of a path that held nothing recorded makes no entry.
+        let other = try ArticlePath("b.txt")
+        let (b, bBlobs) = try chain(["bản một", "bài b"])
+        _ = try log.appendRemote([b[1]], blobs: bBlobs, keys: keys, wallMillis: 1)
+        #expect(try log.recordLocal([LocalChange(article: other, kind: .delete(path: "b.txt"))], signer: local, clock: &clock, wallMillis: 12).isEmpty)
         #expect(try log.verify().problems.isEmpty)
     }
 

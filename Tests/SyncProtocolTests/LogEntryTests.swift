@@ -102,8 +102,36 @@ import Testing
 
     @Test func observedRemoteTimeOrdersLaterLocalTicksAfterIt() {
         var clock = HybridLogicalClock()
-        clock.observe(HybridTimestamp(milliseconds: 5000, counter: 3))
+        let observed1 = clock.observe(HybridTimestamp(milliseconds: 5000, counter: 3), wallMillis: 1000, maximumSkewMillis: 10_000)
+        #expect(observed1)
         #expect(clock.tick(wallMillis: 1000) == HybridTimestamp(milliseconds: 5000, counter: 4))
+    }
+
+    @Test func aTimeFurtherAheadThanTheSkewIsNotObserved() {
+        var clock = HybridLogicalClock()
+        let wall: UInt64 = 1_700_000_000_000
+        // A site whose clock says 2200: stored elsewhere, but never drags this clock forward.
+        let observed2 = clock.observe(HybridTimestamp(milliseconds: 7_258_118_400_000, counter: 0), wallMillis: wall, maximumSkewMillis: 600_000)
+        #expect(!observed2)
+        #expect(clock.tick(wallMillis: wall) == HybridTimestamp(milliseconds: wall, counter: 0))
+        let observed3 = clock.observe(HybridTimestamp(milliseconds: wall + 600_000, counter: 0), wallMillis: wall, maximumSkewMillis: 600_000)
+        #expect(observed3)
+        let observed4 = clock.observe(HybridTimestamp(milliseconds: wall + 600_001, counter: 0), wallMillis: wall, maximumSkewMillis: 600_000)
+        #expect(!observed4)
+        // No overflow at the top of the range.
+        let observed5 = clock.observe(.maximum, wallMillis: .max, maximumSkewMillis: .max)
+        #expect(observed5)
+    }
+
+    @Test func timestampsSaturateInsteadOfWrapping() {
+        var clock = HybridLogicalClock(last: HybridTimestamp(milliseconds: HybridTimestamp.maximumMilliseconds, counter: .max - 1))
+        let a = clock.tick(wallMillis: 0)
+        let b = clock.tick(wallMillis: 0)
+        let c = clock.tick(wallMillis: .max)
+        #expect(a == .maximum && b == .maximum && c == .maximum)
+        #expect(HybridTimestamp(milliseconds: .max, counter: 0).milliseconds == HybridTimestamp.maximumMilliseconds)
+        var near = HybridLogicalClock(last: HybridTimestamp(milliseconds: 5, counter: .max))
+        #expect(near.tick(wallMillis: 0) == HybridTimestamp(milliseconds: 6, counter: 0))
     }
 }
 
@@ -139,5 +167,40 @@ import Testing
         let expected = a.siteID > b.siteID ? tieA : tieB
         #expect(ConflictRule.winner(of: [tieA, tieB]) == expected)
         #expect(ConflictRule.winner(of: [tieB, tieA]) == expected)
+    }
+
+    @Test func aPutBeatsAConcurrentDeleteWhateverTheTimes() throws {
+        let a = SiteKey(), b = SiteKey()
+        let put = try LogEntry(signer: a, sequence: 1, article: ArticlePath("x.txt"), operation: .put, contentHash: .of([1]),
+                               size: 1, replaces: [], time: HybridTimestamp(milliseconds: 1, counter: 0), previous: nil)
+        let delete = try LogEntry(signer: b, sequence: 1, article: ArticlePath("x.txt"), operation: .delete, contentHash: nil,
+                                  size: 0, replaces: [], time: HybridTimestamp(milliseconds: 9, counter: 0), previous: nil)
+        #expect(ConflictRule.winner(of: [put, delete]) == put)
+        #expect(ConflictRule.winner(of: [delete, put]) == put)
+        let later = try LogEntry(signer: a, sequence: 2, article: ArticlePath("x.txt"), operation: .delete, contentHash: nil,
+                                 size: 0, replaces: [], time: HybridTimestamp(milliseconds: 10, counter: 0), previous: nil)
+        #expect(ConflictRule.winner(of: [delete, later]) == later)
+    }
+
+    /// Any order of the same heads gives the same winner (the rule is a total order).
+    @Test func winnerIsTheSameForEveryOrderOfHeads() throws {
+        var generator = SeededGenerator(seed: 7)
+        let keys = [SiteKey(), SiteKey(), SiteKey()]
+        for round in 0..<200 {
+            var heads: [LogEntry] = []
+            for index in 0..<Int.random(in: 2...5, using: &generator) {
+                let isPut = Bool.random(using: &generator)
+                heads.append(try LogEntry(
+                    signer: keys[Int.random(in: 0..<3, using: &generator)], sequence: UInt64(index + 1), article: ArticlePath("x.txt"),
+                    operation: isPut ? .put : .delete, contentHash: isPut ? .of([UInt8(index)]) : nil, size: isPut ? 1 : 0, replaces: [],
+                    time: HybridTimestamp(milliseconds: UInt64.random(in: 0...3, using: &generator), counter: 0), previous: nil))
+            }
+            let winner = ConflictRule.winner(of: heads)
+            for _ in 0..<6 {
+                let shuffled = heads.shuffled(using: &generator)
+                #expect(ConflictRule.winner(of: shuffled) == winner, "round \(round)")
+            }
+            if heads.contains(where: { $0.operation == .put }) { #expect(winner?.operation == .put) }
+        }
     }
 }

@@ -19,6 +19,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var massDeleteMinimum: Int?
     public var peers: [String]?
     public var metrics: String?
+    /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
+    public var maxClockSkewSeconds: Int?
 
     public init() {}
 
@@ -30,7 +32,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -89,6 +91,12 @@ public struct ConfigFile: Sendable, Equatable {
                 return s
             }
         }
+        if let value = table["max_clock_skew"] {
+            guard let seconds = value.int ?? value.string.flatMap(Self.seconds(from:)), (0...(365 * 86_400)).contains(seconds) else {
+                throw Invalid(file: file, detail: "'max_clock_skew' must be a duration such as \"10m\", \"90s\" or \"1h\" (at most a year)")
+            }
+            config.maxClockSkewSeconds = seconds
+        }
         config.ignore = try strings("ignore")
         config.peers = try strings("peers")
         for peer in config.peers ?? [] {
@@ -98,5 +106,13 @@ public struct ConfigFile: Sendable, Equatable {
             do { _ = try Endpoint(listen) } catch { throw Invalid(file: file, detail: "listen: \(error)") }
         }
         return config
+    }
+
+    /// "90s", "10m", "2h", "1d" or a bare number of seconds.
+    static func seconds(from text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let last = text.last else { return nil }
+        if let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
+        return Int(text)
     }
 }

@@ -17,6 +17,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var ignorePatterns: [String]
     public var massDeleteFraction: Double
     public var massDeleteMinimum: Int
+    /// Remote times further ahead of the wall clock than this are stored but not followed.
+    public var maximumClockSkewMillis: UInt64
     public var configFile: String?
 
     /// Flags as given on the command line; nil where not given.
@@ -81,12 +83,13 @@ public struct DaemonConfig: Sendable, Equatable {
             ignorePatterns: IgnoreRules.defaults + (file.ignore ?? []),
             massDeleteFraction: file.massDeleteFraction ?? 0.5,
             massDeleteMinimum: file.massDeleteMinimum ?? 10,
+            maximumClockSkewMillis: UInt64(file.maxClockSkewSeconds ?? 600) * 1000,
             configFile: configFile)
     }
 
     public var siteSettings: SiteSettings {
         SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,
                      ignore: IgnoreRules(patterns: ignorePatterns), massDeleteFraction: massDeleteFraction,
-                     massDeleteMinimum: massDeleteMinimum)
+                     massDeleteMinimum: massDeleteMinimum, maximumClockSkewMillis: maximumClockSkewMillis)
     }
 }

@@ -89,16 +89,22 @@ public enum FileSystem {
         }
     }
 
+    private static let direntTypeOffset = MemoryLayout<dirent>.offset(of: \dirent.d_type)!
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
     /// A directory's entries with the type `readdir` reports, without `.` and `..`.
     private static func entries(_ path: String) throws(FileSystemError) -> [(name: String, type: UInt8)] {
         guard let dir = opendir(path) else { throw FileSystemError("opendir", path) }
         defer { closedir(dir) }
         var entries: [(name: String, type: UInt8)] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { entries.append((name, entry.pointee.d_type)) }
+            // `readdir` returns records only `d_reclen` long, not `sizeof(dirent)`: copying the struct
+            // (`entry.pointee`) reads past a short record and faults at a page boundary. Read the two
+            // fields in place.
+            let record = UnsafeRawPointer(entry)
+            let type = record.load(fromByteOffset: direntTypeOffset, as: UInt8.self)
+            let name = String(cString: (record + direntNameOffset).assumingMemoryBound(to: CChar.self))
+            if name != "." && name != ".." { entries.append((name, type)) }
         }
         return entries
     }
@@ -110,10 +116,11 @@ public enum FileSystem {
 
     /// Reads a whole file and makes sure the bytes are one version of it: the file's size and times
     /// must be the same before and after the read, else it is read again (an editor still writing).
-    public static func readConsistently(_ path: String, attempts: Int = 4) throws -> Snapshot {
+    /// `open` makes the descriptor each attempt reads (default: the path itself); `path` is for errors.
+    public static func readConsistently(_ path: String, attempts: Int = 4, open opener: (() -> Int32)? = nil) throws -> Snapshot {
         var lastError: Error = FileSystemError("read", path, errno: EAGAIN)
         for attempt in 0..<attempts {
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+            let fd = opener?() ?? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
             guard fd >= 0 else { throw FileSystemError("open", path) }
             defer { close(fd) }
             var before = Glibc.stat()
@@ -179,19 +186,25 @@ public enum FileSystem {
     static func createAndWrite(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(FileSystemError) -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileSystemError("create", path) }
+        do { try writeAll(bytes, to: fd, path: path) } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        return fd
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short writes and interruptions.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(FileSystemError) {
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
             if n < 0 {
                 if errno == EINTR { continue }
-                let error = FileSystemError("write", path)
-                close(fd)
-                unlink(path)
-                throw error
+                throw FileSystemError("write", path)
             }
             written += n
         }
-        return fd
     }
 
     public static func syncDirectory(_ path: String) {

@@ -1,77 +1,355 @@
 import CShims
 import Foundation
 import Glibc
+import SyncProtocol
 
-/// Puts versions from other sites into the watched folder: every file appears whole (temp file
-/// in the same folder, then rename) and the batch is made durable with one `syncfs` before the
-/// renames and one after, instead of an fsync per file (measured here: an fsync per file caps a
-/// copy near 260 files/s).
+/// Puts versions from other sites into the watched folder so that no save an editor left there is
+/// ever lost, and nothing is written outside the folder.
+///
+/// - Every file appears whole: a temp file in the same folder, made durable with one `syncfs` for
+///   the batch (an fsync per file caps a copy near 260 files/s here), then swapped in.
+/// - Swapped, not renamed over: `renameat2(RENAME_EXCHANGE)` puts the new version in place and the
+///   old file under the temp name in one step, so there is no moment at which an editor's save can
+///   be overwritten unseen. The writer then reads what came out: the bytes newsd expected there are
+///   removed; anything else is handed back as `Displaced` (an editor's save) and stays on disk until
+///   the caller has recorded it. A removal moves the article aside and checks it the same way.
+///   Where the file system lacks `RENAME_EXCHANGE`, the old file is moved aside and the new one
+///   linked in (`linkat` fails rather than replace a file that appeared meanwhile), with the same
+///   guarantee; `Outcome.scheme` says which ran.
+/// - Beneath the folder: every path is opened component by component from the folder with
+///   `O_NOFOLLOW`, so a symlinked subfolder (`pub -> /srv/www`) is an error, never a write elsewhere.
 public struct FolderWriter: Sendable {
     public let root: String
+    /// Called with each article path just before it is swapped in or moved aside: a test seam for
+    /// a save that lands at that instant.
+    let beforeSwap: (@Sendable (String) -> Void)?
+    /// Whether to try `renameat2` at all: false runs the fallback scheme (for its tests).
+    let useRenameat2: Bool
 
-    public init(root: String) { self.root = root }
+    public init(root: String, beforeSwap: (@Sendable (String) -> Void)? = nil, useRenameat2: Bool = true) {
+        self.root = root
+        self.beforeSwap = beforeSwap
+        self.useRenameat2 = useRenameat2
+    }
+
+    private func noReplace(_ folder: Int32, _ from: String, _ to: String) -> Int32 {
+        guard useRenameat2 else { errno = EINVAL; return -1 }
+        return newsd_rename_noreplace(folder, from, folder, to)
+    }
+
+    private func exchange(_ folder: Int32, _ from: String, _ to: String) -> Int32 {
+        guard useRenameat2 else { errno = EINVAL; return -1 }
+        return newsd_rename_exchange(folder, from, folder, to)
+    }
 
     public enum Change: Sendable {
-        case write(path: String, bytes: [UInt8])
-        case remove(path: String)
+        /// Put `bytes` (hashing to `hash`) at `path`; `expected` is the content newsd last saw there.
+        case write(path: String, bytes: [UInt8], hash: ContentHash, expected: ContentHash?)
+        /// Remove the file at `path`, which newsd last saw holding `expected`.
+        case remove(path: String, expected: ContentHash?)
 
         public var path: String {
             switch self {
-            case .write(let path, _), .remove(let path): path
+            case .write(let path, _, _, _), .remove(let path, _): path
             }
         }
     }
 
-    /// Applies the changes for which `stillOurs(path)` holds at the last moment (a file an editor
-    /// saved meanwhile is left alone). Returns the paths changed, and the errors of the others.
-    public func apply(_ changes: [Change], stillOurs: (String) -> Bool) -> (done: [String], failed: [(String, FileSystemError)]) {
-        var staged: [(Change, temp: String?)] = []
-        var failed: [(String, FileSystemError)] = []
+    /// How articles are swapped in.
+    public enum Scheme: String, Sendable {
+        /// `renameat2(RENAME_EXCHANGE)`: the new file and the old trade places atomically.
+        case exchange
+        /// No `RENAME_EXCHANGE` on this file system: the old file is moved aside, the new one linked in.
+        case aside = "move aside and link"
+    }
+
+    /// Bytes found in an article's place that were not what newsd last saw there: a save it must
+    /// record. They stay at `temp` (relative to the folder) until `discard` after recording.
+    public struct Displaced: Sendable {
+        public var path: String
+        public var temp: String
+        public var bytes: [UInt8]
+        public var hash: ContentHash
+    }
+
+    public struct Outcome: Sendable {
+        /// Files put in place, with the state to cache: size and mtime as written (so a write into
+        /// the file after the swap still looks changed), inode and ctime as swapped in.
+        public var written: [String: FileStat] = [:]
+        public var removed: [String] = []
+        public var failed: [(path: String, error: FileSystemError)] = []
+        public var displaced: [Displaced] = []
+        public var scheme: Scheme = .exchange
+    }
+
+    /// Applies the changes in one durable batch. Never throws: each change is done or failed.
+    public func apply(_ changes: [Change]) -> Outcome {
+        var outcome = Outcome()
+        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else {
+            let error = FileSystemError("open", root)
+            outcome.failed = changes.map { ($0.path, error) }
+            return outcome
+        }
+        var folders = Folders(root: rootFD)
+        defer { folders.closeAll(); close(rootFD) }
+
+        struct Staged {
+            var change: Change
+            var folder: Int32
+            var name: String
+            var temp: String?
+            var written: stat?
+        }
+        var staged: [Staged] = []
         for change in changes {
-            switch change {
-            case .write(let path, let bytes):
-                do { staged.append((change, try stage(path: path, bytes: bytes))) } catch { failed.append((path, error)) }
-            case .remove:
-                staged.append((change, nil))
-            }
-        }
-        sync()
-        var done: [String] = []
-        for (change, temp) in staged {
-            let full = root + "/" + change.path
-            guard stillOurs(change.path) else {
-                if let temp { unlink(temp) }
-                continue
-            }
-            if let temp {
-                if rename(temp, full) == 0 { done.append(change.path) } else {
-                    failed.append((change.path, FileSystemError("rename", full)))
-                    unlink(temp)
+            do {
+                switch change {
+                case .write(let path, let bytes, _, _):
+                    let (folder, name) = try folders.parent(of: path, under: root, create: true)
+                    let temp = Self.temporaryName()
+                    let fd = try Self.create(temp, in: folder, bytes: bytes, path: root + "/" + path)
+                    var st = stat()
+                    fstat(fd, &st)
+                    close(fd)
+                    staged.append(Staged(change: change, folder: folder, name: name, temp: temp, written: st))
+                case .remove(let path, _):
+                    guard let (folder, name) = try folders.parentIfPresent(of: path, under: root) else {
+                        outcome.removed.append(path)
+                        continue
+                    }
+                    staged.append(Staged(change: change, folder: folder, name: name, temp: nil, written: nil))
                 }
-            } else if unlink(full) == 0 || errno == ENOENT {
-                done.append(change.path)
-            } else {
-                failed.append((change.path, FileSystemError("unlink", full)))
+            } catch {
+                outcome.failed.append((change.path, error))
             }
         }
-        sync()
-        return (done, failed)
+        guard !staged.isEmpty else { return outcome }
+        Self.sync(rootFD)
+        for item in staged {
+            beforeSwap?(item.change.path)
+            switch item.change {
+            case .write(let path, _, let hash, let expected):
+                swapIn(path: path, folder: item.folder, name: item.name, temp: item.temp!, written: item.written!,
+                       recorded: [hash] + (expected.map { [$0] } ?? []), into: &outcome)
+            case .remove(let path, let expected):
+                moveOut(path: path, folder: item.folder, name: item.name, recorded: expected.map { [$0] } ?? [], into: &outcome)
+            }
+        }
+        Self.sync(rootFD)
+        return outcome
     }
 
-    private func stage(path: String, bytes: [UInt8]) throws(FileSystemError) -> String {
+    /// Removes a displaced file once its bytes are in the log.
+    public func discard(_ displaced: Displaced) {
+        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else { return }
+        var folders = Folders(root: rootFD)
+        defer { folders.closeAll(); close(rootFD) }
+        if let (folder, name) = try? folders.parentIfPresent(of: displaced.temp, under: root) { unlinkat(folder, name, 0) }
+    }
+
+    // MARK: one article
+
+    private func swapIn(path: String, folder: Int32, name: String, temp: String, written: stat,
+                        recorded: [ContentHash], into outcome: inout Outcome) {
         let full = root + "/" + path
-        let folder = (full as NSString).deletingLastPathComponent
-        try FileSystem.makeDirectories(folder)
-        let temp = FileSystem.temporaryPath(in: folder)
-        close(try FileSystem.createAndWrite(temp, bytes, mode: 0o644))
-        return temp
+        var current = stat()
+        let exists = fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) == 0
+        if exists && current.st_mode & S_IFMT == S_IFDIR {
+            unlinkat(folder, temp, 0)
+            outcome.failed.append((path, FileSystemError("write (a folder stands where the article goes)", full, errno: EISDIR)))
+            return
+        }
+        var displaced: [String] = []
+        var placed = false
+        if !exists {
+            if noReplace(folder, temp, name) == 0 {
+                placed = true
+            } else if errno == EINVAL || errno == ENOSYS {
+                if linkat(folder, temp, folder, name, 0) == 0 {
+                    unlinkat(folder, temp, 0)
+                    placed = true
+                    outcome.scheme = .aside
+                } else if errno != EEXIST {
+                    fail(path, FileSystemError("link", full), temp: temp, folder: folder, into: &outcome)
+                    return
+                }
+            } else if errno != EEXIST {
+                fail(path, FileSystemError("rename", full), temp: temp, folder: folder, into: &outcome)
+                return
+            }
+        }
+        if !placed {
+            if exchange(folder, temp, name) == 0 {
+                displaced.append(temp)
+            } else if errno == EINVAL || errno == ENOSYS {
+                outcome.scheme = .aside
+                // Move whatever stands there aside, then link ours in; a file that appears between
+                // the two makes the link fail, and is moved aside in turn.
+                for _ in 0..<8 {
+                    let aside = Self.temporaryName()
+                    if renameat(folder, name, folder, aside) == 0 { displaced.append(aside) } else if errno != ENOENT {
+                        fail(path, FileSystemError("rename", full), temp: temp, folder: folder, into: &outcome)
+                        return
+                    }
+                    if linkat(folder, temp, folder, name, 0) == 0 {
+                        unlinkat(folder, temp, 0)
+                        placed = true
+                        break
+                    }
+                    guard errno == EEXIST else { break }
+                }
+                if !placed {
+                    fail(path, FileSystemError("link", full), temp: temp, folder: folder, into: &outcome)
+                    for aside in displaced { inspect(aside, in: folder, path: path, recorded: recorded, into: &outcome) }
+                    return
+                }
+            } else {
+                fail(path, FileSystemError("exchange", full), temp: temp, folder: folder, into: &outcome)
+                return
+            }
+        }
+        var after = stat()
+        if fstatat(folder, name, &after, AT_SYMLINK_NOFOLLOW) == 0 && after.st_ino == written.st_ino {
+            after.st_size = written.st_size
+            after.st_mtim = written.st_mtim
+            outcome.written[path] = FileStat(after)
+        } else {
+            // Replaced again already (an editor's save): caching what was written makes the next look read it.
+            outcome.written[path] = FileStat(written)
+        }
+        for name in displaced { inspect(name, in: folder, path: path, recorded: recorded, into: &outcome) }
     }
 
-    /// Flushes the file system holding the folder: file data before the renames, then the renames.
-    private func sync() {
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        newsd_syncfs(fd)
-        close(fd)
+    private func moveOut(path: String, folder: Int32, name: String, recorded: [ContentHash], into outcome: inout Outcome) {
+        let full = root + "/" + path
+        var current = stat()
+        guard fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { outcome.removed.append(path) } else { outcome.failed.append((path, FileSystemError("lstat", full))) }
+            return
+        }
+        if current.st_mode & S_IFMT == S_IFDIR {
+            outcome.failed.append((path, FileSystemError("remove (a folder stands where the article was)", full, errno: EISDIR)))
+            return
+        }
+        let aside = Self.temporaryName()
+        guard renameat(folder, name, folder, aside) == 0 else {
+            if errno == ENOENT { outcome.removed.append(path) } else { outcome.failed.append((path, FileSystemError("rename", full))) }
+            return
+        }
+        outcome.removed.append(path)
+        inspect(aside, in: folder, path: path, recorded: recorded, into: &outcome)
+    }
+
+    /// Looks at what came out of an article's place. Bytes the log holds (`recorded`) are removed;
+    /// anything else is an editor's save, handed back and left on disk.
+    private func inspect(_ name: String, in folder: Int32, path: String, recorded: [ContentHash], into outcome: inout Outcome) {
+        let temp = Self.sibling(of: path, named: name)
+        let snapshot: FileSystem.Snapshot
+        do {
+            snapshot = try FileSystem.readConsistently(root + "/" + temp) { openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        } catch let error as FileSystemError where error.errno == ELOOP {
+            // A symlink holds no bytes of its own: what it pointed at is still in the folder.
+            unlinkat(folder, name, 0)
+            return
+        } catch {
+            // Left where it is: the start-up scan keeps temp files whose bytes the log lacks.
+            outcome.failed.append((path, FileSystemError("read what was in the article's place, kept as \(temp)", root + "/" + temp,
+                                                         errno: (error as? FileSystemError)?.errno ?? EIO)))
+            return
+        }
+        let hash = ContentHash.of(snapshot.bytes)
+        if recorded.contains(hash) {
+            unlinkat(folder, name, 0)
+        } else {
+            outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash))
+        }
+    }
+
+    private func fail(_ path: String, _ error: FileSystemError, temp: String, folder: Int32, into outcome: inout Outcome) {
+        unlinkat(folder, temp, 0)
+        outcome.failed.append((path, error))
+    }
+
+    // MARK: helpers
+
+    static func temporaryName() -> String {
+        ".newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
+    }
+
+    static func sibling(of path: String, named name: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[...slash]) + name
+    }
+
+    /// Creates `name` in `folder` (it must not exist) and writes all of `bytes`; returns the open
+    /// descriptor. On failure the file is removed and nothing is left open.
+    static func create(_ name: String, in folder: Int32, bytes: [UInt8], path: String) throws(FileSystemError) -> Int32 {
+        let fd = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError("create", path) }
+        do { try FileSystem.writeAll(bytes, to: fd, path: path) } catch {
+            close(fd)
+            unlinkat(folder, name, 0)
+            throw error
+        }
+        return fd
+    }
+
+    /// Flushes the file system holding the folder: file data before the swaps, then the swaps.
+    static func sync(_ fd: Int32) { newsd_syncfs(fd) }
+
+    /// Open folders beneath the root, by relative path, each opened from its parent with `O_NOFOLLOW`.
+    struct Folders {
+        let root: Int32
+        var open: [String: Int32] = [:]
+
+        init(root: Int32) { self.root = root }
+
+        mutating func closeAll() {
+            for fd in open.values { close(fd) }
+            open.removeAll()
+        }
+
+        /// The open folder holding `path` and the file's name in it; missing folders are made
+        /// when `create`. A component that is a symlink or a file is an error.
+        mutating func parent(of path: String, under rootPath: String, create: Bool) throws(FileSystemError) -> (Int32, String) {
+            var components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let name = components.removeLast()
+            var fd = root
+            var prefix = ""
+            for component in components {
+                prefix = prefix.isEmpty ? component : prefix + "/" + component
+                if let known = open[prefix] { fd = known; continue }
+                var next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if next < 0 && errno == ENOENT && create {
+                    guard mkdirat(fd, component, 0o755) == 0 || errno == EEXIST else {
+                        throw FileSystemError("mkdir", rootPath + "/" + prefix)
+                    }
+                    next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                }
+                guard next >= 0 else {
+                    if errno == ELOOP || errno == ENOTDIR {
+                        var st = stat()
+                        let isLink = fstatat(fd, component, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFLNK
+                        throw FileSystemError(isLink ? "open (a symlink stands in the path; newsd does not write through symlinks)"
+                                                     : "open (a file stands where a folder goes)",
+                                              rootPath + "/" + prefix, errno: isLink ? ELOOP : ENOTDIR)
+                    }
+                    throw FileSystemError("open", rootPath + "/" + prefix)
+                }
+                open[prefix] = next
+                fd = next
+            }
+            return (fd, name)
+        }
+
+        /// As `parent`, without making folders; nil when a folder on the way is missing.
+        mutating func parentIfPresent(of path: String, under rootPath: String) throws(FileSystemError) -> (Int32, String)? {
+            do { return try parent(of: path, under: rootPath, create: false) } catch {
+                if error.errno == ENOENT { return nil }
+                throw error
+            }
+        }
     }
 }

@@ -34,7 +34,7 @@ public final class ReplicationService: Service {
         self.registry = registry
         self.listen = listen
         self.credentials = try SiteCredentials(key: key)
-        self.hello = Hello(siteID: key.siteID, siteName: siteName)
+        self.hello = Hello(minimumVersion: WireCodec.minimumVersion, maximumVersion: WireCodec.currentVersion, siteID: key.siteID, siteName: siteName)
         self.logger = logger
     }
 

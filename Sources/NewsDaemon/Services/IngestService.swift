@@ -36,6 +36,8 @@ public final class IngestService: Service {
                         self.logger.error("ingest failed, will rescan: \(error)")
                         await self.site.requestRescan()
                     }
+                    // A folder event may be the cause of a failed write going away.
+                    await self.retryOwedWrites()
                 }
             }
             group.addTask {
@@ -44,6 +46,7 @@ public final class IngestService: Service {
                         watcher.watchAll()
                         await self.rescan(reason: "retry")
                     }
+                    await self.retryOwedWrites()
                 }
             }
             // Until SIGTERM/SIGINT: then the watcher's stream ends and the retry loop is cancelled.
@@ -51,6 +54,10 @@ public final class IngestService: Service {
             watcher.stop()
             group.cancelAll()
         }
+    }
+
+    private func retryOwedWrites() async {
+        do { try await site.retryOwedWrites() } catch { logger.error("retrying writes the folder is owed failed: \(error)") }
     }
 
     private func rescan(reason: String, startUp: Bool = false) async {

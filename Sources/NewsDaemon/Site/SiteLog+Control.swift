@@ -6,6 +6,14 @@ extension SiteLog {
     public func status() -> StatusRequest.Response {
         let s = log.stats
         var problemList = problems.values.sorted()
+        problemList += owedWrites.sorted { $0.key < $1.key }.prefix(20).map { "\($0.key): \($0.value) (retried)" }
+        if owedWrites.count > 20 { problemList.append("\(owedWrites.count - 20) more articles not yet written to the folder") }
+        problemList += unrecordedSaves.keys.sorted().map { "an unrecorded save is kept in \($0); recording is retried" }
+        let now = Self.wallMillis()
+        problemList += clockAhead.sorted { $0.key < $1.key }.map { site, ahead in
+            "site \(site)'s clock is \(ahead.millis / 1000) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed"
+                + (now > ahead.seenAtMillis + 3_600_000 ? " (last seen over an hour ago)" : "")
+        }
         if folderState != .ok { problemList.insert("watched folder \(folderState.description)", at: 0) }
         if let pendingReason { problemList.append(pendingReason) }
         let folderText: String
@@ -23,7 +31,7 @@ extension SiteLog {
             skipped: skipped.values.sorted { $0.path < $1.path }, pendingDeletes: pendingDeletes.count,
             folderState: folderText, problems: problemList, conflicts: s.conflictedArticles,
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
-            version: NewsdVersion.current)
+            version: NewsdVersion.current, folderWrites: swapScheme.rawValue)
     }
 
     /// Turns what a person typed into an article path: relative to the watched folder, NFC.
@@ -88,8 +96,13 @@ extension SiteLog {
 
     /// Writes a version back into the folder and records it as the article's newest version.
     /// For a deleted article, the default is the last version that had content.
+    ///
+    /// What is on disk is taken in first (a save inside the debounce, or held by a full disk), and
+    /// the file is found by article, whatever its on-disk spelling (NFD from a Mac share).
     public func restore(_ request: RestoreRequest) throws -> RestoreRequest.Response {
         let path = try article(request.article)
+        let held = try log.fileState(article: path)
+        try ingest(paths: [held?.path ?? path.rawValue])
         var entry = try lookup(path, request.version)
         if entry.operation == .delete {
             guard request.version == .head, let lastPut = try log.history(of: path).first(where: { $0.operation == .put }) else {
@@ -98,11 +111,10 @@ extension SiteLog {
             entry = lastPut
         }
         let bytes = try content(of: entry)
-        let diskPath = try log.fileState(path: path.rawValue)?.path ?? path.rawValue
-        do { try FileSystem.writeAtomically(bytes, to: scanner.absolute(diskPath)) } catch {
-            throw ControlFailure(.unavailable, "cannot write \(diskPath): \(error)")
-        }
-        try ingest(paths: [diskPath])
+        // A file in the folder replaces the version it holds; an article with no file (deleted, or
+        // never written here) replaces every head, as the operator sees it whole.
+        let resolves = try log.fileState(article: path) == nil ? try log.heads(of: path).map(\.version) : nil
+        _ = try writeAndRecord(path, bytes: bytes, resolves: resolves)
         guard let head = try log.winningHead(of: path) else { throw ControlFailure(.internal, "\(path) has no head after restore") }
         return RestoreRequest.Response(restored: VersionInfo(entry: entry), head: VersionInfo(entry: head))
     }

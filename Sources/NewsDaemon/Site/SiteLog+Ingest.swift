@@ -26,10 +26,7 @@ extension SiteLog {
             return IngestSummary()
         }
         let scan = scanner.scan()
-        if startUp && !scan.leftovers.isEmpty {
-            for path in scan.leftovers { unlink(scanner.absolute(path)) }
-            logger.notice("removed \(scan.leftovers.count) temp file(s) left in the folder by a write that was cut short: \(scan.leftovers.prefix(5).joined(separator: ", "))")
-        }
+        if startUp && !scan.leftovers.isEmpty { try removeLeftovers(scan.leftovers) }
         skipped = Dictionary(scan.skipped.map { ($0.path, $0) }, uniquingKeysWith: { $1 })
         let live = try log.liveArticles()
         if scan.files.isEmpty && !live.isEmpty {
@@ -55,16 +52,42 @@ extension SiteLog {
         }
         // Articles still in the folder under a skipped name (too large, unreadable) are not deleted.
         let skippedArticles = Set(scan.skipped.compactMap { try? ArticlePath($0.path) })
+        // A live article whose file is gone is a delete only if the folder held it (it has a base);
+        // one never written here (a failed write, a folder that was away) is owed to the folder.
         var gone: [(ArticlePath, String)] = []
         for article in live where !present.contains(article) && !skippedArticles.contains(article) {
-            gone.append((article, pathByArticle[article] ?? article.rawValue))
+            if let path = pathByArticle[article] { gone.append((article, path)) } else { checkoutDue = true }
         }
         // Cache rows of files that vanished without a live article (already deleted) are dropped.
         let stale = cached.values.filter { !present.contains($0.article) && !live.contains($0.article) }
         for state in stale { try log.removeFileState(path: state.path) }
 
         try ingest(reading: toRead, deleting: gone, into: &summary)
+        if checkoutDue {
+            checkoutDue = false
+            try checkoutOutOfStep()
+        }
         return summary
+    }
+
+    /// newsd's temp files found at start-up: none is in use before this process writes, so they are
+    /// what a crash left mid-write. One whose bytes the log holds is removed; any other (a save the
+    /// folder writer moved aside and could not record) is kept and listed, never removed unrecorded.
+    private func removeLeftovers(_ leftovers: [String]) throws {
+        var removed: [String] = []
+        for path in leftovers {
+            let full = scanner.absolute(path)
+            if let snapshot = try? FileSystem.readConsistently(full), try !log.hasBlob(.of(snapshot.bytes)) {
+                problems["kept \(path)"] = "\(path) holds bytes the log lacks (a save set aside by an interrupted write); kept: move it to an article name to record it"
+                logger.warning("kept \(path): it holds bytes the log lacks")
+                continue
+            }
+            unlink(full)
+            removed.append(path)
+        }
+        if !removed.isEmpty {
+            logger.notice("removed \(removed.count) temp file(s) left in the folder by a write that was cut short: \(removed.prefix(5).joined(separator: ", "))")
+        }
     }
 
     /// Takes a debounced batch from the watcher.
@@ -190,6 +213,11 @@ extension SiteLog {
             for entry in made {
                 logger.debug("\(entry.operation) \(entry.article) -> \(entry.version.short)")
             }
+            // A local change replaces only its file's base: where another head remains and wins
+            // (a delete beside a concurrent edit), the folder must show that winner.
+            var outvoted = Set<ArticlePath>()
+            for entry in made where try log.winningHead(of: entry.article)?.version != entry.version { outvoted.insert(entry.article) }
+            if !outvoted.isEmpty { try checkout(outvoted) }
             return made.count
         } catch let error as SQLiteError where error.isDiskFull {
             problems["disk"] = "disk full: \(batch.count) changes not recorded yet; retried until space is freed"
@@ -199,6 +227,7 @@ extension SiteLog {
     }
 
     private func setFolderState(_ state: FolderState) {
+        if state == .ok && folderState != .ok { checkoutDue = true }
         if state != folderState {
             if state == .ok { logger.notice("watched folder is back: \(settings.watchDir)") } else {
                 logger.error("\(settings.watchDir): \(state.description)")

@@ -50,6 +50,11 @@ extension SiteLog {
         try log.plan(contentOf: entry, for: peer, deltas: deltas)
     }
     public func publicKey(of site: SiteID) throws -> SiteKey.Public? { try log.publicKey(of: site) }
+    public func allHeads() throws -> [ArticlePath: Set<VersionID>] { try log.allHeads() }
+    /// Whether an entry of `article` carries content `hash`, and the log holds its bytes.
+    public func holds(_ article: ArticlePath, _ hash: ContentHash) throws -> Bool {
+        try log.history(of: article).contains { $0.contentHash == hash } && log.hasBlob(hash)
+    }
 
     public func report(peersConnected: Int, peersConfigured: Int) -> PeerReport {
         PeerReport(articles: UInt64(log.stats.liveArticles), logEntries: UInt64(log.stats.entries),
@@ -60,7 +65,7 @@ extension SiteLog {
     ///
     /// Local edits to the same articles that are on disk but not yet in the log are ingested
     /// first, so an edit racing an incoming version becomes a conflict instead of being
-    /// overwritten.
+    /// overwritten; a save landing after that is caught by the folder writer's swap.
     public func applyRemote(_ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public]) throws -> RemoteAppend {
         let articles = Set(entries.map(\.article))
         if folderState == .ok {
@@ -68,8 +73,11 @@ extension SiteLog {
             for article in articles { paths.append(try log.fileState(article: article)?.path ?? article.rawValue) }
             try ingest(paths: paths.sorted())
         }
-        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: Self.wallMillis())
-        for entry in result.stored { clock.observe(entry.time) }
+        let wall = Self.wallMillis()
+        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall)
+        for entry in result.stored where !clock.observe(entry.time, wallMillis: wall, maximumSkewMillis: settings.maximumClockSkewMillis) {
+            noteClockAhead(of: entry.origin, by: entry.time.milliseconds - wall)
+        }
         if !result.stored.isEmpty {
             try checkout(Set(result.stored.map(\.article)))
             announceGrowth()
@@ -77,65 +85,13 @@ extension SiteLog {
         return result
     }
 
-    /// Makes the folder hold each article's winning head: writes or removes files, in one
-    /// durable batch, and records what it wrote so the watcher does not take it as an edit.
-    func checkout(_ articles: Set<ArticlePath>) throws {
-        guard folderState == .ok, !articles.isEmpty else { return }
-        var changes: [FolderWriter.Change] = []
-        var wanted: [String: (ArticlePath, ContentHash?)] = [:]
-        // What newsd last saw of each file; the write below is only made over a file still like this.
-        var cached: [String: FileState] = [:]
-        for article in articles.sorted() {
-            guard let winner = try log.winningHead(of: article) else { continue }
-            let state = try log.fileState(article: article)
-            let path = state?.path ?? article.rawValue
-            cached[path] = state
-            switch winner.operation {
-            case .put:
-                guard let hash = winner.contentHash, state?.contentHash != hash || !fileExists(path) else { continue }
-                guard let bytes = try log.blob(hash) else { continue }
-                changes.append(.write(path: path, bytes: bytes))
-                wanted[path] = (article, hash)
-            case .delete:
-                guard state != nil || fileExists(path) else { continue }
-                changes.append(.remove(path: path))
-                wanted[path] = (article, nil)
-            }
+    /// A site whose entries carry times past this site's clock plus the allowed skew: its times are
+    /// not followed, and `status` names it.
+    func noteClockAhead(of site: SiteID, by millis: UInt64) {
+        if clockAhead[site] == nil {
+            logger.warning("site \(site) stamps entries \(millis / 1000) s ahead of this site's clock (over max_clock_skew): its entries are stored, its time is not followed")
         }
-        guard !changes.isEmpty else { return }
-        let root = settings.watchDir
-        let (done, failed) = FolderWriter(root: root).apply(changes) { path in
-            // Ours to replace only if it is still what newsd last saw (or absent).
-            guard let st = try? FileSystem.lstat(root + "/" + path) else { return true }
-            guard let state = cached[path] else { return false }
-            return state.matches(size: st.size, mtimeNanos: st.mtimeNanos, ctimeNanos: st.ctimeNanos, inode: st.inode)
-        }
-        for (path, error) in failed {
-            problems["write \(path)"] = "cannot write \(path) from a peer: \(error)"
-            logger.error("cannot write \(path): \(error)")
-        }
-        try log.db.transaction {
-            for path in done {
-                guard let (article, hash) = wanted[path] else { continue }
-                problems.removeValue(forKey: "write \(path)")
-                if let hash, let st = try? FileSystem.lstat(scanner.absolute(path)) {
-                    try log.setFileState(FileState(path: path, article: article, size: st.size, mtimeNanos: st.mtimeNanos,
-                                                   ctimeNanos: st.ctimeNanos, inode: st.inode, contentHash: hash))
-                } else {
-                    try log.removeFileState(path: path)
-                }
-            }
-        }
-        logger.debug("folder follows the log: \(done.count) files written or removed")
-    }
-
-    private func fileExists(_ path: String) -> Bool { (try? FileSystem.lstat(scanner.absolute(path))) != nil }
-
-    /// After start-up (or a crash between a log commit and the folder writes): bring every
-    /// article whose file is out of step with its head back in step.
-    public func checkoutOutOfStep() throws {
-        guard folderState == .ok else { return }
-        try checkout(Set(try log.articlesOutOfStep()))
+        clockAhead[site] = ClockAhead(millis: millis, seenAtMillis: Self.wallMillis())
     }
 
     // MARK: conflicts
@@ -150,30 +106,18 @@ extension SiteLog {
     }
 
     /// Records a version that descends from every head of the article: the chosen one's content
-    /// (default: the current winner), written to the folder.
+    /// (default: the current winner), written to the folder. What is on disk is taken in first, so a
+    /// save inside the debounce (or held by a full disk) is in the log before anything is written.
     public func resolve(_ request: ResolveRequest) throws -> VersionInfo {
         let path = try article(request.article)
+        try ingest(paths: [try log.fileState(article: path)?.path ?? path.rawValue])
         let heads = try log.heads(of: path)
         guard heads.count > 1 else { throw ControlFailure(.badRequest, "\(path) has no open conflict") }
         let chosen = try request.take.map { try lookup(path, $0) } ?? ConflictRule.winner(of: heads)!
-        let diskPath = try log.fileState(article: path)?.path ?? path.rawValue
-        let change: LocalChange
-        if chosen.operation == .put {
-            let bytes = try content(of: chosen)
-            do { try FileSystem.writeAtomically(bytes, to: scanner.absolute(diskPath)) } catch {
-                throw ControlFailure(.unavailable, "cannot write \(diskPath): \(error)")
-            }
-            let st = try FileSystem.lstat(scanner.absolute(diskPath))
-            let hash = ContentHash.of(bytes)
-            change = LocalChange(article: path, kind: .put(bytes: bytes, hash: hash, file: FileState(
-                path: diskPath, article: path, size: st.size, mtimeNanos: st.mtimeNanos, ctimeNanos: st.ctimeNanos, inode: st.inode, contentHash: hash)))
-        } else {
-            unlink(scanner.absolute(diskPath))
-            change = LocalChange(article: path, kind: .delete(path: diskPath))
+        let bytes = chosen.operation == .put ? try content(of: chosen) : nil
+        guard let entry = try writeAndRecord(path, bytes: bytes, resolves: heads.map(\.version)) else {
+            throw ControlFailure(.internal, "resolve of \(path) recorded nothing")
         }
-        let made = try log.recordLocal([change], signer: key, clock: &clock, wallMillis: Self.wallMillis())
-        announceGrowth()
-        guard let entry = made.first else { throw ControlFailure(.internal, "resolve of \(path) recorded nothing") }
         return VersionInfo(entry: entry)
     }
 }

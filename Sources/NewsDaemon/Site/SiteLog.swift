@@ -28,6 +28,19 @@ public actor SiteLog {
     var growthListeners: [UUID: AsyncStream<Int64>.Continuation] = [:]
     var rescanRequested = false
     var scanning = false
+    /// Articles whose folder copy is not their winner because a write failed (or the folder was
+    /// away), with why; retried on a timer and after folder events, listed in `status`.
+    var owedWrites: [ArticlePath: String] = [:]
+    /// Displaced saves not yet recorded (disk full), by temp path: kept on disk, retried.
+    var unrecordedSaves: [String: UnrecordedSave] = [:]
+    /// Sites whose entries carry times past `max_clock_skew` ahead of this site's clock.
+    var clockAhead: [SiteID: ClockAhead] = [:]
+    /// How the folder writer last swapped a version in.
+    var swapScheme: FolderWriter.Scheme = .exchange
+    /// Set when the folder comes back from missing or empty: every article out of step is written.
+    var checkoutDue = false
+    /// Test seam: called just before each article is swapped in or moved aside.
+    var beforeSwap: (@Sendable (String) -> Void)?
 
     /// Transactions are cut at this many files or bytes during a large scan, so memory stays bounded
     /// and progress is durable.
@@ -43,15 +56,29 @@ public actor SiteLog {
         scanner = FolderScanner(root: settings.watchDir, ignore: settings.ignore, maximumFileBytes: settings.maximumFileBytes)
     }
 
+    /// Applies a reloaded config. The watched folder is not among what changes: the watcher, the
+    /// scanner and the writer move together only at a restart (the reload says so), never half.
     public func update(_ new: SiteSettings) {
-        settings = new
-        scanner = FolderScanner(root: new.watchDir, ignore: new.ignore, maximumFileBytes: new.maximumFileBytes)
+        var next = new
+        next.watchDir = settings.watchDir
+        next.dataDir = settings.dataDir
+        settings = next
+        scanner = FolderScanner(root: next.watchDir, ignore: next.ignore, maximumFileBytes: next.maximumFileBytes)
     }
 
+    /// Test seam: see `beforeSwap`.
+    func setBeforeSwap(_ hook: (@Sendable (String) -> Void)?) { beforeSwap = hook }
+
     public var stats: ArticleLog.Stats { log.stats }
-    public var hasProblems: Bool { !problems.isEmpty || folderState != .ok }
+    public var hasProblems: Bool { !problems.isEmpty || folderState != .ok || !owedWrites.isEmpty || !unrecordedSaves.isEmpty }
 
     static func wallMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+}
+
+/// How far ahead of this site's clock a site's entries were stamped, and when that was last seen.
+struct ClockAhead: Sendable {
+    var millis: UInt64
+    var seenAtMillis: UInt64
 }
 
 extension SiteLog {
@@ -64,7 +91,7 @@ extension SiteLog {
     /// True while a full rescan is owed: an ingest failed, the folder is gone or looks unmounted,
     /// or the disk was full.
     public func takeRescanDue() -> Bool {
-        if rescanRequested || folderState != .ok || problems["disk"] != nil {
+        if rescanRequested || folderState != .ok || problems["disk"] != nil || checkoutDue {
             rescanRequested = false
             return true
         }

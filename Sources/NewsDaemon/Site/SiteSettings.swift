@@ -10,11 +10,16 @@ public struct SiteSettings: Sendable, Equatable {
     /// Deletes in one batch over this share of live articles (and at least `massDeleteMinimum`) are held.
     public var massDeleteFraction: Double
     public var massDeleteMinimum: Int
+    /// A remote entry stamped further than this ahead of the wall clock is stored but its time is
+    /// not observed into the local clock.
+    public var maximumClockSkewMillis: UInt64
 
     public init(
         siteName: String, watchDir: String, dataDir: String, maximumFileBytes: Int64 = 64 << 20,
-        ignore: IgnoreRules = IgnoreRules(), massDeleteFraction: Double = 0.5, massDeleteMinimum: Int = 10
+        ignore: IgnoreRules = IgnoreRules(), massDeleteFraction: Double = 0.5, massDeleteMinimum: Int = 10,
+        maximumClockSkewMillis: UInt64 = 10 * 60 * 1000
     ) {
+        self.maximumClockSkewMillis = maximumClockSkewMillis
         self.siteName = siteName
         self.watchDir = watchDir
         self.dataDir = dataDir

@@ -6,7 +6,13 @@ public struct HybridTimestamp: Hashable, Sendable, Comparable, Codable {
     public let rawValue: UInt64
 
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    public init(milliseconds: UInt64, counter: UInt16) { rawValue = milliseconds << 16 | UInt64(counter) }
+    /// Milliseconds past 48 bits (the year 10889) are held at the largest: nothing wraps.
+    public init(milliseconds: UInt64, counter: UInt16) {
+        rawValue = min(milliseconds, Self.maximumMilliseconds) << 16 | UInt64(counter)
+    }
+
+    public static let maximumMilliseconds: UInt64 = (1 << 48) - 1
+    public static let maximum = HybridTimestamp(rawValue: .max)
 
     public var milliseconds: UInt64 { rawValue >> 16 }
     public var counter: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
@@ -22,22 +28,28 @@ public struct HybridLogicalClock: Sendable {
 
     /// A timestamp for a new local entry: after everything seen, and after `wallMillis` when possible.
     public mutating func tick(wallMillis: UInt64) -> HybridTimestamp {
-        if wallMillis > last.milliseconds {
-            last = HybridTimestamp(milliseconds: wallMillis, counter: 0)
-        } else {
-            last = advance(last)
-        }
+        let now = HybridTimestamp(milliseconds: wallMillis, counter: 0)
+        last = now > last ? now : advance(last)
         return last
     }
 
-    /// Takes in a timestamp from another site so later local ticks order after it.
-    public mutating func observe(_ remote: HybridTimestamp) {
+    /// Takes in a timestamp from another site so later local ticks order after it: unless it lies
+    /// more than `maximumSkewMillis` ahead of this site's wall clock. A site whose clock says 2200
+    /// would otherwise win every later conflict and drag every clock forward for good; its entries
+    /// are still stored (they are signed and must replicate), just not followed. Returns false for
+    /// a time not observed.
+    @discardableResult
+    public mutating func observe(_ remote: HybridTimestamp, wallMillis: UInt64, maximumSkewMillis: UInt64) -> Bool {
+        let (limit, overflow) = wallMillis.addingReportingOverflow(maximumSkewMillis)
+        guard overflow || remote.milliseconds <= limit else { return false }
         if remote > last { last = remote }
+        return true
     }
 
+    /// The next timestamp; saturates at the largest instead of wrapping.
     private func advance(_ t: HybridTimestamp) -> HybridTimestamp {
-        t.counter == .max
-            ? HybridTimestamp(milliseconds: t.milliseconds + 1, counter: 0)
-            : HybridTimestamp(milliseconds: t.milliseconds, counter: t.counter + 1)
+        if t.counter < .max { return HybridTimestamp(milliseconds: t.milliseconds, counter: t.counter + 1) }
+        if t.milliseconds >= HybridTimestamp.maximumMilliseconds { return .maximum }
+        return HybridTimestamp(milliseconds: t.milliseconds + 1, counter: 0)
     }
 }

@@ -4,8 +4,9 @@
 /// before anything is copied, and any inconsistency is a `WireError` with code `malformedFrame`.
 public enum WireCodec {
     public static let minimumVersion: UInt16 = 1
-    /// v2 adds `blob_delta`.
-    public static let currentVersion: UInt16 = 2
+    /// v2 adds `blob_delta`; v3 changes the conflict rule (a put beats a concurrent delete) and
+    /// lets an entry replace exactly the version its file held. No frame changed in v3.
+    public static let currentVersion: UInt16 = 3
     /// The first version that may carry `blob_delta`.
     public static let deltaVersion: UInt16 = 2
     /// The hard maximum frame body. Blobs larger than a frame travel in several parts.

@@ -33,14 +33,18 @@ public struct StatusRequest: ControlRequest {
         public var refusedConnections: Int
         public var uptimeSeconds: Double
         public var version: String
+        /// How incoming versions are swapped into the folder: `exchange` (renameat2), or `move aside
+        /// and link` where the file system lacks RENAME_EXCHANGE. Absent from older daemons.
+        public var folderWrites: String?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
             deletedArticles: Int, logEntries: Int, blobs: BlobStats, lastChange: VersionInfo?,
             skipped: [SkippedFile], pendingDeletes: Int, folderState: String, problems: [String],
             peers: [PeerSummary] = [], conflicts: Int = 0, refusedConnections: Int = 0,
-            uptimeSeconds: Double, version: String
+            uptimeSeconds: Double, version: String, folderWrites: String? = nil
         ) {
+            self.folderWrites = folderWrites
             self.ready = ready
             self.siteId = siteId
             self.siteName = siteName
