@@ -259,6 +259,113 @@ def partitions(bin_dir, root, rounds, rng):
     return dict(rounds=rounds, healed=healed, failures=failures, edits=edits, verified=verified, conflicts=conflicts_seen)
 
 
+def concurrent_editors(bin_dir, root, rounds, seconds, rng):
+    """Three sites in a triangle through relays; an editor at each saves the same 20 articles every
+    150-400 ms while links are cut and healed at random and another program keeps writing (and
+    fsyncing) to the same disk. After each round the links heal and the sites must converge: the
+    same folders, logs and conflict listings. Every save that stood 300 ms (its editor did not save
+    that article again sooner) must be in every site's log."""
+    sites = [Site(bin_dir, root, f"edit-{name}") for name in "abc"]
+    a, b, c = sites
+    proxies = {("a", "b"): Relay(b.port), ("b", "c"): Relay(c.port), ("c", "a"): Relay(a.port)}
+    a.start(peers=[f"{b.id}@127.0.0.1:{proxies[('a', 'b')].port}", c.id])
+    b.start(peers=[f"{c.id}@127.0.0.1:{proxies[('b', 'c')].port}", a.id])
+    c.start(peers=[f"{a.id}@127.0.0.1:{proxies[('c', 'a')].port}", b.id])
+    articles = [f"chung/bai-{i:02d}.txt" for i in range(20)]
+    required = []          # (article, sha256 hex) of saves that stood 300 ms
+    saves = 0
+    converged_rounds = 0
+    conflicts_alike = 0
+    try:
+        for site in sites:
+            site.wait_ready()
+        for round_index in range(rounds):
+            stop = threading.Event()
+            lock = threading.Lock()
+            made = []      # (site index, article, time, digest)
+
+            def editor(index, seed):
+                local = random.Random(seed)
+                site = sites[index]
+                count = 0
+                while not stop.is_set():
+                    article = local.choice(articles)
+                    path = os.path.join(site.watch, article)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    text = f"Vòng {round_index}, {site.name} bản {count}: " + "tin nhanh, " * local.randrange(1, 60) + "\n"
+                    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{count}.swp")
+                    with open(tmp, "w") as f:
+                        f.write(text)
+                    os.rename(tmp, path)
+                    with lock:
+                        made.append((index, article, time.monotonic(), hashlib.sha256(text.encode()).hexdigest()))
+                    count += 1
+                    time.sleep(local.uniform(0.15, 0.4))
+
+            def disk_hog():
+                path = os.path.join(root, f"hog-{round_index}.bin")
+                block = os.urandom(1 << 20)
+                while not stop.is_set():
+                    with open(path, "wb") as f:
+                        for _ in range(4):
+                            f.write(block)
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.unlink(path)
+
+            def chaos(seed):
+                local = random.Random(seed)
+                while not stop.wait(local.uniform(1, 4)):
+                    proxy = local.choice(list(proxies.values()))
+                    proxy.set(local.choice(["reset", "blackhole", "pass", "pass"]))
+
+            threads = [threading.Thread(target=editor, args=(i, rng.random())) for i in range(3)]
+            threads += [threading.Thread(target=disk_hog), threading.Thread(target=chaos, args=(rng.random(),))]
+            for t in threads:
+                t.start()
+            time.sleep(seconds)
+            stop.set()
+            for t in threads:
+                t.join()
+            for proxy in proxies.values():
+                proxy.set("pass")
+            saves += len(made)
+            for i, (index, article, at, digest) in enumerate(made):
+                later = [m for m in made[i + 1:] if m[0] == index and m[1] == article]
+                if not later or later[0][2] - at >= 0.3:
+                    required.append((article, digest))
+
+            def converged():
+                digests = [tree_digest(s.watch) for s in sites]
+                if not (digests[0] == digests[1] == digests[2]):
+                    return False
+                if len({s.versions() for s in sites}) != 1:
+                    return False
+                listings = [conflict_listing(s) for s in sites]
+                return listings[0] is not None and listings[0] == listings[1] == listings[2]
+            try:
+                wait_until(converged, 180, f"editors round {round_index} converged", interval=0.5)
+                converged_rounds += 1
+                conflicts_alike += len(conflict_listing(a) or [])
+            except TimeoutError:
+                print(f"  editors round {round_index} did not converge", flush=True)
+        lost = 0
+        for site in sites:
+            held = {(row[0], row[1].lower()) for row in site.query("SELECT article, hex(content_hash) FROM entries WHERE op = 1", [])}
+            missing = [r for r in required if r not in held]
+            lost += len(missing)
+            for article, digest in missing[:5]:
+                print(f"  {site.name} lacks a save of {article} ({digest[:12]})", flush=True)
+        verified = all(s.verify() for s in sites)
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
+        for site in sites:
+            site.stop()
+    return dict(rounds=rounds, seconds=seconds, saves=saves, required=len(required), lost=lost,
+                converged=converged_rounds, conflicts=conflicts_alike, verified=verified)
+
+
 def connection_flood(bin_dir, root, count):
     """`count` connections at once that never speak, then one that stays silent: the daemon stays up
     with bounded descriptors, closes every one (refused past its pending-hello limit, else timed out
@@ -414,6 +521,8 @@ def main():
     parser.add_argument("--fuzz-seconds", type=int, default=60)
     parser.add_argument("--partitions", type=int, default=20, help="partition rounds among three sites")
     parser.add_argument("--flood", type=int, default=1000, help="silent connections opened at once")
+    parser.add_argument("--editor-rounds", type=int, default=3, help="concurrent-editor rounds among three sites")
+    parser.add_argument("--editor-seconds", type=int, default=60, help="length of each concurrent-editor round")
     args = parser.parse_args()
     rng = random.Random(5)
     work = tempfile.mkdtemp(prefix="newsd-torture-")
@@ -424,6 +533,8 @@ def main():
         repl = kills_during_replication(args.bin, work, args.kills, rng, args.articles)
         print(f"partitions among three sites ({args.partitions} rounds)", flush=True)
         parts = partitions(args.bin, work, args.partitions, rng)
+        print(f"concurrent editors at three sites ({args.editor_rounds} rounds of {args.editor_seconds} s)", flush=True)
+        editors = concurrent_editors(args.bin, work, args.editor_rounds, args.editor_seconds, rng)
         print("random bytes at the replication port", flush=True)
         hostile = hostile_bytes(args.bin, work, 200, rng)
         print(f"{args.flood} silent connections at once", flush=True)
@@ -447,6 +558,12 @@ def main():
         ("partitions healed", f"{parts['healed']} of {parts['rounds']} ({parts['edits']} edits, "
                               f"{parts['conflicts']} open conflicts at the heals, listed alike on 3 sites)"),
         ("  verify passed on all three", "yes" if parts["verified"] else "NO"),
+        ("concurrent editors", f"{editors['rounds']} rounds of {editors['seconds']} s, {editors['saves']} saves "
+                               f"({editors['required']} stood 300 ms), links cut at random, disk busy"),
+        ("  saves that stood 300 ms missing from a log", editors["lost"]),
+        ("  rounds converged (folders, logs, conflict listings alike)", f"{editors['converged']} of {editors['rounds']} "
+                                                                       f"({editors['conflicts']} open conflicts listed alike)"),
+        ("  verify passed on all three", "yes" if editors["verified"] else "NO"),
         ("hostile connections (random bytes)", f"{hostile['tries']}, daemon up: {'yes' if hostile['alive'] else 'NO'}, "
                                                f"refused {hostile['refused']}, stored {hostile['stored']}"),
         ("silent connections at once", f"{flood['count']}, daemon up: {'yes' if flood['alive'] else 'NO'}, descriptors "
@@ -466,6 +583,7 @@ def main():
     rows += [(f"fuzz executions, {name}", value) for name, value in fuzzed.items()]
     lost = ingest["lost"] + repl["lost"] + ingest["mismatches"] + ingest["failed_verify"] + (0 if repl["converged"] and repl["verified"] else 1)
     lost += parts["failures"] + (0 if parts["verified"] else 1)
+    lost += editors["lost"] + (editors["rounds"] - editors["converged"]) + (0 if editors["verified"] else 1)
     lost += 0 if flood["alive"] and flood["synced"] else 1
     if disk is not None:
         lost += disk["mismatches"] + (0 if disk["resumed"] and disk["verified"] and disk["problem"] and disk["logged"] else 1)

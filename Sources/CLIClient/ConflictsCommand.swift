@@ -13,7 +13,7 @@ struct ConflictsCommand: AsyncParsableCommand {
         if options.json { return try options.printJSON(conflicts) }
         guard !conflicts.isEmpty else { return print("no conflicts") }
         for conflict in conflicts {
-            print(conflict.article)
+            print(ArticlePath.escape(conflict.article))
             for head in conflict.heads {
                 let mark = head.version == conflict.winner ? "* in the folder" : "  kept in the log"
                 print("  \(head.version.prefix(12))  \(TimeArgument.display(milliseconds: head.hlc >> 16))  \(head.origin.prefix(6))  \(head.op)  \(mark)")

@@ -35,7 +35,7 @@ struct LogCommand: AsyncParsableCommand {
         var table = Table(header: ["VERSION", "TIME", "ORIGIN", "OP", "SIZE", "SHA-256", "ARTICLE"], rightAligned: [4])
         for v in versions {
             table.add([String(v.version.prefix(12)), TimeArgument.display(milliseconds: v.hlc >> 16),
-                       String(v.origin.prefix(6)), v.op, String(v.size), v.contentHash.map { String($0.prefix(12)) } ?? "-", v.article])
+                       String(v.origin.prefix(6)), v.op, String(v.size), v.contentHash.map { String($0.prefix(12)) } ?? "-", ArticlePath.escape(v.article)])
         }
         print(table.render(), terminator: "")
     }

@@ -25,8 +25,9 @@ struct StatusCommand: AsyncParsableCommand {
             out += "last change \(TimeArgument.display(milliseconds: last.hlc >> 16))  \(last.op) \(last.article) (\(last.version.prefix(12)))\n"
         }
         out += "skipped     \(s.skipped.count) file(s)\n"
-        for file in s.skipped.prefix(20) { out += "              \(file.path): \(file.reason)\n" }
+        for file in s.skipped.prefix(20) { out += "              \(ArticlePath.escape(file.path)): \(file.reason)\n" }
         if s.skipped.count > 20 { out += "              … and \(s.skipped.count - 20) more (see --json)\n" }
+        if let listening = s.listening { out += "listening   \(listening)\n" }
         if s.peers.isEmpty {
             out += "peers       none configured\n"
         } else {
@@ -44,7 +45,7 @@ struct StatusCommand: AsyncParsableCommand {
         if s.problems.isEmpty {
             out += style.color(.green, "all is well") + "\n"
         } else {
-            for problem in s.problems { out += style.color(.red, "problem: ") + problem + "\n" }
+            for problem in s.problems { out += style.color(.red, "problem: ") + ArticlePath.escape(problem) + "\n" }
         }
         print(out, terminator: "")
     }

@@ -3,6 +3,8 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/fs.h>
+#include <fcntl.h>
+#include <errno.h>
 #include "CShims.h"
 
 int newsd_syncfs(int fd) { return syncfs(fd); }
@@ -13,4 +15,12 @@ int newsd_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const
 
 int newsd_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}
+
+int newsd_has_writers(int fd) {
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+        return 0;
+    }
+    return errno == EAGAIN ? 1 : -1;
 }

@@ -51,7 +51,13 @@ extension ArticleLog {
     func putOutcome(hash: ContentHash, base: VersionID?, heads: [LogEntry]) throws -> PutOutcome {
         let same = heads.filter { $0.operation == .put && $0.contentHash == hash }
         if let match = same.first(where: { $0.version == base }) ?? same.first { return .unchanged(base: match.version) }
-        guard let base else { return .new(replaces: []) }
+        // A file with no base: if the log says the article is deleted (every head a delete), the
+        // file was absent as the log says, and this is the article made again: it replaces those
+        // deletes. Otherwise a version the file never held is a head: concurrent with it.
+        guard let base else {
+            let deleted = !heads.isEmpty && heads.allSatisfy { $0.operation == .delete }
+            return .new(replaces: deleted ? heads.map(\.version) : [])
+        }
         if let held = try entry(version: base), held.operation == .put, held.contentHash == hash { return .stale(base: base) }
         return .new(replaces: [base])
     }

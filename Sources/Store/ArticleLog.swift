@@ -84,6 +84,16 @@ public final class ArticleLog {
         return (stmt.uint64(0), version)
     }
 
+    /// The latest time an origin stamped on an entry this log holds.
+    public func latestTime(of origin: SiteID) throws -> HybridTimestamp {
+        HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE origin = ?", .text(origin.rawValue)) ?? 0))
+    }
+
+    /// The latest time on any entry that is not past `limit`.
+    public func latestTime(notAfter limit: HybridTimestamp) throws -> HybridTimestamp {
+        HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE hlc <= ?", .uint(limit.rawValue)) ?? 0))
+    }
+
     // MARK: blobs
 
     public func hasBlob(_ hash: ContentHash) throws -> Bool {

@@ -88,7 +88,7 @@ import SyncProtocol
             case 89..<92 where !obstacles.isEmpty:
                 let obstacle = obstacles.removeFirst()
                 try FileManager.default.removeItem(atPath: sites[obstacle.site].path(obstacle.article))
-                try await sites[obstacle.site].site.retryOwedWrites()
+                try await sites[obstacle.site].site.retryOwedWrites(all: true)
                 trace.append("\(step) \(sites[obstacle.site].name) obstacle at \(obstacle.article) removed")
             case 92..<95:
                 if away.contains(s) {
@@ -118,7 +118,7 @@ import SyncProtocol
         }
         for _ in 0..<4 {
             var moved = 0
-            for site in sites { try await site.site.retryOwedWrites() }
+            for site in sites { try await site.site.retryOwedWrites(all: true) }
             for from in sites { for to in sites where to !== from { moved += try await from.send(to: to) } }
             if moved == 0 { break }
         }

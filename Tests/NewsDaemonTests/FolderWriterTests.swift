@@ -46,7 +46,7 @@ import SyncProtocol
         let displaced = try #require(outcome.displaced.first)
         #expect(String(decoding: displaced.bytes, as: UTF8.self) == "bản lưu của biên tập viên")
         #expect(folder.read("w/" + displaced.temp) == "bản lưu của biên tập viên", "still on disk until recorded")
-        writer(exchange).discard(displaced)
+        writer(exchange).discard(displaced.temp)
         #expect(try leftovers().isEmpty)
     }
 

@@ -104,7 +104,7 @@ import SyncProtocol
         #expect(try await b.site.history(LogRequest(article: "tin.txt")).count == 3)
         // The cause goes away; the write is retried and lands.
         try FileManager.default.removeItem(atPath: b.path("tin.txt"))
-        try await b.site.retryOwedWrites()
+        try await b.site.retryOwedWrites(all: true)
         #expect(b.read("tin.txt") == "hai")
         #expect(await !b.site.status().problems.contains { $0.contains("tin.txt") })
         // B's editor edits it now: the edit replaces "hai" (what the file holds), not B's delete.
@@ -193,6 +193,24 @@ import SyncProtocol
         let mine = try #require(try await b.site.history(LogRequest(article: "cua-b.txt")).first)
         #expect(mine.hlc >> 16 < SiteLog.wallMillis() + 60_000)
         #expect(await b.site.status().problems.contains { $0.contains(a.key.siteID.rawValue) && $0.contains("ahead") })
+        // Nor after a restart: the clock starts from this site's own times, not the peer's.
+        try await b.restart()
+        b.save("cua-b-2.txt", "tin thứ hai của B")
+        try await b.site.ingest(paths: ["cua-b-2.txt"])
+        let second = try #require(try await b.site.history(LogRequest(article: "cua-b-2.txt")).first)
+        #expect(second.hlc >> 16 < SiteLog.wallMillis() + 60_000)
+    }
+
+    @Test func anArticleMadeAgainAfterItsDeleteIsNotAConflict() async throws {
+        let (a, _) = try pair()
+        a.save("ngay.txt", "hôm qua")
+        try await a.site.scanAll()
+        try FileManager.default.removeItem(atPath: a.path("ngay.txt"))
+        try await a.site.ingest(paths: ["ngay.txt"])
+        a.save("ngay.txt", "hôm nay")
+        try await a.site.ingest(paths: ["ngay.txt"])
+        #expect(try await a.site.conflicts().isEmpty)
+        #expect(await a.site.stats.liveArticles == 1)
     }
 
     @Test func reloadKeepsTheWatchedFolderUntilARestart() async throws {
@@ -206,5 +224,32 @@ import SyncProtocol
         try await a.site.scanAll()
         #expect(await a.site.settings.watchDir == a.watch)
         #expect(await a.site.stats.liveArticles == 1, "nothing recorded as deleted")
+    }
+
+    @Test func namesAPeerMayNotCreateAreStoredButNeverWritten() async throws {
+        let (a, b) = try pair()
+        let log = try ArticleLog(path: folder.sub("peer.sqlite"))
+        var clock = HybridLogicalClock()
+        var changes: [LocalChange] = []
+        for name in ["tin\u{7}.txt", "a/.newsd-abc.tmp", ".newsd-x.tmp", "ghi-chu.bak", "ok.txt"] {
+            let bytes = Array("nội dung \(name)".utf8)
+            let article = try ArticlePath(name)
+            changes.append(LocalChange(article: article, kind: .put(bytes: bytes, hash: .of(bytes), file: FileState(
+                path: name, article: article, size: Int64(bytes.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(bytes)))))
+        }
+        let made = try log.recordLocal(changes, signer: a.key, clock: &clock, wallMillis: SiteLog.wallMillis())
+        var blobs: [ContentHash: StoredBlob] = [:]
+        for entry in made { blobs[entry.contentHash!] = try log.storedBlob(entry.contentHash!) }
+        var settings = b.settings
+        settings.ignore = IgnoreRules(patterns: IgnoreRules.defaults + ["*.bak"])
+        await b.site.update(settings)
+        let result = try await b.site.applyRemote(made, blobs: blobs, keys: [a.key.siteID: a.key.publicKey])
+        #expect(result.stored.count == 5, "stored and relayed: refusing them would break the origin's chain")
+        let onDisk = try FileManager.default.subpathsOfDirectory(atPath: b.watch).sorted()
+        #expect(onDisk == ["ok.txt"])
+        let problems = await b.site.status().problems
+        #expect(problems.contains { $0.contains("tin\\u{7}.txt") && $0.contains("control character") })
+        #expect(problems.contains { $0.contains(".newsd-x.tmp") && $0.contains("temp name") })
+        #expect(problems.contains { $0.contains("ghi-chu.bak") && $0.contains("ignore rules") })
     }
 }

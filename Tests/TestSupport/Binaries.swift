@@ -171,15 +171,15 @@ public struct TestSite: Sendable {
     public func address(via port: Int) -> String { "\(id)@127.0.0.1:\(port)" }
 
     /// Starts newsd for this site, peered with `peers` (dialled) and `acceptOnly` (accepted only).
-    public func start(peers: [TestSite], acceptOnly: [TestSite] = []) throws -> DaemonProcess {
-        try start(dialing: peers.map(\.address), acceptOnly: acceptOnly)
+    public func start(peers: [TestSite], acceptOnly: [TestSite] = [], environment: [String: String] = [:]) throws -> DaemonProcess {
+        try start(dialing: peers.map(\.address), acceptOnly: acceptOnly, environment: environment)
     }
 
     /// Starts newsd for this site, dialling the peer addresses given (`ID@host:port`).
-    public func start(dialing addresses: [String], acceptOnly: [TestSite] = []) throws -> DaemonProcess {
+    public func start(dialing addresses: [String], acceptOnly: [TestSite] = [], environment: [String: String] = [:]) throws -> DaemonProcess {
         let flags = ["--listen", "127.0.0.1:\(port)", "--site-name", name]
             + addresses.flatMap { ["--peer", $0] } + acceptOnly.flatMap { ["--peer", $0.id] }
-        return try DaemonProcess(watch: watch, data: data, extra: flags)
+        return try DaemonProcess(watch: watch, data: data, extra: flags, environment: environment)
     }
 
     /// Every file under the watched folder and its bytes, for comparing sites.

@@ -12,4 +12,10 @@ int newsd_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing `newpath`.
 int newsd_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// Whether any process has the file open for writing: tries a read lease (F_SETLEASE, F_RDLCK),
+/// which the kernel refuses while a writer holds the file, and releases it at once. Returns 0 for
+/// no writer, 1 for a writer, -1 when it cannot tell (not the file's owner and no CAP_LEASE, or a
+/// file system without leases). `fd` must be open read-only.
+int newsd_has_writers(int fd);
+
 #endif

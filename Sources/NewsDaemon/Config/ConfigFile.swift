@@ -21,6 +21,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var metrics: String?
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
+    public var massDeleteWindowSeconds: Int?
 
     public init() {}
 
@@ -32,7 +33,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -72,11 +73,12 @@ public struct ConfigFile: Sendable, Equatable {
         config.logLevel = try string("log_level")
         config.metrics = try string("metrics")
         if let metrics = config.metrics {
-            do { _ = try Endpoint(metrics) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }
+            do { _ = try Endpoint(metrics, listening: true) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }
         }
         config.debounceMillis = try int("debounce_ms", 0...60_000)
         config.maxFileBytes = try int("max_file_bytes", 1...(1 << 40))
         config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))
+        config.massDeleteWindowSeconds = try int("mass_delete_window_s", 0...86_400)
         if let value = table["mass_delete_fraction"] {
             guard let f = value.double ?? value.int.map(Double.init), (0...1).contains(f) else {
                 throw Invalid(file: file, detail: "'mass_delete_fraction' must be a number from 0 to 1")
@@ -103,7 +105,7 @@ public struct ConfigFile: Sendable, Equatable {
             do { _ = try PeerAddress(peer) } catch { throw Invalid(file: file, detail: "\(error)") }
         }
         if let listen = config.listen {
-            do { _ = try Endpoint(listen) } catch { throw Invalid(file: file, detail: "listen: \(error)") }
+            do { _ = try Endpoint(listen, listening: true) } catch { throw Invalid(file: file, detail: "listen: \(error)") }
         }
         return config
     }
@@ -112,7 +114,11 @@ public struct ConfigFile: Sendable, Equatable {
     static func seconds(from text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         guard let last = text.last else { return nil }
-        if let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
+        if let unit = units[last] {
+            guard let number = Int(text.dropLast()) else { return nil }
+            let (seconds, overflow) = number.multipliedReportingOverflow(by: unit)
+            return overflow ? nil : seconds
+        }
         return Int(text)
     }
 }

@@ -19,6 +19,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var massDeleteMinimum: Int
     /// Remote times further ahead of the wall clock than this are stored but not followed.
     public var maximumClockSkewMillis: UInt64
+    public var massDeleteWindowMillis: UInt64
     public var configFile: String?
 
     /// Flags as given on the command line; nil where not given.
@@ -62,8 +63,8 @@ public struct DaemonConfig: Sendable, Equatable {
         let peers: [PeerAddress]
         let metrics: Endpoint?
         do {
-            metrics = try (overrides.metrics ?? file.metrics).map(Endpoint.init)
-            listen = try Endpoint(overrides.listen ?? file.listen ?? defaultListen)
+            metrics = try (overrides.metrics ?? file.metrics).map { try Endpoint($0, listening: true) }
+            listen = try Endpoint(overrides.listen ?? file.listen ?? defaultListen, listening: true)
             // Flags add to the file's peers; a site listed twice keeps the last address.
             peers = try ((file.peers ?? []) + overrides.peers).map(PeerAddress.init)
         } catch {
@@ -84,12 +85,14 @@ public struct DaemonConfig: Sendable, Equatable {
             massDeleteFraction: file.massDeleteFraction ?? 0.5,
             massDeleteMinimum: file.massDeleteMinimum ?? 10,
             maximumClockSkewMillis: UInt64(file.maxClockSkewSeconds ?? 600) * 1000,
+            massDeleteWindowMillis: UInt64(file.massDeleteWindowSeconds ?? 60) * 1000,
             configFile: configFile)
     }
 
     public var siteSettings: SiteSettings {
         SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,
                      ignore: IgnoreRules(patterns: ignorePatterns), massDeleteFraction: massDeleteFraction,
-                     massDeleteMinimum: massDeleteMinimum, maximumClockSkewMillis: maximumClockSkewMillis)
+                     massDeleteMinimum: massDeleteMinimum, maximumClockSkewMillis: maximumClockSkewMillis,
+                     massDeleteWindowMillis: massDeleteWindowMillis)
     }
 }

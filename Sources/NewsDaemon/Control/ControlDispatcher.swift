@@ -43,6 +43,7 @@ public struct ControlDispatcher: Sendable {
                 PeerSummary(id: $0.id, address: $0.address, connected: $0.connected, state: $0.syncState)
             }
             status.refusedConnections = registry.refusedConnections
+            status.listening = registry.listening
         }
         return status
     }

@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import Glibc
 
@@ -19,10 +20,18 @@ public struct FileStat: Sendable, Equatable {
         default: kind = .other
         }
         size = Int64(st.st_size)
-        mtimeNanos = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        ctimeNanos = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+        mtimeNanos = Self.nanoseconds(st.st_mtim)
+        ctimeNanos = Self.nanoseconds(st.st_ctim)
         inode = UInt64(st.st_ino)
         device = UInt64(st.st_dev)
+    }
+
+    /// Saturates instead of trapping: a file stamped past 2262 (`touch -d 2300-01-01`) is still a file.
+    static func nanoseconds(_ time: timespec) -> Int64 {
+        let (product, overflow) = Int64(time.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return time.tv_sec < 0 ? .min : .max }
+        let (sum, overflowed) = product.addingReportingOverflow(Int64(time.tv_nsec))
+        return overflowed ? .max : sum
     }
 }
 
@@ -171,6 +180,14 @@ public enum FileSystem {
             throw error
         }
         syncDirectory(folder)
+    }
+
+    /// True when another program has the file open for writing, or it changed since `read`.
+    public static func isOpenForWriting(_ path: String, since read: FileStat) -> Bool {
+        let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folder >= 0 else { return false }
+        defer { close(folder) }
+        return FolderWriter.stillBeingWritten((path as NSString).lastPathComponent, in: folder, since: read)
     }
 
     /// True for the names `tempPath` makes.

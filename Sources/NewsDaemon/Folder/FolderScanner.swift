@@ -92,6 +92,9 @@ public struct FolderScanner: Sendable {
         do { article = try ArticlePath(path) } catch {
             return .skipped(SkippedFile(path: path, reason: "not a valid article path: \(error)"))
         }
+        if let why = article.unsafeReason, st.kind != .directory {
+            return .skipped(SkippedFile(path: path, reason: "not recorded: its name \(why)"))
+        }
         switch st.kind {
         case .directory:
             return .folder

@@ -25,9 +25,13 @@ public struct FolderWriter: Sendable {
     let beforeSwap: (@Sendable (String) -> Void)?
     /// Whether to try `renameat2` at all: false runs the fallback scheme (for its tests).
     let useRenameat2: Bool
+    /// Displaced files larger than this are kept, not read (a save that large is not an article).
+    let maximumFileBytes: Int64
 
-    public init(root: String, beforeSwap: (@Sendable (String) -> Void)? = nil, useRenameat2: Bool = true) {
+    public init(root: String, maximumFileBytes: Int64 = 64 << 20, beforeSwap: (@Sendable (String) -> Void)? = nil,
+                useRenameat2: Bool = true) {
         self.root = root
+        self.maximumFileBytes = maximumFileBytes
         self.beforeSwap = beforeSwap
         self.useRenameat2 = useRenameat2
     }
@@ -79,6 +83,12 @@ public struct FolderWriter: Sendable {
         public var removed: [String] = []
         public var failed: [(path: String, error: FileSystemError)] = []
         public var displaced: [Displaced] = []
+        /// What came out of an article's place but could not be read (or is too large): left on
+        /// disk at `temp`, for the caller to keep listed and retry. Never removed unread.
+        public var unread: [(path: String, temp: String, why: String)] = []
+        /// Articles an editor replaced again between the swap and the look after it: the file now
+        /// holds their save, which must not be taken as an edit of the incoming version.
+        public var replacedAfterSwap: Set<String> = []
         public var scheme: Scheme = .exchange
     }
 
@@ -107,6 +117,9 @@ public struct FolderWriter: Sendable {
                 switch change {
                 case .write(let path, let bytes, _, _):
                     let (folder, name) = try folders.parent(of: path, under: root, create: true)
+                    // Refused before anything is written or flushed: a retry of a write that cannot
+                    // succeed costs a stat, not a temp file and two syncfs.
+                    try Self.checkReplaceable(name, in: folder, path: root + "/" + path)
                     let temp = Self.temporaryName()
                     let fd = try Self.create(temp, in: folder, bytes: bytes, path: root + "/" + path)
                     var st = stat()
@@ -118,6 +131,7 @@ public struct FolderWriter: Sendable {
                         outcome.removed.append(path)
                         continue
                     }
+                    try Self.checkReplaceable(name, in: folder, path: root + "/" + path)
                     staged.append(Staged(change: change, folder: folder, name: name, temp: nil, written: nil))
                 }
             } catch {
@@ -140,40 +154,52 @@ public struct FolderWriter: Sendable {
         return outcome
     }
 
-    /// Removes a displaced file once its bytes are in the log.
-    public func discard(_ displaced: Displaced) {
+    /// Removes a displaced file (`temp`, relative to the folder) once its bytes are in the log.
+    public func discard(_ temp: String) {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { return }
         var folders = Folders(root: rootFD)
         defer { folders.closeAll(); close(rootFD) }
-        if let (folder, name) = try? folders.parentIfPresent(of: displaced.temp, under: root) { unlinkat(folder, name, 0) }
+        if let (folder, name) = try? folders.parentIfPresent(of: temp, under: root) { unlinkat(folder, name, 0) }
     }
 
     // MARK: one article
 
+    /// What stands at an article's place must be a regular file or nothing: newsd never replaces a
+    /// folder or a symlink (whatever it points at stays where it is, unrecorded).
+    static func checkReplaceable(_ name: String, in folder: Int32, path: String) throws(FileSystemError) {
+        var current = stat()
+        guard fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        switch current.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: throw FileSystemError("write (a folder stands where the article goes)", path, errno: EISDIR)
+        case S_IFLNK: throw FileSystemError("write (a symlink stands where the article goes; newsd does not replace symlinks)", path, errno: ELOOP)
+        default: throw FileSystemError("write (a special file stands where the article goes)", path, errno: EEXIST)
+        }
+    }
+
     private func swapIn(path: String, folder: Int32, name: String, temp: String, written: stat,
                         recorded: [ContentHash], into outcome: inout Outcome) {
         let full = root + "/" + path
-        var current = stat()
-        let exists = fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) == 0
-        if exists && current.st_mode & S_IFMT == S_IFDIR {
-            unlinkat(folder, temp, 0)
-            outcome.failed.append((path, FileSystemError("write (a folder stands where the article goes)", full, errno: EISDIR)))
-            return
-        }
         var displaced: [String] = []
         var placed = false
-        if !exists {
+        var current = stat()
+        if fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) != 0 {
             if noReplace(folder, temp, name) == 0 {
                 placed = true
             } else if errno == EINVAL || errno == ENOSYS {
+                outcome.scheme = .aside
                 if linkat(folder, temp, folder, name, 0) == 0 {
                     unlinkat(folder, temp, 0)
                     placed = true
-                    outcome.scheme = .aside
                 } else if errno != EEXIST {
-                    fail(path, FileSystemError("link", full), temp: temp, folder: folder, into: &outcome)
-                    return
+                    // No hard links either (vfat, some FUSE): a plain rename, checked just before.
+                    guard errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK,
+                          fstatat(folder, name, &current, AT_SYMLINK_NOFOLLOW) != 0, renameat(folder, temp, folder, name) == 0 else {
+                        fail(path, FileSystemError("link", full), temp: temp, folder: folder, into: &outcome)
+                        return
+                    }
+                    placed = true
                 }
             } else if errno != EEXIST {
                 fail(path, FileSystemError("rename", full), temp: temp, folder: folder, into: &outcome)
@@ -182,6 +208,14 @@ public struct FolderWriter: Sendable {
         }
         if !placed {
             if exchange(folder, temp, name) == 0 {
+                // A folder made at that instant must not vanish under a temp name: trade back.
+                var out = stat()
+                if fstatat(folder, temp, &out, AT_SYMLINK_NOFOLLOW) == 0 && out.st_mode & S_IFMT != S_IFREG {
+                    _ = exchange(folder, temp, name)
+                    fail(path, FileSystemError("write (something other than a file appeared where the article goes)", full, errno: EISDIR),
+                         temp: temp, folder: folder, into: &outcome)
+                    return
+                }
                 displaced.append(temp)
             } else if errno == EINVAL || errno == ENOSYS {
                 outcome.scheme = .aside
@@ -190,8 +224,7 @@ public struct FolderWriter: Sendable {
                 for _ in 0..<8 {
                     let aside = Self.temporaryName()
                     if renameat(folder, name, folder, aside) == 0 { displaced.append(aside) } else if errno != ENOENT {
-                        fail(path, FileSystemError("rename", full), temp: temp, folder: folder, into: &outcome)
-                        return
+                        break
                     }
                     if linkat(folder, temp, folder, name, 0) == 0 {
                         unlinkat(folder, temp, 0)
@@ -201,7 +234,13 @@ public struct FolderWriter: Sendable {
                     guard errno == EEXIST else { break }
                 }
                 if !placed {
-                    fail(path, FileSystemError("link", full), temp: temp, folder: folder, into: &outcome)
+                    let error = FileSystemError("link", full)
+                    // Put the last file moved aside back, so the article is never left missing.
+                    if let last = displaced.last, linkat(folder, last, folder, name, 0) == 0 || renameat(folder, last, folder, name) == 0 {
+                        unlinkat(folder, last, 0)
+                        displaced.removeLast()
+                    }
+                    fail(path, error, temp: temp, folder: folder, into: &outcome)
                     for aside in displaced { inspect(aside, in: folder, path: path, recorded: recorded, into: &outcome) }
                     return
                 }
@@ -216,8 +255,10 @@ public struct FolderWriter: Sendable {
             after.st_mtim = written.st_mtim
             outcome.written[path] = FileStat(after)
         } else {
-            // Replaced again already (an editor's save): caching what was written makes the next look read it.
+            // Replaced again already (an editor's save): caching what was written makes the next
+            // look read it, and the caller keeps the old base, so that save is concurrent with ours.
             outcome.written[path] = FileStat(written)
+            outcome.replacedAfterSwap.insert(path)
         }
         for name in displaced { inspect(name, in: folder, path: path, recorded: recorded, into: &outcome) }
     }
@@ -229,8 +270,8 @@ public struct FolderWriter: Sendable {
             if errno == ENOENT { outcome.removed.append(path) } else { outcome.failed.append((path, FileSystemError("lstat", full))) }
             return
         }
-        if current.st_mode & S_IFMT == S_IFDIR {
-            outcome.failed.append((path, FileSystemError("remove (a folder stands where the article was)", full, errno: EISDIR)))
+        if current.st_mode & S_IFMT != S_IFREG {
+            outcome.failed.append((path, FileSystemError("remove (something other than a file stands where the article was)", full, errno: EISDIR)))
             return
         }
         let aside = Self.temporaryName()
@@ -243,20 +284,26 @@ public struct FolderWriter: Sendable {
     }
 
     /// Looks at what came out of an article's place. Bytes the log holds (`recorded`) are removed;
-    /// anything else is an editor's save, handed back and left on disk.
+    /// anything else is an editor's save, handed back and left on disk. What cannot be read (or is
+    /// over the size limit) is left on disk too, listed as unread: never removed unread.
     private func inspect(_ name: String, in folder: Int32, path: String, recorded: [ContentHash], into outcome: inout Outcome) {
         let temp = Self.sibling(of: path, named: name)
+        var st = stat()
+        if fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && Int64(st.st_size) > maximumFileBytes {
+            outcome.unread.append((path, temp, "\(st.st_size) bytes, over the size limit"))
+            return
+        }
         let snapshot: FileSystem.Snapshot
         do {
             snapshot = try FileSystem.readConsistently(root + "/" + temp) { openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
-        } catch let error as FileSystemError where error.errno == ELOOP {
-            // A symlink holds no bytes of its own: what it pointed at is still in the folder.
-            unlinkat(folder, name, 0)
-            return
         } catch {
-            // Left where it is: the start-up scan keeps temp files whose bytes the log lacks.
-            outcome.failed.append((path, FileSystemError("read what was in the article's place, kept as \(temp)", root + "/" + temp,
-                                                         errno: (error as? FileSystemError)?.errno ?? EIO)))
+            outcome.unread.append((path, temp, "\(error)"))
+            return
+        }
+        // A program that opened the article before the swap (an in-place save) may still be
+        // writing into this file: keep it until nobody has it open for writing.
+        if Self.stillBeingWritten(name, in: folder, since: snapshot.stat) {
+            outcome.unread.append((path, temp, "is still open for writing by another program"))
             return
         }
         let hash = ContentHash.of(snapshot.bytes)
@@ -265,6 +312,19 @@ public struct FolderWriter: Sendable {
         } else {
             outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash))
         }
+    }
+
+    /// True when a writer holds the file open (a read lease is refused), or it changed since
+    /// `read`. Where leases are not available (not the owner and no CAP_LEASE) only the change is seen.
+    static func stillBeingWritten(_ name: String, in folder: Int32, since read: FileStat) -> Bool {
+        let fd = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if newsd_has_writers(fd) == 1 { return true }
+        var now = stat()
+        guard fstat(fd, &now) == 0 else { return false }
+        let current = FileStat(now)
+        return current.size != read.size || current.mtimeNanos != read.mtimeNanos || current.ctimeNanos != read.ctimeNanos
     }
 
     private func fail(_ path: String, _ error: FileSystemError, temp: String, folder: Int32, into outcome: inout Outcome) {
@@ -316,11 +376,16 @@ public struct FolderWriter: Sendable {
         mutating func parent(of path: String, under rootPath: String, create: Bool) throws(FileSystemError) -> (Int32, String) {
             var components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             let name = components.removeLast()
+            let folderPath = components.joined(separator: "/")
+            if let known = open[folderPath] { return (known, name) }
+            if components.isEmpty { return (root, name) }
+            // Only the folder that holds the file stays open (one per folder a batch writes to);
+            // the ones on the way are closed as soon as the next is open.
             var fd = root
             var prefix = ""
+            defer { if fd != root && open[folderPath] != fd { close(fd) } }
             for component in components {
                 prefix = prefix.isEmpty ? component : prefix + "/" + component
-                if let known = open[prefix] { fd = known; continue }
                 var next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 if next < 0 && errno == ENOENT && create {
                     guard mkdirat(fd, component, 0o755) == 0 || errno == EEXIST else {
@@ -338,16 +403,18 @@ public struct FolderWriter: Sendable {
                     }
                     throw FileSystemError("open", rootPath + "/" + prefix)
                 }
-                open[prefix] = next
+                if fd != root { close(fd) }
                 fd = next
             }
+            open[folderPath] = fd
             return (fd, name)
         }
 
         /// As `parent`, without making folders; nil when a folder on the way is missing.
         mutating func parentIfPresent(of path: String, under rootPath: String) throws(FileSystemError) -> (Int32, String)? {
             do { return try parent(of: path, under: rootPath, create: false) } catch {
-                if error.errno == ENOENT { return nil }
+                // Missing, or a file where a folder goes: either way nothing is there to remove.
+                if error.errno == ENOENT || error.errno == ENOTDIR { return nil }
                 throw error
             }
         }

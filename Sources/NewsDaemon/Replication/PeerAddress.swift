@@ -8,7 +8,9 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public struct Invalid: Error, CustomStringConvertible, Equatable {
         public let text: String
         public let why: String
-        public var description: String { "peer '\(text)': \(why)" }
+        /// What the text was meant to be: "peer", or "address" for one to listen on.
+        public var subject = "peer"
+        public var description: String { "\(subject) '\(text)': \(why)" }
     }
 
     public init(site: SiteID, endpoint: Endpoint?) {
@@ -40,7 +42,16 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    public init(_ text: String) throws(PeerAddress.Invalid) {
+    /// `listening`: an address to bind, where port 0 asks the kernel for a free one.
+    public init(_ text: String, listening: Bool = false) throws(PeerAddress.Invalid) {
+        do { try self.init(parsing: text, listening: listening) } catch {
+            var error = error
+            if listening { error.subject = "address" }
+            throw error
+        }
+    }
+
+    private init(parsing text: String, listening: Bool) throws(PeerAddress.Invalid) {
         let host: Substring, port: Substring
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
@@ -54,7 +65,9 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
             port = text[text.index(after: colon)...]
         }
         guard !host.isEmpty else { throw PeerAddress.Invalid(text: text, why: "empty host") }
-        guard let number = Int(port), (1...65535).contains(number) else { throw PeerAddress.Invalid(text: text, why: "port must be 1-65535") }
+        guard let number = Int(port), ((listening ? 0 : 1)...65535).contains(number) else {
+            throw PeerAddress.Invalid(text: text, why: listening ? "port must be 0-65535 (0: any free port)" : "port must be 1-65535")
+        }
         self.host = String(host)
         self.port = number
     }

@@ -26,6 +26,8 @@ public final class PeerRegistry: Sendable {
         var nudged: Set<SiteID> = []
         var refused = 0
         var rejected = 0
+        /// The address the replication listener bound (its real port when `listen` asked for 0).
+        var listening: String?
     }
 
     public init(local: SiteID, peers: [PeerAddress], logger: Logger) {
@@ -55,6 +57,9 @@ public final class PeerRegistry: Sendable {
     public var connectedCount: Int { state.withLock { $0.sessions.count } }
     public var configuredCount: Int { state.withLock { $0.peers.count } }
     public var refusedConnections: Int { state.withLock { $0.refused } }
+
+    public var listening: String? { state.withLock { $0.listening } }
+    func setListening(_ address: String) { state.withLock { $0.listening = address } }
 
     func countRefused() { state.withLock { $0.refused += 1 } }
     func countRejected() { state.withLock { $0.rejected += 1 } }

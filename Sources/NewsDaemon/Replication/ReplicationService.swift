@@ -65,7 +65,9 @@ public final class ReplicationService: Service {
             throw ListenFailure(endpoint: listen, reason: String(cString: strerror(error.errnoCode)))
         }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
-        logger.info("accepting peers on \(listen.host):\(server.channel.localAddress?.port ?? listen.port)")
+        let bound = Endpoint(host: listen.host, port: server.channel.localAddress?.port ?? listen.port)
+        registry.setListening(bound.description)
+        logger.notice("accepting peers on \(bound)")
         await onBound()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

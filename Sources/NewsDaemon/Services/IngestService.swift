@@ -36,8 +36,9 @@ public final class IngestService: Service {
                         self.logger.error("ingest failed, will rescan: \(error)")
                         await self.site.requestRescan()
                     }
-                    // A folder event may be the cause of a failed write going away.
-                    await self.retryOwedWrites()
+                    // A folder event may be the cause of a failed write going away: retry them all
+                    // (a write that still cannot succeed fails at a stat, before anything is written).
+                    await self.retryOwedWrites(all: true)
                 }
             }
             group.addTask {
@@ -56,8 +57,8 @@ public final class IngestService: Service {
         }
     }
 
-    private func retryOwedWrites() async {
-        do { try await site.retryOwedWrites() } catch { logger.error("retrying writes the folder is owed failed: \(error)") }
+    private func retryOwedWrites(all: Bool = false) async {
+        do { try await site.retryOwedWrites(all: all) } catch { logger.error("retrying writes the folder is owed failed: \(error)") }
     }
 
     private func rescan(reason: String, startUp: Bool = false) async {

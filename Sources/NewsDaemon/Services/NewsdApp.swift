@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Store
@@ -24,6 +25,11 @@ public struct NewsdApp: Sendable {
         let key = try folder.loadOrCreateKey()
         let log = try ArticleLog(path: folder.logPath)
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger)
+        // Test seam for the end-to-end race tests: hold the folder writer just before each swap.
+        if let pause = ProcessInfo.processInfo.environment["NEWSD_TEST_SWAP_PAUSE_MS"].flatMap(UInt32.init), pause > 0 {
+            logger.warning("test seam: the folder writer pauses \(pause) ms before each swap (NEWSD_TEST_SWAP_PAUSE_MS)")
+            await site.setBeforeSwap { _ in usleep(min(pause, 60_000) * 1000) }
+        }
         let watcher = try FolderWatcher(root: config.watchDir, settings: .init(
             debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns)))
         let registry = PeerRegistry(local: key.siteID, peers: config.peers, logger: logger)

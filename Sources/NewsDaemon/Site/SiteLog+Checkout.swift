@@ -2,15 +2,32 @@ import Foundation
 import Store
 import SyncProtocol
 
-/// Bytes that stood in an article's place when the folder writer swapped a version in, and that
-/// could not be recorded yet (disk full): kept on disk under `temp` and retried.
+/// Something that stood in an article's place when the folder writer swapped a version in, and
+/// is not in the log yet: bytes that could not be recorded (disk full), or a file that could not be
+/// read. Kept on disk under `temp`, listed in `status`, and retried.
 struct UnrecordedSave: Sendable {
-    var displaced: FolderWriter.Displaced
+    var path: String
+    var temp: String
     var article: ArticlePath
     var base: VersionID?
+    /// Nil until the file could be read.
+    var bytes: [UInt8]?
+    var why: String
+}
+
+/// An article the folder still owes (a failed write, a folder that was away), with its retry schedule.
+struct OwedWrite: Sendable {
+    var why: String
+    var attempts = 0
+    var dueMillis: UInt64 = 0
 }
 
 extension SiteLog {
+    /// At most this many articles, or this many bytes, per folder-writer batch: bounds memory and
+    /// open folders, whatever a peer sends or a retry brings back.
+    static let checkoutArticles = 128
+    static let checkoutBytes = 32 << 20
+
     /// Makes the folder hold each article's winning head: the site's log decides what the folder
     /// holds, the folder writer how it gets there without losing a save.
     ///
@@ -19,23 +36,54 @@ extension SiteLog {
     /// since that save may be the new winner. Failed writes are owed and retried.
     func checkout(_ articles: Set<ArticlePath>) throws {
         guard folderState == .ok else {
-            for article in articles { owedWrites[article] = owedWrites[article] ?? "the watched folder is \(folderState.description)" }
+            for article in articles where owedWrites[article] == nil { owe(article, "the watched folder is \(folderState.description)") }
             return
         }
         var pending = articles
         var rounds = 0
         while !pending.isEmpty && rounds < 4 {
             rounds += 1
-            pending = try checkoutOnce(pending)
+            var next = Set<ArticlePath>()
+            let sorted = pending.sorted()
+            var index = 0
+            while index < sorted.count {
+                let (consumed, again) = try checkoutBatch(sorted[index...])
+                next.formUnion(again)
+                index += consumed
+            }
+            pending = next
         }
+        // Still changing after four rounds (saves racing every write): retried with the owed writes.
+        for article in pending { owe(article, "saves kept landing while it was written") }
     }
 
-    /// One pass; returns the articles whose displaced saves were recorded.
-    private func checkoutOnce(_ articles: Set<ArticlePath>) throws -> Set<ArticlePath> {
+    func owe(_ article: ArticlePath, _ why: String) {
+        var owed = owedWrites[article] ?? OwedWrite(why: why)
+        owed.why = why
+        owed.attempts += 1
+        // 2 s, 4 s, ... up to a minute between attempts at a write that keeps failing.
+        let delay = UInt64(1000) << UInt64(min(owed.attempts, 6))
+        owed.dueMillis = Self.wallMillis() + min(delay, 60_000)
+        owedWrites[article] = owed
+    }
+
+    /// One folder-writer batch from the front of `articles`; returns how many it took and the
+    /// articles whose displaced saves were recorded.
+    private func checkoutBatch(_ articles: ArraySlice<ArticlePath>) throws -> (consumed: Int, again: Set<ArticlePath>) {
         var changes: [FolderWriter.Change] = []
+        var bytesPlanned = 0
         var planned: [String: (article: ArticlePath, winner: LogEntry, state: FileState?)] = [:]
-        for article in articles.sorted() {
+        var consumed = 0
+        for article in articles {
+            if changes.count >= Self.checkoutArticles || bytesPlanned >= Self.checkoutBytes { break }
+            consumed += 1
             guard let winner = try log.winningHead(of: article) else { continue }
+            // Stored and relayed, never created here: names with control characters, newsd's own
+            // temp names, and names this site's ignore rules cover.
+            if let why = article.unsafeReason ?? (scanner.ignore.ignores(path: article.rawValue) ? "is covered by this site's ignore rules" : nil) {
+                if unwritableNames.count < 1000 { unwritableNames[article] = why }
+                continue
+            }
             let state = try log.fileState(article: article)
             let path = state?.path ?? article.rawValue
             switch winner.operation {
@@ -51,10 +99,11 @@ extension SiteLog {
                     continue
                 }
                 guard let bytes = try log.blob(hash) else {
-                    owedWrites[article] = "the content of \(winner.version.short) is missing from the log; run verify"
+                    owe(article, "the content of \(winner.version.short) is missing from the log; run verify")
                     continue
                 }
                 changes.append(.write(path: path, bytes: bytes, hash: hash, expected: state?.contentHash))
+                bytesPlanned += bytes.count
             case .delete:
                 guard state != nil || fileExists(path) else {
                     owedWrites.removeValue(forKey: article)
@@ -64,72 +113,98 @@ extension SiteLog {
             }
             planned[path] = (article, winner, state)
         }
-        guard !changes.isEmpty else { return [] }
+        guard !changes.isEmpty else { return (consumed, []) }
         let writer = folderWriter()
         let outcome = writer.apply(changes)
         swapScheme = outcome.scheme
         for (path, error) in outcome.failed {
             guard let article = planned[path]?.article else { continue }
             if owedWrites[article] == nil { logger.error("cannot write \(path): \(error); retried") }
-            owedWrites[article] = "cannot write \(path): \(error)"
+            owe(article, "cannot write \(path): \(error)")
         }
         let saves = outcome.displaced.compactMap { displaced -> UnrecordedSave? in
             guard let plan = planned[displaced.path] else { return nil }
-            return UnrecordedSave(displaced: displaced, article: plan.article, base: plan.state?.base)
+            return UnrecordedSave(path: displaced.path, temp: displaced.temp, article: plan.article, base: plan.state?.base,
+                                  bytes: displaced.bytes, why: "")
+        }
+        for (path, temp, why) in outcome.unread {
+            guard let plan = planned[path] else { continue }
+            keepUnrecorded(UnrecordedSave(path: path, temp: temp, article: plan.article, base: plan.state?.base, bytes: nil,
+                                          why: "cannot be read: \(why)"))
         }
         // The saves and the new file states in one transaction: a crash leaves either both or neither.
         let made: [LogEntry]
         do {
-            made = try log.recordLocal(saves.map(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) {
+            made = try log.recordLocal(saves.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) {
                 for (path, stat) in outcome.written {
                     guard let plan = planned[path], let hash = plan.winner.contentHash else { continue }
+                    // A file an editor replaced right after the swap keeps its old base: their save is
+                    // concurrent with the incoming version, not an edit of it.
+                    let base = outcome.replacedAfterSwap.contains(path) ? plan.state?.base : plan.winner.version
                     try log.setFileState(FileState(path: path, article: plan.article, size: stat.size, mtimeNanos: stat.mtimeNanos,
-                                                   ctimeNanos: stat.ctimeNanos, inode: stat.inode, contentHash: hash, base: plan.winner.version))
+                                                   ctimeNanos: stat.ctimeNanos, inode: stat.inode, contentHash: hash, base: base))
                 }
                 for path in outcome.removed { try log.removeFileState(path: path) }
             }
         } catch {
-            for save in saves { keepUnrecorded(save, error: error) }
+            for var save in saves {
+                save.why = "could not be recorded: \(error)"
+                keepUnrecorded(save)
+            }
             throw error
         }
         for path in Array(outcome.written.keys) + outcome.removed {
             if let article = planned[path]?.article { owedWrites.removeValue(forKey: article) }
         }
-        for save in saves { writer.discard(save.displaced) }
+        for save in saves { writer.discard(save.temp) }
         if !saves.isEmpty {
-            logger.notice("kept \(saves.count) save(s) found in place of an incoming version as local versions: \(saves.map(\.displaced.path).prefix(5).joined(separator: ", "))")
+            logger.notice("kept \(saves.count) save(s) found in place of an incoming version as local versions: \(saves.map(\.path).prefix(5).joined(separator: ", "))")
         }
         if let last = made.last {
             lastIngest = last
             announceGrowth()
         }
         logger.debug("folder follows the log: \(outcome.written.count) written, \(outcome.removed.count) removed")
-        return Set(saves.map(\.article))
+        return (consumed, Set(saves.map(\.article)))
     }
 
-    /// A displaced save that could not be recorded stays on disk, listed, until `retryOwedWrites`.
-    private func keepUnrecorded(_ save: UnrecordedSave, error: Error) {
-        logger.error("a save of \(save.displaced.path) found in place of an incoming version could not be recorded (\(error)); its bytes are kept in \(save.displaced.temp) and recording is retried")
-        unrecordedSaves[save.displaced.temp] = save
+    /// A displaced save not in the log yet stays on disk, listed, until `retryOwedWrites` records it.
+    private func keepUnrecorded(_ save: UnrecordedSave) {
+        logger.error("what stood in place of \(save.path) when an incoming version was written \(save.why); it is kept in \(save.temp) and retried")
+        unrecordedSaves[save.temp] = save
     }
 
-    /// Retries what the folder still owes: failed writes, and displaced saves not yet recorded.
-    /// Called on a timer and after folder events.
-    public func retryOwedWrites() throws {
+    /// Retries what the folder still owes: displaced saves not yet recorded, and failed writes whose
+    /// next attempt is due (`all`: every one, as after a folder event that may have removed the
+    /// cause). Called on a timer and after folder events.
+    public func retryOwedWrites(all: Bool = false) throws {
         guard folderState == .ok else { return }
         if !unrecordedSaves.isEmpty {
-            let saves = Array(unrecordedSaves.values)
-            let made = try log.recordLocal(saves.map(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis())
-            let writer = folderWriter()
-            for save in saves {
-                writer.discard(save.displaced)
-                unrecordedSaves.removeValue(forKey: save.displaced.temp)
+            var ready: [UnrecordedSave] = []
+            for var save in unrecordedSaves.values {
+                if save.bytes == nil {
+                    guard let snapshot = try? FileSystem.readConsistently(scanner.absolute(save.temp)),
+                          Int64(snapshot.bytes.count) <= settings.maximumFileBytes,
+                          !FileSystem.isOpenForWriting(scanner.absolute(save.temp), since: snapshot.stat) else { continue }
+                    save.bytes = snapshot.bytes
+                }
+                ready.append(save)
             }
-            if !made.isEmpty { announceGrowth() }
-            owedWrites.merge(saves.map { ($0.article, "a kept save awaits its turn in the folder") }, uniquingKeysWith: { old, _ in old })
+            if !ready.isEmpty {
+                let made = try log.recordLocal(ready.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis())
+                let writer = folderWriter()
+                for save in ready {
+                    writer.discard(save.temp)
+                    unrecordedSaves.removeValue(forKey: save.temp)
+                    if owedWrites[save.article] == nil { owedWrites[save.article] = OwedWrite(why: "a kept save was recorded") }
+                }
+                if !made.isEmpty { announceGrowth() }
+            }
         }
-        guard !owedWrites.isEmpty else { return }
-        try checkout(Set(owedWrites.keys))
+        let now = Self.wallMillis()
+        let due = owedWrites.filter { all || $0.value.dueMillis <= now }.keys
+        guard !due.isEmpty else { return }
+        try checkout(Set(due))
     }
 
     /// After start-up, a crash between a log commit and the folder writes, or the folder coming
@@ -156,15 +231,23 @@ extension SiteLog {
         let writer = folderWriter()
         let outcome = writer.apply([change])
         swapScheme = outcome.scheme
+        for (path, temp, why) in outcome.unread {
+            keepUnrecorded(UnrecordedSave(path: path, temp: temp, article: article, base: state?.base, bytes: nil, why: "cannot be read: \(why)"))
+        }
         var replacing = resolves
         if !outcome.displaced.isEmpty {
-            let saves = outcome.displaced.map { UnrecordedSave(displaced: $0, article: article, base: state?.base) }
+            let saves = outcome.displaced.map {
+                UnrecordedSave(path: $0.path, temp: $0.temp, article: article, base: state?.base, bytes: $0.bytes, why: "")
+            }
             let made: [LogEntry]
-            do { made = try log.recordLocal(saves.map(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) } catch {
-                for save in saves { keepUnrecorded(save, error: error) }
+            do { made = try log.recordLocal(saves.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) } catch {
+                for var save in saves {
+                    save.why = "could not be recorded: \(error)"
+                    keepUnrecorded(save)
+                }
                 throw error
             }
-            for save in saves { writer.discard(save.displaced) }
+            for save in saves { writer.discard(save.temp) }
             if !made.isEmpty { replacing = (replacing ?? state?.base.map { [$0] } ?? []) + made.map(\.version) }
         }
         if let (_, error) = outcome.failed.first { throw ControlFailure(.unavailable, "cannot write \(path): \(error)") }
@@ -186,13 +269,17 @@ extension SiteLog {
         return made.first
     }
 
-    func folderWriter() -> FolderWriter { FolderWriter(root: settings.watchDir, beforeSwap: beforeSwap) }
+    func folderWriter() -> FolderWriter {
+        FolderWriter(root: settings.watchDir, maximumFileBytes: settings.maximumFileBytes, beforeSwap: beforeSwap)
+    }
 
     func fileExists(_ path: String) -> Bool { (try? FileSystem.lstat(scanner.absolute(path))) != nil }
 }
 
 extension UnrecordedSave {
-    var change: LocalChange {
-        LocalChange(article: article, kind: .displaced(bytes: displaced.bytes, hash: displaced.hash, base: base))
+    /// The local version these bytes make, once read.
+    var change: LocalChange? {
+        guard let bytes else { return nil }
+        return LocalChange(article: article, kind: .displaced(bytes: bytes, hash: ContentHash.of(bytes), base: base))
     }
 }

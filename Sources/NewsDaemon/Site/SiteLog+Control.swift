@@ -6,9 +6,13 @@ extension SiteLog {
     public func status() -> StatusRequest.Response {
         let s = log.stats
         var problemList = problems.values.sorted()
-        problemList += owedWrites.sorted { $0.key < $1.key }.prefix(20).map { "\($0.key): \($0.value) (retried)" }
+        problemList += owedWrites.sorted { $0.key < $1.key }.prefix(20).map { "\($0.key.escaped): \($0.value.why) (retried)" }
         if owedWrites.count > 20 { problemList.append("\(owedWrites.count - 20) more articles not yet written to the folder") }
-        problemList += unrecordedSaves.keys.sorted().map { "an unrecorded save is kept in \($0); recording is retried" }
+        problemList += unrecordedSaves.values.sorted { $0.temp < $1.temp }.prefix(20).map {
+            "what stood in place of \(ArticlePath.escape($0.path)) when an incoming version was written \($0.why); it is kept in \(ArticlePath.escape($0.temp)) and retried"
+        }
+        problemList += unwritableNames.sorted { $0.key < $1.key }.prefix(10).map { "\($0.key.escaped) is in the log but not written to the folder: its name \($0.value)" }
+        if unwritableNames.count > 10 { problemList.append("\(unwritableNames.count - 10) more articles not written because of their names") }
         let now = Self.wallMillis()
         problemList += clockAhead.sorted { $0.key < $1.key }.map { site, ahead in
             "site \(site)'s clock is \(ahead.millis / 1000) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed"

@@ -56,7 +56,13 @@ extension SiteLog {
         // one never written here (a failed write, a folder that was away) is owed to the folder.
         var gone: [(ArticlePath, String)] = []
         for article in live where !present.contains(article) && !skippedArticles.contains(article) {
-            if let path = pathByArticle[article] { gone.append((article, path)) } else { checkoutDue = true }
+            guard let path = pathByArticle[article] else {
+                checkoutDue = true
+                continue
+            }
+            // A path the ignore rules now cover is no longer watched, not deleted.
+            if scanner.ignore.ignores(path: path) { continue }
+            gone.append((article, path))
         }
         // Cache rows of files that vanished without a live article (already deleted) are dropped.
         let stale = cached.values.filter { !present.contains($0.article) && !live.contains($0.article) }
@@ -77,12 +83,24 @@ extension SiteLog {
         var removed: [String] = []
         for path in leftovers {
             let full = scanner.absolute(path)
-            if let snapshot = try? FileSystem.readConsistently(full), try !log.hasBlob(.of(snapshot.bytes)) {
-                problems["kept \(path)"] = "\(path) holds bytes the log lacks (a save set aside by an interrupted write); kept: move it to an article name to record it"
-                logger.warning("kept \(path): it holds bytes the log lacks")
+            // Removed only when it is a file whose bytes were read and are in the log; anything
+            // else (unreadable, too large, a folder, bytes the log lacks) is kept and listed.
+            var kept: String?
+            if let st = try? FileSystem.lstat(full), st.kind == .file, st.size <= settings.maximumFileBytes {
+                if let snapshot = try? FileSystem.readConsistently(full) {
+                    if try !log.hasBlob(.of(snapshot.bytes)) { kept = "holds bytes the log lacks (a save set aside by an interrupted write)" }
+                } else {
+                    kept = "cannot be read"
+                }
+            } else {
+                kept = "is not a readable file within the size limit"
+            }
+            if let kept {
+                problems["kept \(path)"] = "\(ArticlePath.escape(path)) \(kept); kept: move it to an article name to record it"
+                logger.warning("kept \(path): it \(kept)")
                 continue
             }
-            unlink(full)
+            guard unlink(full) == 0 else { continue }
             removed.append(path)
         }
         if !removed.isEmpty {
@@ -184,16 +202,24 @@ extension SiteLog {
         }
         let deletes = gone.filter { pendingDeletes[$0.0] == nil }
         let live = log.stats.liveArticles
-        let massive = deletes.count >= settings.massDeleteMinimum
-            && Double(deletes.count + pendingDeletes.count) > settings.massDeleteFraction * Double(live)
+        // Counted over a sliding window, so a slow `rm -r` spread over many debounce batches is
+        // held like a fast one: the deletes recorded in the window count, and so do the articles
+        // they removed.
+        let now = Self.wallMillis()
+        recentDeletes.removeAll { $0.atMillis > now || now - $0.atMillis > settings.massDeleteWindowMillis }
+        let recent = recentDeletes.reduce(0) { $0 + $1.count }
+        let inWindow = deletes.count + recent
+        let massive = !deletes.isEmpty && inWindow >= settings.massDeleteMinimum
+            && Double(inWindow + pendingDeletes.count) > settings.massDeleteFraction * Double(live + recent)
         if massive {
             for (article, path) in deletes { pendingDeletes[article] = path }
-            pendingReason = "\(pendingDeletes.count) of \(live) live articles disappeared at once; "
+            pendingReason = "\(pendingDeletes.count) of \(live + recent) live articles disappeared within \(settings.massDeleteWindowMillis / 1000) s; "
                 + "held until `newsctl deletes --confirm`, or until the files are back"
             summary.heldDeletes = deletes.count
             logger.warning("holding \(deletes.count) deletes: \(pendingReason ?? "")")
         } else {
             for (article, path) in deletes { batch.append(LocalChange(article: article, kind: .delete(path: path))) }
+            if !deletes.isEmpty { recentDeletes.append((now, deletes.count)) }
         }
         try flush()
         if pendingDeletes.isEmpty { pendingReason = nil }

@@ -91,6 +91,7 @@ extension SiteLog {
         if clockAhead[site] == nil {
             logger.warning("site \(site) stamps entries \(millis / 1000) s ahead of this site's clock (over max_clock_skew): its entries are stored, its time is not followed")
         }
+        guard clockAhead[site] != nil || clockAhead.count < 100 else { return }
         clockAhead[site] = ClockAhead(millis: millis, seenAtMillis: Self.wallMillis())
     }
 

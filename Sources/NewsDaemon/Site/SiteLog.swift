@@ -20,6 +20,8 @@ public actor SiteLog {
     /// Deletes held for an operator: article -> on-disk path.
     var pendingDeletes: [ArticlePath: String] = [:]
     var pendingReason: String?
+    /// Deletes recorded within the mass-delete window: when, and how many.
+    var recentDeletes: [(atMillis: UInt64, count: Int)] = []
     public internal(set) var folderState: FolderState = .ok
     /// Problems an operator must see (disk full, unreadable folder), by kind.
     var problems: [String: String] = [:]
@@ -30,15 +32,19 @@ public actor SiteLog {
     var scanning = false
     /// Articles whose folder copy is not their winner because a write failed (or the folder was
     /// away), with why; retried on a timer and after folder events, listed in `status`.
-    var owedWrites: [ArticlePath: String] = [:]
+    var owedWrites: [ArticlePath: OwedWrite] = [:]
     /// Displaced saves not yet recorded (disk full), by temp path: kept on disk, retried.
     var unrecordedSaves: [String: UnrecordedSave] = [:]
-    /// Sites whose entries carry times past `max_clock_skew` ahead of this site's clock.
+    /// Sites whose entries carry times past `max_clock_skew` ahead of this site's clock (at most
+    /// 100 kept).
     var clockAhead: [SiteID: ClockAhead] = [:]
     /// How the folder writer last swapped a version in.
     var swapScheme: FolderWriter.Scheme = .exchange
     /// Set when the folder comes back from missing or empty: every article out of step is written.
     var checkoutDue = false
+    /// Articles in the log that are never written to the folder because of their names, with why
+    /// (at most 1,000 kept, so a peer sending many cannot grow this without bound).
+    var unwritableNames: [ArticlePath: String] = [:]
     /// Test seam: called just before each article is swapped in or moved aside.
     var beforeSwap: (@Sendable (String) -> Void)?
 
@@ -52,7 +58,12 @@ public actor SiteLog {
         self.key = key
         self.settings = settings
         self.logger = logger
-        clock = HybridLogicalClock(last: log.stats.maxTime)
+        // Start after everything seen, except times past the allowed skew: a peer's entry stamped
+        // in 2200 is stored, and must not become this site's clock at the next start (nor drag it
+        // to the edge of the skew). This site's own entries always count.
+        let own = (try? log.latestTime(of: key.siteID)) ?? HybridTimestamp(rawValue: 0)
+        let limit = HybridTimestamp(milliseconds: Self.wallMillis() &+ settings.maximumClockSkewMillis, counter: .max)
+        clock = HybridLogicalClock(last: max(own, (try? log.latestTime(notAfter: limit)) ?? own))
         scanner = FolderScanner(root: settings.watchDir, ignore: settings.ignore, maximumFileBytes: settings.maximumFileBytes)
     }
 

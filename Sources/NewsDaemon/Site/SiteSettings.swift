@@ -10,6 +10,8 @@ public struct SiteSettings: Sendable, Equatable {
     /// Deletes in one batch over this share of live articles (and at least `massDeleteMinimum`) are held.
     public var massDeleteFraction: Double
     public var massDeleteMinimum: Int
+    /// Deletes are counted over this sliding window for the mass-delete guard.
+    public var massDeleteWindowMillis: UInt64
     /// A remote entry stamped further than this ahead of the wall clock is stored but its time is
     /// not observed into the local clock.
     public var maximumClockSkewMillis: UInt64
@@ -17,8 +19,9 @@ public struct SiteSettings: Sendable, Equatable {
     public init(
         siteName: String, watchDir: String, dataDir: String, maximumFileBytes: Int64 = 64 << 20,
         ignore: IgnoreRules = IgnoreRules(), massDeleteFraction: Double = 0.5, massDeleteMinimum: Int = 10,
-        maximumClockSkewMillis: UInt64 = 10 * 60 * 1000
+        maximumClockSkewMillis: UInt64 = 10 * 60 * 1000, massDeleteWindowMillis: UInt64 = 60_000
     ) {
+        self.massDeleteWindowMillis = massDeleteWindowMillis
         self.maximumClockSkewMillis = maximumClockSkewMillis
         self.siteName = siteName
         self.watchDir = watchDir

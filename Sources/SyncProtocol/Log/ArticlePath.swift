@@ -64,6 +64,39 @@ public struct ArticlePath: Hashable, Sendable, Comparable, Codable, CustomString
     }
 
     public var description: String { rawValue }
+
+    /// Why newsd neither records a local file by this name nor creates one from a peer, or nil.
+    /// Control characters (C0, DEL, C1) make names that terminals and scripts mangle; `.newsd-*.tmp`
+    /// is newsd's own temp name. Entries already in logs keep such names: they are stored and
+    /// relayed as they are (refusing them would break their origin's chain for good).
+    public var unsafeReason: String? {
+        var previous: UInt8 = 0
+        for byte in rawValue.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) {
+                return "contains a control character"
+            }
+            previous = byte
+        }
+        for component in components where component.hasPrefix(".newsd-") && component.hasSuffix(".tmp") {
+            return "is a newsd temp name"
+        }
+        return nil
+    }
+
+    /// The path with control characters shown as `\u{…}`, for printing names that came from peers.
+    public var escaped: String { Self.escape(rawValue) }
+
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
     public var components: [Substring] { rawValue.split(separator: "/") }
     /// The last component, the file's name.
     public var name: String {

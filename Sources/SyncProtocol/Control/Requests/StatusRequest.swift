@@ -36,6 +36,8 @@ public struct StatusRequest: ControlRequest {
         /// How incoming versions are swapped into the folder: `exchange` (renameat2), or `move aside
         /// and link` where the file system lacks RENAME_EXCHANGE. Absent from older daemons.
         public var folderWrites: String?
+        /// The address accepting peers, with the port bound (`listen = "HOST:0"` picks one).
+        public var listening: String?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
