@@ -294,7 +294,7 @@ def concurrent_editors(bin_dir, root, rounds, seconds, rng):
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     text = f"Vòng {round_index}, {site.name} bản {count}: " + "tin nhanh, " * local.randrange(1, 60) + "\n"
                     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{count}.swp")
-                    with open(tmp, "w") as f:
+                    with open(tmp, "w", encoding="utf-8") as f:
                         f.write(text)
                     os.rename(tmp, path)
                     with lock:
@@ -349,13 +349,17 @@ def concurrent_editors(bin_dir, root, rounds, seconds, rng):
                 conflicts_alike += len(conflict_listing(a) or [])
             except TimeoutError:
                 print(f"  editors round {round_index} did not converge", flush=True)
-        lost = 0
+        missing = set()
         for site in sites:
-            held = {(row[0], row[1].lower()) for row in site.query("SELECT article, hex(content_hash) FROM entries WHERE op = 1", [])}
-            missing = [r for r in required if r not in held]
-            lost += len(missing)
-            for article, digest in missing[:5]:
+            rows = site.query("SELECT article, hex(content_hash) FROM entries WHERE op = 1", None)
+            if rows is None:
+                raise RuntimeError(f"cannot read {site.name}'s log")
+            held = {(row[0], row[1].lower()) for row in rows}
+            absent = [r for r in required if r not in held]
+            missing.update(absent)
+            for article, digest in absent[:5]:
                 print(f"  {site.name} lacks a save of {article} ({digest[:12]})", flush=True)
+        lost = len(missing)
         verified = all(s.verify() for s in sites)
     finally:
         for proxy in proxies.values():
@@ -523,55 +527,94 @@ def main():
     parser.add_argument("--flood", type=int, default=1000, help="silent connections opened at once")
     parser.add_argument("--editor-rounds", type=int, default=3, help="concurrent-editor rounds among three sites")
     parser.add_argument("--editor-seconds", type=int, default=60, help="length of each concurrent-editor round")
+    parser.add_argument("--only", default="", help="comma-separated rounds to run (ingest, replication, partitions, "
+                                                   "editors, hostile, flood, disk, fuzz); default all")
     args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    known = {"ingest", "replication", "partitions", "editors", "hostile", "flood", "disk", "fuzz"}
+    if only - known:
+        parser.error(f"unknown round(s): {', '.join(sorted(only - known))}; known: {', '.join(sorted(known))}")
+    run = (lambda name: not only or name in only)
     rng = random.Random(5)
     work = tempfile.mkdtemp(prefix="newsd-torture-")
     try:
-        print(f"kill -9 during ingest ({args.kills})", flush=True)
-        ingest = kills_during_ingest(args.bin, work, args.kills, rng)
-        print(f"kill -9 during replication ({args.kills})", flush=True)
-        repl = kills_during_replication(args.bin, work, args.kills, rng, args.articles)
-        print(f"partitions among three sites ({args.partitions} rounds)", flush=True)
-        parts = partitions(args.bin, work, args.partitions, rng)
-        print(f"concurrent editors at three sites ({args.editor_rounds} rounds of {args.editor_seconds} s)", flush=True)
-        editors = concurrent_editors(args.bin, work, args.editor_rounds, args.editor_seconds, rng)
-        print("random bytes at the replication port", flush=True)
-        hostile = hostile_bytes(args.bin, work, 200, rng)
-        print(f"{args.flood} silent connections at once", flush=True)
-        flood = connection_flood(args.bin, work, args.flood)
-        print("full disk (data folder on a 3 MiB tmpfs)", flush=True)
-        disk = full_disk(args.bin, work, rng)
-        print("fuzzing", flush=True)
-        fuzzed = fuzz(args.root, args.fuzz_seconds)
+        ingest = dict(kills=0, writes=0, lost=0, failed_verify=0, mismatches=0)
+        repl = dict(kills=0, lost=0, converged=True, leftovers=0, verified=True)
+        parts = dict(rounds=0, healed=0, failures=0, edits=0, verified=True, conflicts=0)
+        editors = dict(rounds=0, seconds=0, saves=0, required=0, lost=0, converged=0, conflicts=0, verified=True)
+        hostile = dict(tries=0, alive=True, refused=0, stored=0)
+        flood = dict(count=0, alive=True, baseline=0, peak=0, closed_after=0, refused=0, kernel_refused=0, synced=True)
+        disk, fuzzed = None, {}
+        if run("ingest"):
+            print(f"kill -9 during ingest ({args.kills})", flush=True)
+            ingest = kills_during_ingest(args.bin, work, args.kills, rng)
+        if run("replication"):
+            print(f"kill -9 during replication ({args.kills})", flush=True)
+            repl = kills_during_replication(args.bin, work, args.kills, rng, args.articles)
+        if run("partitions"):
+            print(f"partitions among three sites ({args.partitions} rounds)", flush=True)
+            parts = partitions(args.bin, work, args.partitions, rng)
+        if run("editors"):
+            print(f"concurrent editors at three sites ({args.editor_rounds} rounds of {args.editor_seconds} s)", flush=True)
+            editors = concurrent_editors(args.bin, work, args.editor_rounds, args.editor_seconds, rng)
+        if run("hostile"):
+            print("random bytes at the replication port", flush=True)
+            hostile = hostile_bytes(args.bin, work, 200, rng)
+        if run("flood"):
+            print(f"{args.flood} silent connections at once", flush=True)
+            flood = connection_flood(args.bin, work, args.flood)
+        if run("disk"):
+            print("full disk (data folder on a 3 MiB tmpfs)", flush=True)
+            disk = full_disk(args.bin, work, rng)
+        if run("fuzz"):
+            print("fuzzing", flush=True)
+            fuzzed = fuzz(args.root, args.fuzz_seconds)
     finally:
         subprocess.run(["pkill", "-f", work], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
-    rows = [
-        ("kills during ingest survived", f"{ingest['kills']} ({ingest['writes']} writes)"),
-        ("  acknowledged entries lost", ingest["lost"]),
-        ("  verify failures after", ingest["failed_verify"]),
-        ("  files whose head is not their content", ingest["mismatches"]),
-        ("kills during replication survived", repl["kills"]),
-        ("  acknowledged entries lost", repl["lost"]),
-        ("  sites converged byte for byte", "yes" if repl["converged"] else f"NO ({repl['leftovers']} temp files left)"),
-        ("  verify passed on both", "yes" if repl["verified"] else "NO"),
-        ("partitions healed", f"{parts['healed']} of {parts['rounds']} ({parts['edits']} edits, "
-                              f"{parts['conflicts']} open conflicts at the heals, listed alike on 3 sites)"),
-        ("  verify passed on all three", "yes" if parts["verified"] else "NO"),
-        ("concurrent editors", f"{editors['rounds']} rounds of {editors['seconds']} s, {editors['saves']} saves "
-                               f"({editors['required']} stood 300 ms), links cut at random, disk busy"),
-        ("  saves that stood 300 ms missing from a log", editors["lost"]),
-        ("  rounds converged (folders, logs, conflict listings alike)", f"{editors['converged']} of {editors['rounds']} "
-                                                                       f"({editors['conflicts']} open conflicts listed alike)"),
-        ("  verify passed on all three", "yes" if editors["verified"] else "NO"),
-        ("hostile connections (random bytes)", f"{hostile['tries']}, daemon up: {'yes' if hostile['alive'] else 'NO'}, "
-                                               f"refused {hostile['refused']}, stored {hostile['stored']}"),
-        ("silent connections at once", f"{flood['count']}, daemon up: {'yes' if flood['alive'] else 'NO'}, descriptors "
-                                       f"{flood['baseline']} -> {flood['peak']} -> back, all closed by newsd in {flood['closed_after']:.0f} s"),
-        ("  refused or timed out by newsd (counted)", f"{flood['refused']} (reset by the kernel before newsd saw them: {flood['kernel_refused']})"),
-        ("  a real peer synced afterwards", "yes" if flood["synced"] else "NO"),
-    ]
-    if disk is None:
+    rows = []
+    if run("ingest"):
+        rows += [
+            ("kills during ingest survived", f"{ingest['kills']} ({ingest['writes']} writes)"),
+            ("  acknowledged entries lost", ingest["lost"]),
+            ("  verify failures after", ingest["failed_verify"]),
+            ("  files whose head is not their content", ingest["mismatches"]),
+        ]
+    if run("replication"):
+        rows += [
+            ("kills during replication survived", repl["kills"]),
+            ("  acknowledged entries lost", repl["lost"]),
+            ("  sites converged byte for byte", "yes" if repl["converged"] else f"NO ({repl['leftovers']} temp files left)"),
+            ("  verify passed on both", "yes" if repl["verified"] else "NO"),
+        ]
+    if run("partitions"):
+        rows += [
+            ("partitions healed", f"{parts['healed']} of {parts['rounds']} ({parts['edits']} edits, "
+                                  f"{parts['conflicts']} open conflicts at the heals, listed alike on 3 sites)"),
+            ("  verify passed on all three", "yes" if parts["verified"] else "NO"),
+        ]
+    if run("editors"):
+        rows += [
+            ("concurrent editors", f"{editors['rounds']} rounds of {editors['seconds']} s, {editors['saves']} saves "
+                                   f"({editors['required']} stood 300 ms), links cut at random, disk busy"),
+            ("  saves that stood 300 ms missing from any log", editors["lost"]),
+            ("  rounds converged (folders, logs, conflict listings alike)", f"{editors['converged']} of {editors['rounds']} "
+                                                                           f"({editors['conflicts']} open conflicts listed alike)"),
+            ("  verify passed on all three", "yes" if editors["verified"] else "NO"),
+        ]
+    if run("hostile"):
+        rows.append(("hostile connections (random bytes)", f"{hostile['tries']}, daemon up: {'yes' if hostile['alive'] else 'NO'}, "
+                                                           f"refused {hostile['refused']}, stored {hostile['stored']}"))
+    if run("flood"):
+        rows += [
+            ("silent connections at once", f"{flood['count']}, daemon up: {'yes' if flood['alive'] else 'NO'}, descriptors "
+                                           f"{flood['baseline']} -> {flood['peak']} -> back, all closed by newsd in {flood['closed_after']:.0f} s"),
+            ("  refused or timed out by newsd (counted)", f"{flood['refused']} (reset by the kernel before newsd saw them: {flood['kernel_refused']})"),
+            ("  a real peer synced afterwards", "yes" if flood["synced"] else "NO"),
+        ]
+    if not run("disk"):
+        pass
+    elif disk is None:
         rows.append(("full disk", "not run (cannot mount a tmpfs here)"))
     else:
         rows += [

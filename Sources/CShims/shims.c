@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <signal.h>
 #include "CShims.h"
 
 int newsd_syncfs(int fd) { return syncfs(fd); }
@@ -18,6 +19,13 @@ int newsd_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 }
 
 int newsd_has_writers(int fd) {
+    // A lease broken while held is signalled with SIGIO, whose default action ends the process.
+    // The lease is released at once and nothing here waits for the signal: ignore it.
+    static int sigio_ignored = 0;
+    if (!sigio_ignored) {
+        signal(SIGIO, SIG_IGN);
+        sigio_ignored = 1;
+    }
     if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
         fcntl(fd, F_SETLEASE, F_UNLCK);
         return 0;

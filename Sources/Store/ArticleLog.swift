@@ -91,7 +91,7 @@ public final class ArticleLog {
 
     /// The latest time on any entry that is not past `limit`.
     public func latestTime(notAfter limit: HybridTimestamp) throws -> HybridTimestamp {
-        HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE hlc <= ?", .uint(limit.rawValue)) ?? 0))
+        HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE hlc >= 0 AND hlc <= ?", .uint(limit.rawValue)) ?? 0))
     }
 
     // MARK: blobs

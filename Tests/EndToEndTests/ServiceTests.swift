@@ -54,7 +54,7 @@ import TestSupport
         // SIGTERM: STOPPING=1, exit 0, and the log verifies at the next start.
         #expect(daemon.terminate() == 0)
         #expect(notify.drain().contains("STOPPING=1"))
-        let again = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"), extra: ["--listen", "127.0.0.1:\(freePort())"])
+        let again = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"), extra: ["--listen", "127.0.0.1:0"])
         try again.waitUntilReady()
         #expect(try again.ctl(["verify"]).status == 0)
         #expect(again.terminate() == 0)
@@ -62,7 +62,7 @@ import TestSupport
 
     @Test func journaldLinesCarryPriorityAndNoTimestamp() throws {
         try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
-        let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"), extra: ["--listen", "127.0.0.1:\(freePort())"],
+        let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"), extra: ["--listen", "127.0.0.1:0"],
                                        environment: ["JOURNAL_STREAM": "8:12345"])
         try daemon.waitUntilReady()
         #expect(daemon.terminate() == 0)

@@ -44,6 +44,32 @@ import SyncProtocol
         #expect(try await b.site.verify().problems.isEmpty)
     }
 
+    @Test func anInPlaceWriterHoldingTheFileOpenAcrossTheSwapLosesNothing() async throws {
+        let (a, b) = try pair()
+        a.save("tin.txt", "bản gốc")
+        try await a.site.scanAll()
+        try await a.send(to: b)
+        a.save("tin.txt", "bản của Hà Nội")
+        try await a.site.ingest(paths: ["tin.txt"])
+        // B's editor saves in place (open, truncate, write) at the instant of the swap, and is
+        // still writing when the file is moved out.
+        let writer = HeldWriter()
+        let target = b.path("tin.txt")
+        await b.site.setBeforeSwap { path in
+            if path == "tin.txt" { writer.open(target, writing: "nửa đầu, ") }
+        }
+        try await a.send(to: b)
+        await b.site.setBeforeSwap(nil)
+        #expect(b.read("tin.txt") == "bản của Hà Nội")
+        #expect(await b.site.status().problems.contains { $0.contains("still open for writing") }, "kept, not removed")
+        // The editor finishes and closes; the kept file is recorded at the next retry.
+        writer.finish(writing: "nửa sau.")
+        try await b.site.retryOwedWrites(all: true)
+        #expect(try await b.logHolds("tin.txt", "nửa đầu, nửa sau."), "the whole in-place save is in the log")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: b.watch).filter { $0.hasPrefix(".newsd-") }.isEmpty)
+        #expect(try await b.site.verify().problems.isEmpty)
+    }
+
     @Test func aDeleteLandingAtTheSwapKeepsTheSave() async throws {
         let (a, b) = try pair()
         a.save("xoa.txt", "sắp bị xoá")
@@ -251,5 +277,25 @@ import SyncProtocol
         #expect(problems.contains { $0.contains("tin\\u{7}.txt") && $0.contains("control character") })
         #expect(problems.contains { $0.contains(".newsd-x.tmp") && $0.contains("temp name") })
         #expect(problems.contains { $0.contains("ghi-chu.bak") && $0.contains("ignore rules") })
+    }
+}
+
+/// An editor that writes a file in place and keeps it open.
+final class HeldWriter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+
+    func open(_ path: String, writing text: String) {
+        lock.withLock {
+            fd = Glibc.open(path, O_WRONLY | O_TRUNC)
+            _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+    }
+
+    func finish(writing text: String) {
+        lock.withLock {
+            _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
     }
 }

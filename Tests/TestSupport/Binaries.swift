@@ -67,8 +67,9 @@ public final class DaemonProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         logHandle = FileHandle(forWritingAtPath: logPath)
         process.executableURL = URL(fileURLWithPath: Binaries.newsd)
-        // Every daemon gets a port of its own unless the test names one (or a config file does).
-        let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:\(freePort())"]
+        // Every daemon binds a port of its own (the kernel picks it: no port is picked early and
+        // bound late) unless the test names one (or a config file does). `listeningPort` reads it.
+        let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:0"]
         process.arguments = ["--watch", watch, "--data", data, "--log-level", "debug"] + ownPort + extra
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = logHandle
@@ -107,6 +108,14 @@ public final class DaemonProcess: @unchecked Sendable {
     @discardableResult
     public func ctl(_ arguments: [String]) throws -> CommandResult {
         try run(Binaries.newsctl, arguments + ["--data", dataDir])
+    }
+
+    /// The replication port the daemon bound, as `status` reports it.
+    public var listeningPort: Int? {
+        guard let result = try? ctl(["status", "--json"]), result.status == 0,
+              let status = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+              let address = status["listening"] as? String, let colon = address.lastIndex(of: ":") else { return nil }
+        return Int(address[address.index(after: colon)...])
     }
 
     /// Waits until `status --json` answers with `"ready": true`.

@@ -106,35 +106,52 @@ public final class FolderWatcher: Sendable {
     }
 
     private func run() {
-        var pending: [FolderChange] = []
-        var pendingSet = Set<FolderChange>()
-        var firstAt: ContinuousClock.Instant?
-        var lastAt: ContinuousClock.Instant?
+        // Each change waits for its own quiet time: a path is handed out `debounce` after its last
+        // event, whatever else keeps happening in the folder, so an editor's save is recorded within
+        // the debounce even in a busy newsroom (one debounce for the whole folder meant waiting for
+        // `maximumDelay` whenever anyone saved anything). `maximumDelay` bounds a path written nonstop.
+        var pending: [FolderChange: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)] = [:]
+        var order: [FolderChange] = []
+        // Batches go out at most every half debounce, so a bulk copy still lands in few transactions.
+        var quietUntil = ContinuousClock.now
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
         defer { buffer.deallocate() }
 
         func add(_ change: FolderChange) {
             let now = ContinuousClock.now
-            if firstAt == nil { firstAt = now }
-            lastAt = now
-            if pendingSet.insert(change).inserted { pending.append(change) }
+            if let seen = pending[change] {
+                pending[change] = (seen.first, now)
+            } else {
+                pending[change] = (now, now)
+                order.append(change)
+            }
         }
 
         while true {
             let current = settings.withLock { $0 }
             var timeout: Int32 = -1
-            if let first = firstAt, let last = lastAt {
+            if !pending.isEmpty {
                 let now = ContinuousClock.now
-                let due = min(last + current.debounce, first + current.maximumDelay)
-                if now >= due {
-                    continuation.yield(pending.contains(.everything) ? [.everything] : pending)
-                    pending.removeAll()
-                    pendingSet.removeAll()
-                    firstAt = nil
-                    lastAt = nil
+                func due(_ times: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)) -> ContinuousClock.Instant {
+                    min(times.last + current.debounce, times.first + current.maximumDelay)
+                }
+                let ready = now < quietUntil ? [] : order.filter { due(pending[$0]!) <= now }
+                if !ready.isEmpty {
+                    quietUntil = now + current.debounce / 2
+                    if ready.contains(.everything) {
+                        // A rescan covers everything else pending too.
+                        continuation.yield([.everything])
+                        pending.removeAll()
+                        order.removeAll()
+                    } else {
+                        continuation.yield(ready)
+                        for change in ready { pending.removeValue(forKey: change) }
+                        order.removeAll { pending[$0] == nil }
+                    }
                     continue
                 }
-                let ms = (due - now).components
+                let next = max(pending.values.map(due).min()!, quietUntil)
+                let ms = (next - now).components
                 timeout = Int32(max(1, ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000))
             }
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),

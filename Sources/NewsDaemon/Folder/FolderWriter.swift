@@ -223,7 +223,14 @@ public struct FolderWriter: Sendable {
                 // the two makes the link fail, and is moved aside in turn.
                 for _ in 0..<8 {
                     let aside = Self.temporaryName()
-                    if renameat(folder, name, folder, aside) == 0 { displaced.append(aside) } else if errno != ENOENT {
+                    if renameat(folder, name, folder, aside) == 0 {
+                        displaced.append(aside)
+                        // Only a file is moved aside: a folder or symlink made at that instant goes back.
+                        if !Self.isRegularFile(aside, in: folder) {
+                            if renameat(folder, aside, folder, name) == 0 { displaced.removeLast() }
+                            break
+                        }
+                    } else if errno != ENOENT {
                         break
                     }
                     if linkat(folder, temp, folder, name, 0) == 0 {
@@ -231,13 +238,21 @@ public struct FolderWriter: Sendable {
                         placed = true
                         break
                     }
+                    // No hard links on this file system (vfat, some FUSE): a rename, the place checked empty just before.
+                    if errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK, !Self.exists(name, in: folder),
+                       renameat(folder, temp, folder, name) == 0 {
+                        placed = true
+                        break
+                    }
                     guard errno == EEXIST else { break }
                 }
                 if !placed {
                     let error = FileSystemError("link", full)
-                    // Put the last file moved aside back, so the article is never left missing.
-                    if let last = displaced.last, linkat(folder, last, folder, name, 0) == 0 || renameat(folder, last, folder, name) == 0 {
-                        unlinkat(folder, last, 0)
+                    // Put the last file moved aside back, so the article is never left missing; only
+                    // into an empty place: a save that landed there meanwhile is never replaced.
+                    if let last = displaced.last, !Self.exists(name, in: folder),
+                       linkat(folder, last, folder, name, 0) == 0 || (!Self.exists(name, in: folder) && renameat(folder, last, folder, name) == 0) {
+                        if Self.exists(last, in: folder) { unlinkat(folder, last, 0) }
                         displaced.removeLast()
                     }
                     fail(path, error, temp: temp, folder: folder, into: &outcome)
@@ -279,6 +294,12 @@ public struct FolderWriter: Sendable {
             if errno == ENOENT { outcome.removed.append(path) } else { outcome.failed.append((path, FileSystemError("rename", full))) }
             return
         }
+        // A folder or symlink made at that instant is not moved out of sight: it goes back.
+        if !Self.isRegularFile(aside, in: folder) {
+            renameat(folder, aside, folder, name)
+            outcome.failed.append((path, FileSystemError("remove (something other than a file appeared where the article was)", full, errno: EISDIR)))
+            return
+        }
         outcome.removed.append(path)
         inspect(aside, in: folder, path: path, recorded: recorded, into: &outcome)
     }
@@ -317,12 +338,13 @@ public struct FolderWriter: Sendable {
     /// True when a writer holds the file open (a read lease is refused), or it changed since
     /// `read`. Where leases are not available (not the owner and no CAP_LEASE) only the change is seen.
     static func stillBeingWritten(_ name: String, in folder: Int32, since read: FileStat) -> Bool {
+        // Fails closed: a file that cannot be looked at is taken as still being written (kept).
         let fd = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return errno != ENOENT }
         defer { close(fd) }
         if newsd_has_writers(fd) == 1 { return true }
         var now = stat()
-        guard fstat(fd, &now) == 0 else { return false }
+        guard fstat(fd, &now) == 0 else { return true }
         let current = FileStat(now)
         return current.size != read.size || current.mtimeNanos != read.mtimeNanos || current.ctimeNanos != read.ctimeNanos
     }
@@ -333,6 +355,50 @@ public struct FolderWriter: Sendable {
     }
 
     // MARK: helpers
+
+    static func isRegularFile(_ name: String, in folder: Int32) -> Bool {
+        var st = stat()
+        return fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFREG
+    }
+
+    static func exists(_ name: String, in folder: Int32) -> Bool {
+        var st = stat()
+        return fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT
+    }
+
+    /// What a kept file (`temp`, relative to the folder) holds now, read beneath the folder without
+    /// following symlinks, refused before reading when it is not a regular file or is over the size
+    /// limit, and only once no other program has it open for writing.
+    public enum Kept: Sendable {
+        case bytes([UInt8])
+        /// Not readable yet (still being written, or a read error): try again later.
+        case notYet(String)
+        /// Gone, or replaced by something that is not a file within the limit: nothing to record.
+        case gone(String)
+    }
+
+    public func readKept(_ temp: String) -> Kept {
+        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else { return .notYet("cannot open the folder") }
+        var folders = Folders(root: rootFD)
+        defer { folders.closeAll(); close(rootFD) }
+        let place: (Int32, String)?
+        do { place = try folders.parentIfPresent(of: temp, under: root) } catch { return .gone("\(error)") }
+        guard let (folder, name) = place else { return .gone("its folder is gone") }
+        var st = stat()
+        guard fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return errno == ENOENT ? .gone("it was removed") : .notYet("cannot stat it") }
+        guard st.st_mode & S_IFMT == S_IFREG else { return .gone("it is no longer a regular file") }
+        guard Int64(st.st_size) <= maximumFileBytes else { return .gone("\(st.st_size) bytes, over the size limit") }
+        let snapshot: FileSystem.Snapshot
+        do {
+            snapshot = try FileSystem.readConsistently(root + "/" + temp) { openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        } catch {
+            return .notYet("\(error)")
+        }
+        guard Int64(snapshot.bytes.count) <= maximumFileBytes else { return .gone("over the size limit") }
+        if Self.stillBeingWritten(name, in: folder, since: snapshot.stat) { return .notYet("still open for writing by another program") }
+        return .bytes(snapshot.bytes)
+    }
 
     static func temporaryName() -> String {
         ".newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"

@@ -25,7 +25,7 @@ struct OwedWrite: Sendable {
 extension SiteLog {
     /// At most this many articles, or this many bytes, per folder-writer batch: bounds memory and
     /// open folders, whatever a peer sends or a retry brings back.
-    static let checkoutArticles = 128
+    static let checkoutArticles = 512
     static let checkoutBytes = 32 << 20
 
     /// Makes the folder hold each article's winning head: the site's log decides what the folder
@@ -47,9 +47,15 @@ extension SiteLog {
             let sorted = pending.sorted()
             var index = 0
             while index < sorted.count {
-                let (consumed, again) = try checkoutBatch(sorted[index...])
-                next.formUnion(again)
-                index += consumed
+                do {
+                    let (consumed, again) = try checkoutBatch(sorted[index...])
+                    next.formUnion(again)
+                    index += consumed
+                } catch {
+                    // This batch and the ones after it are owed, not forgotten.
+                    for article in sorted[index...] { owe(article, "not written yet: \(error)") }
+                    throw error
+                }
             }
             pending = next
         }
@@ -89,7 +95,7 @@ extension SiteLog {
             switch winner.operation {
             case .put:
                 guard let hash = winner.contentHash else { continue }
-                if var state, state.contentHash == hash, fileExists(path) {
+                if var state, state.contentHash == hash, fileMatches(state) {
                     // Already there: only the base moves, so the next edit replaces the winner.
                     if state.base != winner.version {
                         state.base = winner.version
@@ -180,25 +186,34 @@ extension SiteLog {
     public func retryOwedWrites(all: Bool = false) throws {
         guard folderState == .ok else { return }
         if !unrecordedSaves.isEmpty {
+            let writer = folderWriter()
             var ready: [UnrecordedSave] = []
             for var save in unrecordedSaves.values {
                 if save.bytes == nil {
-                    guard let snapshot = try? FileSystem.readConsistently(scanner.absolute(save.temp)),
-                          Int64(snapshot.bytes.count) <= settings.maximumFileBytes,
-                          !FileSystem.isOpenForWriting(scanner.absolute(save.temp), since: snapshot.stat) else { continue }
-                    save.bytes = snapshot.bytes
+                    switch writer.readKept(save.temp) {
+                    case .bytes(let bytes): save.bytes = bytes
+                    case .notYet(let why): save.why = "cannot be read yet: \(why)"; unrecordedSaves[save.temp] = save; continue
+                    case .gone(let why):
+                        logger.warning("a kept file \(save.temp) (what stood in place of \(save.path)) is no longer there to record: \(why)")
+                        unrecordedSaves.removeValue(forKey: save.temp)
+                        continue
+                    }
                 }
                 ready.append(save)
             }
             if !ready.isEmpty {
-                let made = try log.recordLocal(ready.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis())
-                let writer = folderWriter()
-                for save in ready {
-                    writer.discard(save.temp)
-                    unrecordedSaves.removeValue(forKey: save.temp)
-                    if owedWrites[save.article] == nil { owedWrites[save.article] = OwedWrite(why: "a kept save was recorded") }
+                do {
+                    let made = try log.recordLocal(ready.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis())
+                    for save in ready {
+                        writer.discard(save.temp)
+                        unrecordedSaves.removeValue(forKey: save.temp)
+                        if owedWrites[save.article] == nil { owedWrites[save.article] = OwedWrite(why: "a kept save was recorded") }
+                    }
+                    if !made.isEmpty { announceGrowth() }
+                } catch {
+                    // Kept for the next try; the owed writes below still go ahead.
+                    logger.error("recording \(ready.count) kept save(s) failed, retried: \(error)")
                 }
-                if !made.isEmpty { announceGrowth() }
             }
         }
         let now = Self.wallMillis()
@@ -274,6 +289,12 @@ extension SiteLog {
     }
 
     func fileExists(_ path: String) -> Bool { (try? FileSystem.lstat(scanner.absolute(path))) != nil }
+
+    /// The file is still what newsd last saw there (size, times, inode).
+    func fileMatches(_ state: FileState) -> Bool {
+        guard let st = try? FileSystem.lstat(scanner.absolute(state.path)), st.kind == .file else { return false }
+        return state.matches(size: st.size, mtimeNanos: st.mtimeNanos, ctimeNanos: st.ctimeNanos, inode: st.inode)
+    }
 }
 
 extension UnrecordedSave {
