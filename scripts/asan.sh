@@ -7,16 +7,19 @@
 #   scripts/asan.sh                 all three, 100k scan
 #   scripts/asan.sh --size 10000    a smaller scan
 #   scripts/asan.sh --skip-torture
+#   scripts/asan.sh --skip-e2e
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 size=100000
 torture=yes
+e2e=yes
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
     --skip-torture) torture=no; shift ;;
-    *) echo "usage: scripts/asan.sh [--size N] [--skip-torture]" >&2; exit 64 ;;
+    --skip-e2e) e2e=no; shift ;;
+    *) echo "usage: scripts/asan.sh [--size N] [--skip-torture] [--skip-e2e]" >&2; exit 64 ;;
   esac
 done
 scripts/bootstrap.sh
@@ -25,8 +28,10 @@ scratch=.build-asan
 swift build --build-tests --scratch-path "$scratch" -Xswiftc -sanitize=address 2>&1 | tail -1
 bin=$(swift build --scratch-path "$scratch" -Xswiftc -sanitize=address --show-bin-path)
 
-echo "== end-to-end tests under ASan"
-NEWSD_BIN_DIR="$bin" swift test --skip-build --scratch-path "$scratch" -Xswiftc -sanitize=address --filter EndToEndTests
+if [ "$e2e" = yes ]; then
+  echo "== end-to-end tests under ASan"
+  NEWSD_BIN_DIR="$bin" swift test --skip-build --scratch-path "$scratch" -Xswiftc -sanitize=address --filter EndToEndTests
+fi
 
 echo "== scans of $size articles under ASan"
 work=$(mktemp -d /tmp/newsd-asan-XXXXXX)
@@ -48,6 +53,6 @@ done
 
 if [ "$torture" = yes ]; then
   echo "== torture (short form) under ASan"
-  python3 scripts/torture.py --bin "$bin" --root "$root" --kills 5 --partitions 3 --flood 200 --fuzz-seconds 0
+  python3 scripts/torture.py --bin "$bin" --root "$root" --kills 5 --partitions 3 --flood 200 --editor-rounds 1 --editor-seconds 20 --fuzz-seconds 0
 fi
 echo "ASan: clean"

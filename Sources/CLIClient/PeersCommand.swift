@@ -25,6 +25,9 @@ struct PeersCommand: AsyncParsableCommand {
                 print("  reports \(reported.articles) articles, \(reported.logEntries) log entries, \(reported.peersConnected) of \(reported.peersConfigured) peers connected")
             }
             if let error = peer.lastError, !peer.connected { print("  last error: \(error)") }
+            if let ahead = peer.clockAheadSeconds {
+                print("  clock \(ahead) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed")
+            }
         }
     }
 }

@@ -61,7 +61,8 @@ public final class DaemonProcess: @unchecked Sendable {
     public let logPath: String
     private var logHandle: FileHandle?
 
-    public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:]) throws {
+    /// `passWatch`: false leaves `watch` to the config file (a `--watch` flag would override it).
+    public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:], passWatch: Bool = true) throws {
         dataDir = data
         logPath = data + ".newsd.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -70,7 +71,7 @@ public final class DaemonProcess: @unchecked Sendable {
         // Every daemon binds a port of its own (the kernel picks it: no port is picked early and
         // bound late) unless the test names one (or a config file does). `listeningPort` reads it.
         let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:0"]
-        process.arguments = ["--watch", watch, "--data", data, "--log-level", "debug"] + ownPort + extra
+        process.arguments = (passWatch ? ["--watch", watch] : []) + ["--data", data, "--log-level", "debug"] + ownPort + extra
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = logHandle
         process.standardError = logHandle

@@ -50,7 +50,12 @@ public struct ControlDispatcher: Sendable {
 
     private func peers() async throws -> [PeerInfo] {
         guard let registry else { return [] }
-        return registry.infos(local: await site.versionVector())
+        let ahead = await site.clockAheadSeconds()
+        return registry.infos(local: await site.versionVector()).map { info in
+            var info = info
+            info.clockAheadSeconds = SiteID(info.id).flatMap { ahead[$0] }
+            return info
+        }
     }
 
     private func sync(_ request: SyncRequest) throws -> SyncRequest.Response {

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import ServiceLifecycle
 import SyncProtocol
 
@@ -74,11 +75,16 @@ public final class ControlServer: Service {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var decoder = FrameDecoder(maximumFrameLength: ControlLimits.maximumRequestBytes)
+                // The idle timeout is for a client that stops talking, not for a request that takes
+                // long to answer (verify of a large log).
+                let idle = try? await connection.channel.pipeline.handler(type: CloseOnIdleHandler.self).get()
                 for try await buffer in inbound {
                     decoder.append(buffer.readableBytesView)
                     do {
                         while let frame = try decoder.nextFrame() {
+                            idle?.busy.add(1, ordering: .relaxed)
                             let response = await dispatcher.respond(to: frame)
+                            defer { idle?.busy.subtract(1, ordering: .relaxed) }
                             try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(response)))
                         }
                     } catch let error as FrameDecoder.FrameError {
@@ -95,14 +101,17 @@ public final class ControlServer: Service {
     }
 }
 
-/// Closes a connection whose client has gone quiet, so a hung newsctl holds nothing for long.
+/// Closes a connection whose client has gone quiet, so a hung newsctl holds nothing for long;
+/// never while one of its requests is being answered.
 final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    /// Requests of this connection being answered now.
+    let busy = Atomic<Int>(0)
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
+            if busy.load(ordering: .relaxed) == 0 { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -160,28 +160,6 @@ public enum FileSystem {
         throw lastError
     }
 
-    /// Writes `bytes` at `path` so no reader ever sees a partial file: a temp file beside it, fsync,
-    /// rename over, fsync the folder. Creates missing folders.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
-        let folder = (path as NSString).deletingLastPathComponent
-        try makeDirectories(folder)
-        let temp = temporaryPath(in: folder)
-        let fd = try createAndWrite(temp, bytes, mode: mode)
-        guard fsync(fd) == 0 else {
-            let error = FileSystemError("fsync", temp)
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        close(fd)
-        guard rename(temp, path) == 0 else {
-            let error = FileSystemError("rename", path)
-            unlink(temp)
-            throw error
-        }
-        syncDirectory(folder)
-    }
-
     /// True when another program has the file open for writing, or it changed since `read`.
     public static func isOpenForWriting(_ path: String, since read: FileStat) -> Bool {
         let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -190,26 +168,8 @@ public enum FileSystem {
         return FolderWriter.stillBeingWritten((path as NSString).lastPathComponent, in: folder, since: read)
     }
 
-    /// True for the names `tempPath` makes.
+    /// True for the temp names the folder writer makes (`FolderWriter.temporaryName`).
     public static func isTempName(_ name: String) -> Bool { name.hasPrefix(".newsd-") && name.hasSuffix(".tmp") }
-
-    /// A name for a temp file beside its target; the ignore rules pass over `.newsd-*`.
-    static func temporaryPath(in folder: String) -> String {
-        folder + "/.newsd-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + ".tmp"
-    }
-
-    /// Creates `path` (which must not exist) and writes all of `bytes`; returns the open descriptor.
-    /// On failure the file is removed and nothing is left open.
-    static func createAndWrite(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(FileSystemError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileSystemError("create", path) }
-        do { try writeAll(bytes, to: fd, path: path) } catch {
-            close(fd)
-            unlink(path)
-            throw error
-        }
-        return fd
-    }
 
     /// Writes all of `bytes` to `fd`, retrying short writes and interruptions.
     static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(FileSystemError) {

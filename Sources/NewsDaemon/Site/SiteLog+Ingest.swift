@@ -57,7 +57,8 @@ extension SiteLog {
         var gone: [(ArticlePath, String)] = []
         for article in live where !present.contains(article) && !skippedArticles.contains(article) {
             guard let path = pathByArticle[article] else {
-                checkoutDue = true
+                // Owed to the folder, unless its name is one newsd never writes.
+                if article.unsafeReason == nil && !scanner.ignore.ignores(path: article.rawValue) { checkoutDue = true }
                 continue
             }
             // A path the ignore rules now cover is no longer watched, not deleted.

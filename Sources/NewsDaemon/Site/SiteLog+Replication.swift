@@ -85,6 +85,9 @@ extension SiteLog {
         return result
     }
 
+    /// Per site, how far ahead of this site's clock its entries were stamped (past the skew).
+    public func clockAheadSeconds() -> [SiteID: UInt64] { clockAhead.mapValues { $0.millis / 1000 } }
+
     /// A site whose entries carry times past this site's clock plus the allowed skew: its times are
     /// not followed, and `status` names it.
     func noteClockAhead(of site: SiteID, by millis: UInt64) {

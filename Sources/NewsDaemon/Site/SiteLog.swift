@@ -75,6 +75,9 @@ public actor SiteLog {
         next.dataDir = settings.dataDir
         settings = next
         scanner = FolderScanner(root: next.watchDir, ignore: next.ignore, maximumFileBytes: next.maximumFileBytes)
+        // New ignore rules may make names writable (or not): look again at the next scan.
+        unwritableNames.removeAll()
+        checkoutDue = true
     }
 
     /// Test seam: see `beforeSwap`.

@@ -26,6 +26,9 @@ public struct PeerInfo: Codable, Sendable, Equatable {
     public var reported: PeerReport?
     /// Why the last session ended or the last dial failed.
     public var lastError: String?
+    /// How far ahead of this site's clock the peer stamped entries, when past `max_clock_skew`
+    /// (its times are stored but not followed). Absent from older daemons.
+    public var clockAheadSeconds: UInt64?
 
     public init(id: String, name: String?, address: String?, connected: Bool, since: String?, lastExchange: String?,
                 entriesSent: UInt64, entriesReceived: UInt64, bytesSent: UInt64, bytesReceived: UInt64,
