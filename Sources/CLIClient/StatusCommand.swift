@@ -19,7 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
         out += "data        \(s.dataDir)\n"
         if let writes = s.folderWrites { out += "writes      \(writes == "exchange" ? "swapped in atomically (renameat2 exchange)" : writes)\n" }
         out += "articles    \(s.articles) live, \(s.deletedArticles) deleted\n"
-        out += "log         \(s.logEntries) entries\n"
+        out += "log         \(s.logEntries) entries\(s.walBytes.map { ", write-ahead log \(humanBytes($0))" } ?? "")\n"
         out += "blobs       \(s.blobs.count), \(humanBytes(s.blobs.storedBytes)) stored for \(humanBytes(s.blobs.rawBytes)) of content\n"
         if let last = s.lastChange {
             out += "last change \(TimeArgument.display(milliseconds: last.hlc >> 16))  \(last.op) \(last.article) (\(last.version.prefix(12)))\n"

@@ -70,18 +70,15 @@ public final class ArticleLog {
     }
 
     public func publicKey(of site: SiteID) throws -> SiteKey.Public? {
-        let stmt = try db.statement("SELECT public_key FROM sites WHERE site_id = ?")
-        try stmt.bind([.text(site.rawValue)])
-        guard try stmt.step() else { return nil }
-        return try SiteKey.Public(der: stmt.blob(0))
+        try db.statement("SELECT public_key FROM sites WHERE site_id = ?").first([.text(site.rawValue)]) {
+            try SiteKey.Public(der: $0.blob(0))
+        }
     }
 
     /// The last entry an origin made that this log holds: the tip of its chain.
     public func chainTip(of origin: SiteID) throws -> (sequence: UInt64, version: VersionID)? {
-        let stmt = try db.statement("SELECT origin_seq, version FROM entries WHERE origin = ? ORDER BY origin_seq DESC LIMIT 1")
-        try stmt.bind([.text(origin.rawValue)])
-        guard try stmt.step(), let version = VersionID(bytes: stmt.blob(1)) else { return nil }
-        return (stmt.uint64(0), version)
+        try db.statement("SELECT origin_seq, version FROM entries WHERE origin = ? ORDER BY origin_seq DESC LIMIT 1")
+            .first([.text(origin.rawValue)]) { row in VersionID(bytes: row.blob(1)).map { (row.uint64(0), $0) } }
     }
 
     /// The latest time an origin stamped on an entry this log holds.
@@ -114,10 +111,8 @@ public final class ArticleLog {
     }
 
     public func blob(_ hash: ContentHash) throws -> [UInt8]? {
-        let stmt = try db.statement("SELECT size, encoding, data FROM blobs WHERE hash = ?")
-        try stmt.bind([.blob(hash.bytes)])
-        guard try stmt.step() else { return nil }
-        let encoding = BlobCodec.Encoding(rawValue: stmt.int(1)) ?? .raw
-        return try BlobCodec.decode(stmt.blob(2), encoding: encoding, size: stmt.int(0))
+        try db.statement("SELECT size, encoding, data FROM blobs WHERE hash = ?").first([.blob(hash.bytes)]) { row in
+            try BlobCodec.decode(row.blob(2), encoding: BlobCodec.Encoding(rawValue: row.int(1)) ?? .raw, size: row.int(0))
+        }
     }
 }

@@ -48,6 +48,7 @@ public final class IngestService: Service {
                         await self.rescan(reason: "retry")
                     }
                     await self.retryOwedWrites()
+                    await self.site.checkpointIfIdle()
                 }
             }
             // Until SIGTERM/SIGINT: then the watcher's stream ends and the retry loop is cancelled.

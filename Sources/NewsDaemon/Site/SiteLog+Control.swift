@@ -35,7 +35,7 @@ extension SiteLog {
             skipped: skipped.values.sorted { $0.path < $1.path }, pendingDeletes: pendingDeletes.count,
             folderState: folderText, problems: problemList, conflicts: s.conflictedArticles,
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
-            version: NewsdVersion.current, folderWrites: swapScheme.rawValue)
+            version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes)
     }
 
     /// Turns what a person typed into an article path: relative to the watched folder, NFC.

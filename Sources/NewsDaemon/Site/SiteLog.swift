@@ -45,6 +45,8 @@ public actor SiteLog {
     /// Articles in the log that are never written to the folder because of their names, with why
     /// (at most 1,000 kept, so a peer sending many cannot grow this without bound).
     var unwritableNames: [ArticlePath: String] = [:]
+    /// Rows changed as of the last idle check, for `checkpointIfIdle`.
+    var changesAtLastCheck: Int64 = -1
     /// Test seam: called just before each article is swapped in or moved aside.
     var beforeSwap: (@Sendable (String) -> Void)?
 
@@ -110,5 +112,19 @@ extension SiteLog {
             return true
         }
         return false
+    }
+}
+
+extension SiteLog {
+    /// Bytes in the log's write-ahead log now.
+    public var walBytes: Int64 { (try? FileSystem.lstat(log.path + "-wal"))?.size ?? 0 }
+
+    /// Truncates the WAL when nothing was written since the last call (a few seconds of quiet):
+    /// SQLite's automatic checkpoints keep it near 4 MB while busy, this returns it to zero.
+    public func checkpointIfIdle() {
+        let changes = log.db.totalChanges
+        defer { changesAtLastCheck = changes }
+        guard changes == changesAtLastCheck, walBytes > 0 else { return }
+        do { try log.db.checkpoint() } catch { logger.warning("checkpoint of the log failed, retried: \(error)") }
     }
 }

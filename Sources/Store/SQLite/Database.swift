@@ -74,13 +74,18 @@ public final class Database {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+    /// Rows changed since the connection opened: tells whether anything was written in a while.
+    public var totalChanges: Int64 { Int64(sqlite3_total_changes64(handle)) }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Convenience for a query returning one integer.
     public func scalar(_ sql: String, _ values: SQLiteValue...) throws -> Int64? {
-        let stmt = try statement(sql)
-        try stmt.bind(values)
-        guard try stmt.step() else { return nil }
-        return stmt.isNull(0) ? nil : stmt.int64(0)
+        try statement(sql).first(values) { $0.isNull(0) ? nil : $0.int64(0) }
+    }
+
+    /// Copies the WAL back into the database and truncates it to zero bytes. Fails (busy) only if
+    /// another connection holds a read snapshot; newsd's own statements are reset after use.
+    public func checkpoint() throws {
+        try execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 }

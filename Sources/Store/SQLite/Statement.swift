@@ -74,16 +74,26 @@ public final class Statement {
 
     /// Binds and runs a statement that returns no rows.
     public func run(_ values: SQLiteValue...) throws {
+        defer { sqlite3_reset(handle) }
         try bind(values)
         try step()
-        sqlite3_reset(handle)
     }
 
-    /// Binds, then calls `row` for every result row.
+    /// Binds, then calls `row` for every result row. The statement is reset however it ends: a
+    /// statement left mid-result holds a read snapshot, and no checkpoint can pass it (the WAL then
+    /// grows for the life of the process).
     public func query(_ values: [SQLiteValue], _ row: (Statement) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
         try bind(values)
         while try step() { try row(self) }
-        sqlite3_reset(handle)
+    }
+
+    /// Binds, reads the first result row with `read`, and resets: nil when there is none.
+    public func first<T>(_ values: [SQLiteValue], _ read: (Statement) throws -> T?) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        try bind(values)
+        guard try step() else { return nil }
+        return try read(self)
     }
 
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }

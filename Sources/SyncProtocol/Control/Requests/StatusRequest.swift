@@ -38,15 +38,18 @@ public struct StatusRequest: ControlRequest {
         public var folderWrites: String?
         /// The address accepting peers, with the port bound (`listen = "HOST:0"` picks one).
         public var listening: String?
+        /// Bytes in the log's write-ahead log (checkpointed automatically, truncated when idle).
+        public var walBytes: Int64?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
             deletedArticles: Int, logEntries: Int, blobs: BlobStats, lastChange: VersionInfo?,
             skipped: [SkippedFile], pendingDeletes: Int, folderState: String, problems: [String],
             peers: [PeerSummary] = [], conflicts: Int = 0, refusedConnections: Int = 0,
-            uptimeSeconds: Double, version: String, folderWrites: String? = nil
+            uptimeSeconds: Double, version: String, folderWrites: String? = nil, walBytes: Int64? = nil
         ) {
             self.folderWrites = folderWrites
+            self.walBytes = walBytes
             self.ready = ready
             self.siteId = siteId
             self.siteName = siteName
