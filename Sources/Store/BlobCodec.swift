@@ -96,6 +96,12 @@ public enum BlobCodec {
             return data
         case .zstd:
             guard size > 0 else { throw CorruptBlob(detail: "compressed blob of size 0") }
+            // The frame must say the size it was claimed with (newsd's frames always carry it).
+            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+            guard declared != ZSTD_CONTENTSIZE_ERROR else { throw CorruptBlob(detail: "not a zstd frame") }
+            guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(size) else {
+                throw CorruptBlob(detail: "frame holds \(declared) bytes, claimed \(size)")
+            }
             var out = [UInt8](repeating: 0, count: size)
             let written = out.withUnsafeMutableBytes { dst in
                 data.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }

@@ -147,6 +147,35 @@ import SyncProtocol
         }
     }
 
+    @Test func aBlobClaimingMoreThanTheSiteTakesIsRefusedBeforeAnyAllocation() async throws {
+        try await withSite { site, port, _ in
+            // ~100 bytes claiming 16 GiB.
+            let hash = ContentHash.of(Array("không có thật".utf8))
+            let claim = BlobPart(hash: hash, size: 16 << 30, encoding: 1, storedSize: 64, offset: 0, bytes: Array(repeating: 0, count: 64))
+            let answer = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(claim))])
+            #expect(errorCode(answer) == .tooLarge)
+
+            // A real zstd frame of 80 MiB of zeros (a few KB on the wire), over the site's 64 MiB.
+            let zeros = [UInt8](repeating: 0, count: 80 << 20)
+            let (encoding, bomb) = BlobCodec.encode(zeros)
+            #expect(encoding == .zstd && bomb.count < 64 << 10)
+            let bombPart = BlobPart(hash: .of(zeros), size: UInt64(zeros.count), encoding: 1, storedSize: UInt64(bomb.count), offset: 0, bytes: bomb)
+            let answer2 = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(bombPart))])
+            #expect(errorCode(answer2) == .tooLarge)
+
+            // A frame whose own header disagrees with the size it is claimed with.
+            let text = Array(String(repeating: "Bản tin dài. ", count: 200).utf8)
+            let (_, packed) = BlobCodec.encode(text)
+            let lying = BlobPart(hash: .of(text), size: UInt64(text.count + 1000), encoding: 1, storedSize: UInt64(packed.count), offset: 0, bytes: packed)
+            let answer3 = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(lying))])
+            #expect(errorCode(answer3) == .blobMismatch)
+
+            let stats = await site.stats
+            #expect(stats.blobs == 0 && stats.entries == 0)
+            #expect(try await site.verify().ok)
+        }
+    }
+
     @Test func anUnlistedKeyIsRefusedAtTheHandshake() async throws {
         try await withSite { site, port, registry in
             let stranger = SiteKey()

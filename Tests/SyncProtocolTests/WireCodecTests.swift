@@ -190,6 +190,14 @@ import Testing
         #expect(mine.count(aheadOf: theirs) == 2)
         #expect(theirs.count(aheadOf: mine) == 9)
     }
+
+    @Test func countsSaturateOnAPeersHugeNumbers() {
+        let a = SiteKey().siteID, b = SiteKey().siteID, c = SiteKey().siteID
+        let huge = VersionVector([a, b, c].reduce(into: [:]) { $0[$1] = UInt64(1) << 63 })
+        #expect(huge.count(aheadOf: VersionVector()) == .max)
+        #expect(huge.total == .max)
+        #expect(VersionVector().count(aheadOf: huge) == 0)
+    }
 }
 
 /// SplitMix64: a generator with a seed, so a property test that fails fails the same way again.

@@ -17,7 +17,14 @@ struct IncomingBatch {
     /// more than this, whatever it sends.
     let maximumPendingBytes: Int
 
-    init(maximumPendingBytes: Int = 256 << 20) { self.maximumPendingBytes = maximumPendingBytes }
+    /// The largest article content a blob may claim: this site's `max_file_bytes`, and never more
+    /// than the protocol's limit. Checked before anything is allocated for it.
+    let maximumBlobBytes: UInt64
+
+    init(maximumPendingBytes: Int = 256 << 20, maximumFileBytes: Int64 = 64 << 20) {
+        self.maximumPendingBytes = maximumPendingBytes
+        maximumBlobBytes = min(UInt64(max(0, maximumFileBytes)), WireCodec.maximumBlobBytes)
+    }
 
     var isEmpty: Bool { entries.isEmpty }
     /// Entries this many, or this many bytes, make a transaction worth committing.
@@ -39,8 +46,11 @@ struct IncomingBatch {
 
     private mutating func take(_ part: BlobPart) throws(WireError) {
         guard let encoding = BlobCodec.Encoding(rawValue: Int(part.encoding)) else { throw WireError(.malformedFrame, "unknown blob encoding") }
-        guard part.storedSize <= UInt64(maximumPendingBytes), part.size <= 1 << 34 else {
-            throw WireError(.tooLarge, "blob \(part.hash.hex) of \(part.storedSize) bytes is over the limit")
+        guard part.size <= maximumBlobBytes else {
+            throw WireError(.tooLarge, "blob \(part.hash.hex) claims \(part.size) bytes; this site takes articles up to \(maximumBlobBytes) (max_file_bytes)")
+        }
+        guard part.storedSize <= UInt64(maximumPendingBytes), part.storedSize <= max(part.size, 64) + part.size / 8 + 1024 else {
+            throw WireError(.tooLarge, "blob \(part.hash.hex) of \(part.storedSize) stored bytes for \(part.size) is over the limit")
         }
         var assembled: BlobPart
         if part.offset == 0 {
@@ -72,8 +82,8 @@ struct IncomingBatch {
     /// A blob sent as a delta from `base` (which the caller found here or in the log): rebuilt,
     /// re-hashed, and kept compressed like any other.
     mutating func take(_ delta: BlobDelta, base: [UInt8]) throws(WireError) {
-        guard delta.size <= UInt64(maximumPendingBytes) else {
-            throw WireError(.tooLarge, "blob \(delta.hash.hex) of \(delta.size) bytes is over the limit")
+        guard delta.size <= maximumBlobBytes, delta.size <= UInt64(maximumPendingBytes) else {
+            throw WireError(.tooLarge, "blob \(delta.hash.hex) claims \(delta.size) bytes; this site takes articles up to \(maximumBlobBytes) (max_file_bytes)")
         }
         let bytes: [UInt8]
         do { bytes = try BlobCodec.applyDelta(delta.bytes, to: base, size: Int(delta.size)) } catch {

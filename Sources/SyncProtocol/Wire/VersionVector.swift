@@ -21,10 +21,18 @@ public struct VersionVector: Sendable, Equatable, Codable {
         return out
     }
 
-    /// Entries this vector holds that `other` does not.
+    /// Entries this vector holds that `other` does not. Saturates: a peer's vector can hold any
+    /// number (an origin at 2^63), and `status`, `peers` and the metrics scrape must not trap on it.
     public func count(aheadOf other: VersionVector) -> UInt64 {
-        sequences.reduce(0) { $0 + ($1.value > other[$1.key] ? $1.value - other[$1.key] : 0) }
+        sequences.reduce(0) { sum, item in
+            Self.saturatingAdd(sum, item.value > other[item.key] ? item.value - other[item.key] : 0)
+        }
     }
 
-    public var total: UInt64 { sequences.values.reduce(0, +) }
+    public var total: UInt64 { sequences.values.reduce(0, Self.saturatingAdd) }
+
+    static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
+    }
 }

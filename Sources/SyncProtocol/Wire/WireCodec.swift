@@ -11,6 +11,9 @@ public enum WireCodec {
     public static let deltaVersion: UInt16 = 2
     /// The hard maximum frame body. Blobs larger than a frame travel in several parts.
     public static let maximumFrameLength = 4 << 20
+    /// The largest article content any blob may claim, whatever a site's `max_file_bytes`: a
+    /// receiver refuses a larger claim before allocating anything for it.
+    public static let maximumBlobBytes: UInt64 = 1 << 30
     /// Blob bytes per part, leaving room for the part's header.
     public static let blobPartLength = (4 << 20) - 1024
     static let magic: [UInt8] = Array("NEWSD".utf8)
