@@ -83,15 +83,28 @@ extension ArticleLog {
                 var made: [LogEntry] = []
                 func append(_ article: ArticlePath, _ operation: SyncProtocol.Operation, _ hash: ContentHash?, size: Int,
                             replaces: [VersionID], heads: [LogEntry]) throws -> LogEntry {
-                    let entry = try LogEntry(
-                        signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: article,
-                        operation: operation, contentHash: hash, size: UInt64(size),
-                        replaces: replaces.sorted(), time: localClock.tick(wallMillis: wallMillis),
-                        previous: tip?.version)
-                    try insert(entry, heads: heads, wallMillis: wallMillis)
-                    tip = (entry.sequence, entry.version)
-                    made.append(entry)
-                    return entry
+                    // More versions than one entry may replace (a resolve of a flood of heads) are
+                    // replaced by a chain: each entry replaces the one before it and the next
+                    // versions, the same content throughout, so every entry is one peers accept.
+                    var remaining = replaces.sorted()
+                    var previous: VersionID?
+                    var currentHeads = heads
+                    while true {
+                        let room = WireCodec.maximumReplaces - (previous == nil ? 0 : 1)
+                        let step = Array(remaining.prefix(room)) + (previous.map { [$0] } ?? [])
+                        remaining.removeFirst(min(room, remaining.count))
+                        let entry = try LogEntry(
+                            signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: article,
+                            operation: operation, contentHash: hash, size: UInt64(size),
+                            replaces: step.sorted(), time: localClock.tick(wallMillis: wallMillis),
+                            previous: tip?.version)
+                        try insert(entry, heads: currentHeads, wallMillis: wallMillis)
+                        tip = (entry.sequence, entry.version)
+                        made.append(entry)
+                        if remaining.isEmpty { return entry }
+                        previous = entry.version
+                        currentHeads = try self.heads(of: article)
+                    }
                 }
                 for change in changes {
                     let heads = try heads(of: change.article)

@@ -148,7 +148,14 @@ extension ArticleLog {
             default: return .refused(WireError(.badSignature, error.description))
             }
         }
+        guard entry.replaces.count <= WireCodec.maximumReplaces else {
+            return .refused(WireError(.tooLarge, "\(label): replaces \(entry.replaces.count) versions; the limit is \(WireCodec.maximumReplaces)"))
+        }
         let tip = try tips[entry.origin] ?? chainTip(of: entry.origin)
+        // A new origin past the limit would make this site's vector one every peer refuses.
+        if tip == nil && stats.vector.sequences.count >= maximumOrigins {
+            return .refused(WireError(.tooLarge, "\(label): this log already holds entries from \(maximumOrigins) origins"))
+        }
         if let tip, entry.sequence <= tip.sequence {
             let held = try version(origin: entry.origin, sequence: entry.sequence)
             if held == entry.version { return .duplicate }

@@ -13,6 +13,8 @@ public final class ArticleLog {
     /// Counts kept in memory so `status` costs nothing at 100,000 articles; loaded at open and
     /// moved forward by every append.
     public internal(set) var stats: Stats
+    /// Origins the log takes entries from; a test lowers it.
+    var maximumOrigins = WireCodec.maximumVectorOrigins
 
     public struct Stats: Sendable, Equatable {
         public var entries: Int = 0

@@ -168,6 +168,61 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
+    @Test func aNewOriginPastTheVectorLimitIsRefusedAndNothingAfterItIsStored() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        log.maximumOrigins = 2
+        var made: [LogEntry] = []
+        var blobs: [ContentHash: StoredBlob] = [:]
+        var keys: [SiteID: SiteKey.Public] = [:]
+        for index in 0..<3 {
+            let key = SiteKey()
+            let bytes = Array("tin \(index)".utf8)
+            blobs[.of(bytes)] = StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)
+            keys[key.siteID] = key.publicKey
+            made.append(try LogEntry(signer: key, sequence: 1, article: ArticlePath("tin-\(index).txt"), operation: .put, contentHash: .of(bytes),
+                                     size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: nil))
+        }
+        let result = try log.appendRemote(made, blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(result.stored.count == 2)
+        #expect(result.rejection?.code == .tooLarge)
+        #expect(log.versionVector().sequences.count == 2)
+        // A known origin still gets in.
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test func aResolveOfMoreHeadsThanOneEntryMayReplaceIsAChainPeersAccept() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        // 1,030 concurrent versions of one article (a flood relayed from a buggy site).
+        let flood = SiteKey()
+        var entries: [LogEntry] = []
+        var blobs: [ContentHash: StoredBlob] = [:]
+        for index in 0..<1030 {
+            let bytes = Array("bản \(index)".utf8)
+            blobs[.of(bytes)] = StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)
+            entries.append(try LogEntry(signer: flood, sequence: UInt64(index + 1), article: ArticlePath("a.txt"), operation: .put,
+                                        contentHash: .of(bytes), size: UInt64(bytes.count), replaces: [],
+                                        time: HybridTimestamp(milliseconds: 1000, counter: UInt16(index)), previous: entries.last?.version))
+        }
+        #expect(try log.appendRemote(entries, blobs: blobs, keys: [flood.siteID: flood.publicKey], wallMillis: 1).stored.count == 1030)
+        let article = try ArticlePath("a.txt")
+        let heads = try log.heads(of: article)
+        #expect(heads.count == 1030)
+        let local = SiteKey()
+        var clock = HybridLogicalClock()
+        let text = Array("bản đã gộp".utf8)
+        let state = FileState(path: "a.txt", article: article, size: Int64(text.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(text))
+        let made = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: text, hash: .of(text), file: state), resolves: heads.map(\.version))],
+                                       signer: local, clock: &clock, wallMillis: 2_000)
+        #expect(made.count == 2)
+        #expect(made.allSatisfy { $0.replaces.count <= WireCodec.maximumReplaces })
+        #expect(try log.heads(of: article) == [made[1]], "one head: the conflict is closed")
+        // Every entry round-trips through the wire codec, as a peer would decode it.
+        for entry in made {
+            #expect(try WireCodec.decode(WireCodec.encode(.entry(entry))) == .entry(entry))
+        }
+        #expect(try log.verify().problems.isEmpty)
+    }
+
     @Test func missingPositionsAreInArrivalOrder() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
         let (entries, blobs) = try chain(["1", "2", "3", "4"])

@@ -17,8 +17,11 @@ public enum WireCodec {
     /// Blob bytes per part, leaving room for the part's header.
     public static let blobPartLength = (4 << 20) - 1024
     static let magic: [UInt8] = Array("NEWSD".utf8)
-    static let maximumVectorOrigins = 100_000
-    static let maximumReplaces = 1024
+    /// Limits every receiver enforces, in one place: the decoder refuses messages past them and the
+    /// store neither accepts nor creates entries past them (an entry every peer refuses would stop
+    /// replication for good: the log is append-only).
+    public static let maximumVectorOrigins = 100_000
+    public static let maximumReplaces = 1024
 
     public static func encode(_ message: WireMessage) -> [UInt8] {
         var w = ByteWriter(capacity: 128)
