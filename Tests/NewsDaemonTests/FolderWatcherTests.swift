@@ -47,6 +47,29 @@ import TestSupport
     }
 }
 
+extension FolderWatcherTests {
+    @Test func batchesPastTheBufferBecomeOneRescanNotAnEndlessQueue() async throws {
+        try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
+        let watcher = try FolderWatcher(root: folder.sub("w"), settings: .init(debounce: .milliseconds(30), ignore: IgnoreRules()),
+                                        bufferedBatches: 2)
+        #expect(watcher.watchAll())
+        watcher.start()
+        defer { watcher.stop() }
+        // Five saves far enough apart to be five batches, and nobody reading them yet.
+        for index in 0..<5 {
+            folder.write("w/bai-\(index).txt", "bản \(index)")
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        var received: [[FolderChange]] = []
+        for await batch in watcher.changes {
+            received.append(batch)
+            if batch == [.everything] { break }
+        }
+        #expect(received.count == 3, "two buffered batches, then one rescan for the dropped ones: \(received)")
+        #expect(received.first == [.path("bai-0.txt")])
+    }
+}
+
 final class ManagedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

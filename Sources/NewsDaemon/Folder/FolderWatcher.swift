@@ -42,10 +42,13 @@ public final class FolderWatcher: Sendable {
         var pathByDescriptor: [Int32: String] = [:]
     }
 
+    public static let bufferedBatches = 256
+
     static let mask: UInt32 = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE
         | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB) | UInt32(IN_ONLYDIR) | UInt32(IN_EXCL_UNLINK)
 
-    public init(root: String, settings: Settings) throws {
+    /// `bufferedBatches`: batches held while ingest is behind; past them, one rescan replaces the rest.
+    public init(root: String, settings: Settings, bufferedBatches: Int = FolderWatcher.bufferedBatches) throws {
         self.root = root
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard fd >= 0 else { throw FileSystemError("inotify_init1", root) }
@@ -55,7 +58,9 @@ public final class FolderWatcher: Sendable {
         stopPipe = (fds[0], fds[1])
         self.settings = Mutex(settings)
         state = Mutex(WatchTable())
-        (changes, continuation) = AsyncStream.makeStream(of: [FolderChange].self, bufferingPolicy: .unbounded)
+        // Bounded: while ingest cannot keep up (a full disk for hours), batches past the buffer are
+        // dropped and replaced by one rescan of everything, never queued without end.
+        (changes, continuation) = AsyncStream.makeStream(of: [FolderChange].self, bufferingPolicy: .bufferingOldest(bufferedBatches))
     }
 
     deinit {
@@ -114,6 +119,8 @@ public final class FolderWatcher: Sendable {
         var order: [FolderChange] = []
         // Batches go out at most every half debounce, so a bulk copy still lands in few transactions.
         var quietUntil = ContinuousClock.now
+        // A batch was dropped (the buffer was full): a rescan of everything is owed.
+        var lost = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
         defer { buffer.deallocate() }
 
@@ -127,9 +134,28 @@ public final class FolderWatcher: Sendable {
             }
         }
 
+        func milliseconds(_ duration: Duration) -> Int32 {
+            let parts = duration.components
+            return Int32(clamping: max(1, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000))
+        }
+
         while true {
             let current = settings.withLock { $0 }
             var timeout: Int32 = -1
+            if lost {
+                // Changes were dropped (the buffer was full): one rescan of everything, as soon as
+                // there is room for it.
+                let now = ContinuousClock.now
+                if now >= quietUntil {
+                    if case .enqueued = continuation.yield([.everything]) {
+                        lost = false
+                        pending.removeAll()
+                        order.removeAll()
+                    }
+                    quietUntil = now + current.debounce / 2
+                }
+                if lost { timeout = milliseconds(quietUntil - now) }
+            }
             if !pending.isEmpty {
                 let now = ContinuousClock.now
                 func due(_ times: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)) -> ContinuousClock.Instant {
@@ -138,21 +164,20 @@ public final class FolderWatcher: Sendable {
                 let ready = now < quietUntil ? [] : order.filter { due(pending[$0]!) <= now }
                 if !ready.isEmpty {
                     quietUntil = now + current.debounce / 2
-                    if ready.contains(.everything) {
+                    if ready.contains(.everything) || lost {
                         // A rescan covers everything else pending too.
-                        continuation.yield([.everything])
+                        if case .enqueued = continuation.yield([.everything]) { lost = false }
                         pending.removeAll()
                         order.removeAll()
                     } else {
-                        continuation.yield(ready)
+                        if case .dropped = continuation.yield(ready) { lost = true }
                         for change in ready { pending.removeValue(forKey: change) }
                         order.removeAll { pending[$0] == nil }
                     }
                     continue
                 }
                 let next = max(pending.values.map(due).min()!, quietUntil)
-                let ms = (next - now).components
-                timeout = Int32(max(1, ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000))
+                timeout = timeout < 0 ? milliseconds(next - now) : min(timeout, milliseconds(next - now))
             }
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]

@@ -34,6 +34,9 @@ struct IncomingBatch {
         switch message {
         case .site(let der):
             guard let key = try? SiteKey.Public(der: der) else { throw WireError(.malformedFrame, "site message with an unreadable public key") }
+            guard keys[key.siteID] != nil || keys.count < WireCodec.maximumVectorOrigins else {
+                throw WireError(.tooLarge, "peer sent keys of more than \(WireCodec.maximumVectorOrigins) sites")
+            }
             keys[key.siteID] = key
         case .blobPart(let part):
             try take(part)
@@ -56,7 +59,9 @@ struct IncomingBatch {
         if part.offset == 0 {
             assembled = part
         } else {
-            guard var existing = partial[part.hash], existing.storedSize == part.storedSize,
+            // Taken out of the table before appending, so the bytes are appended in place (a copy
+            // per part made reassembly quadratic in the blob's size).
+            guard var existing = partial.removeValue(forKey: part.hash), existing.storedSize == part.storedSize,
                   UInt64(existing.bytes.count) == part.offset else {
                 throw WireError(.malformedFrame, "blob \(part.hash.hex): part at \(part.offset) does not continue what was sent")
             }
