@@ -194,6 +194,17 @@ def conflict_listing(site):
     return sorted((c["article"], tuple(sorted(c["versions"])), c["winner"]) for c in json.loads(result.stdout))
 
 
+def converged(sites):
+    """The same folders, the same versions in every log, and the same conflict listings everywhere."""
+    digests = [tree_digest(s.watch) for s in sites]
+    if any(d != digests[0] for d in digests):
+        return False
+    if len({s.versions() for s in sites}) != 1:
+        return False
+    listings = [conflict_listing(s) for s in sites]
+    return listings[0] is not None and all(l == listings[0] for l in listings)
+
+
 def partitions(bin_dir, root, rounds, rng):
     """Three sites in a triangle through fault proxies. Each round cuts one site off (its links reset
     or black-holed) or slows every link, edits articles on both sides, heals, and checks that the
@@ -235,16 +246,8 @@ def partitions(bin_dir, root, rounds, rng):
             for proxy in proxies.values():
                 proxy.set("pass")
 
-            def converged():
-                digests = [tree_digest(s.watch) for s in sites]
-                if not (digests[0] == digests[1] == digests[2]):
-                    return False
-                if len({s.versions() for s in sites}) != 1:
-                    return False
-                listings = [conflict_listing(s) for s in sites]
-                return listings[0] is not None and listings[0] == listings[1] == listings[2]
             try:
-                wait_until(converged, 90, f"round {round_index} healed")
+                wait_until(lambda: converged(sites), 90, f"round {round_index} healed")
                 healed += 1
                 conflicts_seen += len(conflict_listing(a) or [])
             except TimeoutError:
@@ -335,16 +338,8 @@ def concurrent_editors(bin_dir, root, rounds, seconds, rng):
                 if not later or later[0][2] - at >= 0.3:
                     required.append((article, digest))
 
-            def converged():
-                digests = [tree_digest(s.watch) for s in sites]
-                if not (digests[0] == digests[1] == digests[2]):
-                    return False
-                if len({s.versions() for s in sites}) != 1:
-                    return False
-                listings = [conflict_listing(s) for s in sites]
-                return listings[0] is not None and listings[0] == listings[1] == listings[2]
             try:
-                wait_until(converged, 180, f"editors round {round_index} converged", interval=0.5)
+                wait_until(lambda: converged(sites), 180, f"editors round {round_index} converged", interval=0.5)
                 converged_rounds += 1
                 conflicts_alike += len(conflict_listing(a) or [])
             except TimeoutError:

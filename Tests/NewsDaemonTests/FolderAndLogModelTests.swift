@@ -20,7 +20,7 @@ import SyncProtocol
     @Test(arguments: [1, 2, 3, 4] as [UInt64]) func invariantsHoldAfterAnyInterleaving(seed: UInt64) async throws {
         let folder = TemporaryFolder("model")
         let sites = [try InProcessSite("a", in: folder), try InProcessSite("b", in: folder), try InProcessSite("c", in: folder)]
-        var random = SplitMix(seed: seed)
+        var random = SeededRandom(seed: seed)
         var saved: [(article: String, text: String)] = []
         var away = Set<Int>()
         var obstacles: [(site: Int, article: String)] = []
@@ -159,17 +159,4 @@ final class Racing: @unchecked Sendable {
     var path: String? { lock.withLock { recorded } }
     func take() -> Bool { lock.withLock { defer { taken = true }; return !taken } }
     func record(_ path: String) { lock.withLock { recorded = path } }
-}
-
-/// SplitMix64: seeded, so a failing interleaving replays exactly.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

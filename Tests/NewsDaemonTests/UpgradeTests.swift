@@ -103,15 +103,7 @@ import SyncProtocol
     /// A peer that speaks protocol v1-v2 only: hello, an empty vector, `frames`; reads until the
     /// site is caught up with it, then says goodbye.
     func talkV2(port: Int, as key: SiteKey, sending frames: [WireMessage]) async throws -> [WireMessage] {
-        let context = try SiteCredentials(key: key).clientContext()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(
-                        context: context, serverHostname: nil, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await connectAsPeer(port: port, key: key)
         return try await channel.executeThenClose { inbound, outbound in
             func send(_ message: WireMessage) async throws {
                 try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(message))))

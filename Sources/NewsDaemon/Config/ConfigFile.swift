@@ -1,4 +1,5 @@
 import Foundation
+import SyncProtocol
 import TOMLKit
 
 /// The settings a TOML config file may hold; every key optional, flags override each.
@@ -76,7 +77,8 @@ public struct ConfigFile: Sendable, Equatable {
             do { _ = try Endpoint(metrics, listening: true) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }
         }
         config.debounceMillis = try int("debounce_ms", 0...60_000)
-        config.maxFileBytes = try int("max_file_bytes", 1...(1 << 40))
+        // No larger than the protocol's blob limit: a site must never record what its peers refuse.
+        config.maxFileBytes = try int("max_file_bytes", 1...Int(WireCodec.maximumBlobBytes))
         config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))
         config.massDeleteWindowSeconds = try int("mass_delete_window_s", 0...86_400)
         if let value = table["mass_delete_fraction"] {

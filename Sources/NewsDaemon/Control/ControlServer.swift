@@ -82,9 +82,11 @@ public final class ControlServer: Service {
                     decoder.append(buffer.readableBytesView)
                     do {
                         while let frame = try decoder.nextFrame() {
+                            // Busy while answering; the write that follows is idle time again, so a
+                            // client that stops reading its answer is still closed.
                             idle?.busy.add(1, ordering: .relaxed)
                             let response = await dispatcher.respond(to: frame)
-                            defer { idle?.busy.subtract(1, ordering: .relaxed) }
+                            idle?.busy.subtract(1, ordering: .relaxed)
                             try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(response)))
                         }
                     } catch let error as FrameDecoder.FrameError {

@@ -152,7 +152,8 @@ public final class FolderWatcher: Sendable {
                         pending.removeAll()
                         order.removeAll()
                     }
-                    quietUntil = now + current.debounce / 2
+                    // Retried no faster than every 100 ms while ingest is stalled.
+                    quietUntil = now + max(current.debounce / 2, .milliseconds(100))
                 }
                 if lost { timeout = milliseconds(quietUntil - now) }
             }
@@ -165,8 +166,9 @@ public final class FolderWatcher: Sendable {
                 if !ready.isEmpty {
                     quietUntil = now + current.debounce / 2
                     if ready.contains(.everything) || lost {
-                        // A rescan covers everything else pending too.
-                        if case .enqueued = continuation.yield([.everything]) { lost = false }
+                        // A rescan covers everything else pending too; if even it finds no room,
+                        // it stays owed.
+                        if case .enqueued = continuation.yield([.everything]) { lost = false } else { lost = true }
                         pending.removeAll()
                         order.removeAll()
                     } else {

@@ -17,13 +17,15 @@ struct IncomingBatch {
     /// more than this, whatever it sends.
     let maximumPendingBytes: Int
 
-    /// The largest article content a blob may claim: this site's `max_file_bytes`, and never more
-    /// than the protocol's limit. Checked before anything is allocated for it.
+    /// The largest article content a blob may claim: the protocol's limit, checked before anything
+    /// is allocated for it. Not this site's `max_file_bytes`: refusing a peer's larger article would
+    /// stop that peer's chain for good (each origin's entries arrive in order); the local limit
+    /// decides what this site records, not what it stores from others.
     let maximumBlobBytes: UInt64
 
-    init(maximumPendingBytes: Int = 256 << 20, maximumFileBytes: Int64 = 64 << 20) {
+    init(maximumPendingBytes: Int = 256 << 20, maximumBlobBytes: UInt64 = WireCodec.maximumBlobBytes) {
         self.maximumPendingBytes = maximumPendingBytes
-        maximumBlobBytes = min(UInt64(max(0, maximumFileBytes)), WireCodec.maximumBlobBytes)
+        self.maximumBlobBytes = min(maximumBlobBytes, WireCodec.maximumBlobBytes)
     }
 
     var isEmpty: Bool { entries.isEmpty }
@@ -50,7 +52,7 @@ struct IncomingBatch {
     private mutating func take(_ part: BlobPart) throws(WireError) {
         guard let encoding = BlobCodec.Encoding(rawValue: Int(part.encoding)) else { throw WireError(.malformedFrame, "unknown blob encoding") }
         guard part.size <= maximumBlobBytes else {
-            throw WireError(.tooLarge, "blob \(part.hash.hex) claims \(part.size) bytes; this site takes articles up to \(maximumBlobBytes) (max_file_bytes)")
+            throw WireError(.tooLarge, "blob \(part.hash.hex) claims \(part.size) bytes; the protocol's limit is \(maximumBlobBytes)")
         }
         guard part.storedSize <= UInt64(maximumPendingBytes), part.storedSize <= max(part.size, 64) + part.size / 8 + 1024 else {
             throw WireError(.tooLarge, "blob \(part.hash.hex) of \(part.storedSize) stored bytes for \(part.size) is over the limit")
@@ -88,7 +90,7 @@ struct IncomingBatch {
     /// re-hashed, and kept compressed like any other.
     mutating func take(_ delta: BlobDelta, base: [UInt8]) throws(WireError) {
         guard delta.size <= maximumBlobBytes, delta.size <= UInt64(maximumPendingBytes) else {
-            throw WireError(.tooLarge, "blob \(delta.hash.hex) claims \(delta.size) bytes; this site takes articles up to \(maximumBlobBytes) (max_file_bytes)")
+            throw WireError(.tooLarge, "blob \(delta.hash.hex) claims \(delta.size) bytes; the protocol's limit is \(maximumBlobBytes)")
         }
         let bytes: [UInt8]
         do { bytes = try BlobCodec.applyDelta(delta.bytes, to: base, size: Int(delta.size)) } catch {

@@ -111,7 +111,7 @@ struct PeerSession {
             defer { group.cancelAll() }
             var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
             var machine: SessionStateMachine?
-            var batch = IncomingBatch(maximumFileBytes: await site.settings.maximumFileBytes)
+            var batch = IncomingBatch()
             var live = false
             var link: PeerLink?
 

@@ -281,7 +281,8 @@ extension SiteLog {
             announceGrowth()
         }
         owedWrites.removeValue(forKey: article)
-        return made.first
+        // A resolve of more heads than one entry may replace is a chain: its last entry is the version.
+        return made.last
     }
 
     func folderWriter() -> FolderWriter {

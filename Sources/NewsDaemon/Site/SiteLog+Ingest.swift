@@ -243,7 +243,10 @@ extension SiteLog {
             // A local change replaces only its file's base: where another head remains and wins
             // (a delete beside a concurrent edit), the folder must show that winner.
             var outvoted = Set<ArticlePath>()
-            for entry in made where try log.winningHead(of: entry.article)?.version != entry.version { outvoted.insert(entry.article) }
+            let superseded = Set(made.flatMap(\.replaces))
+            for entry in made where !superseded.contains(entry.version) {
+                if try log.winningHead(of: entry.article)?.version != entry.version { outvoted.insert(entry.article) }
+            }
             if !outvoted.isEmpty { try checkout(outvoted) }
             return made.count
         } catch let error as SQLiteError where error.isDiskFull {

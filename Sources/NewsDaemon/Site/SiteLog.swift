@@ -125,6 +125,10 @@ extension SiteLog {
         let changes = log.db.totalChanges
         defer { changesAtLastCheck = changes }
         guard changes == changesAtLastCheck, walBytes > 0 else { return }
-        do { try log.db.checkpoint() } catch { logger.warning("checkpoint of the log failed, retried: \(error)") }
+        do {
+            if try !log.db.checkpoint() { logger.debug("checkpoint of the log deferred: another reader holds a snapshot") }
+        } catch {
+            logger.warning("checkpoint of the log failed, retried: \(error)")
+        }
     }
 }

@@ -83,9 +83,16 @@ public final class Database {
         try statement(sql).first(values) { $0.isNull(0) ? nil : $0.int64(0) }
     }
 
-    /// Copies the WAL back into the database and truncates it to zero bytes. Fails (busy) only if
-    /// another connection holds a read snapshot; newsd's own statements are reset after use.
-    public func checkpoint() throws {
-        try execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    /// Copies the WAL back into the database and truncates it to zero bytes, without waiting: false
+    /// when another connection (an operator's `sqlite3`, a backup tool) holds a read snapshot, so
+    /// the caller tries again later instead of blocking on the busy timeout.
+    @discardableResult
+    public func checkpoint() throws -> Bool {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, 5000) }
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { return false }
+        guard rc == SQLITE_OK else { throw error(rc, sql: "wal_checkpoint(TRUNCATE)") }
+        return true
     }
 }
