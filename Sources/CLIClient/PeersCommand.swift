@@ -7,8 +7,19 @@ struct PeersCommand: AsyncParsableCommand {
         commandName: "peers", abstract: "Configured peer sites: connected or not, traffic, how far apart.")
 
     @OptionGroup var options: ClientOptions
+    @Flag(help: "List the revoked sites instead: what of each the log keeps, how many later entries were refused.")
+    var revoked = false
 
     func run() async throws {
+        if revoked {
+            let sites = try await options.send(RevokedRequest())
+            if options.json { return try options.printJSON(sites) }
+            if sites.isEmpty { print("no revoked sites (`revoked` in the config file)") }
+            for site in sites {
+                print("\(site.id)  revoked: entries #1–#\(site.keptThroughSequence) kept, \(site.refused) later ones refused since start")
+            }
+            return
+        }
         let peers = try await options.send(PeersRequest())
         if options.json { return try options.printJSON(peers) }
         guard !peers.isEmpty else {

@@ -15,6 +15,9 @@ struct VerifyCommand: AsyncParsableCommand {
             try options.printJSON(VerifyOutput(ok: report.ok, report: report))
         } else {
             for problem in report.problems { print("problem: \(problem)") }
+            for site in report.revoked ?? [] {
+                print("revoked: site \(site.id): its entries #1–#\(site.keptThroughSequence) are kept from before the revocation")
+            }
             let summary = "\(report.entries) entries, \(report.blobs) blobs, \(report.sites) site(s) checked"
             print(report.ok ? "ok: \(summary); the log is intact" : "FAILED: \(report.problems.count) problem(s); \(summary)")
         }

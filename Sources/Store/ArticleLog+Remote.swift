@@ -33,6 +33,8 @@ public struct StoredBlob: Sendable, Equatable {
 public struct RemoteAppend: Sendable {
     public var stored: [LogEntry] = []
     public var duplicates = 0
+    /// Entries of revoked origins past what this site held at the revocation: not stored.
+    public var revoked = 0
     public var rejection: WireError?
 }
 
@@ -109,6 +111,10 @@ extension ArticleLog {
                 var tips: [SiteID: (sequence: UInt64, version: VersionID)] = [:]
                 var registered = Set<SiteID>()
                 for entry in entries {
+                    if let held = revokedAt[entry.origin], entry.sequence > held {
+                        result.revoked += 1
+                        continue
+                    }
                     if let rejection = try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
                         if case .duplicate = rejection { result.duplicates += 1; continue }
                         if case .refused(let error) = rejection { result.rejection = error; return }

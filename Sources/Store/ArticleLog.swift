@@ -15,6 +15,8 @@ public final class ArticleLog {
     public internal(set) var stats: Stats
     /// Origins the log takes entries from; a test lowers it.
     var maximumOrigins = WireCodec.maximumVectorOrigins
+    /// Revoked origins and the last sequence of theirs this log takes.
+    public private(set) var revokedAt: [SiteID: UInt64] = [:]
 
     public struct Stats: Sendable, Equatable {
         public var entries: Int = 0
@@ -37,6 +39,26 @@ public final class ArticleLog {
         try Migrator(Schema.migrations).migrate(db)
         stats = Stats()
         stats = try loadStats()
+        try db.statement("SELECT site_id, held_seq FROM revocations").query([]) { row in
+            if let site = SiteID(row.text(0)) { revokedAt[site] = row.uint64(1) }
+        }
+    }
+
+    /// Makes `sites` the revoked set: a site newly revoked is held at the sequence this log has of
+    /// it now; one no longer listed is trusted again.
+    public func revoke(_ sites: Set<SiteID>, wallMillis: UInt64) throws {
+        try db.transaction {
+            for site in sites where revokedAt[site] == nil {
+                let held = stats.vector[site]
+                try db.statement("INSERT INTO revocations (site_id, held_seq, revoked_ms) VALUES (?, ?, ?)")
+                    .run(.text(site.rawValue), .uint(held), .uint(wallMillis))
+                revokedAt[site] = held
+            }
+            for site in revokedAt.keys where !sites.contains(site) {
+                try db.statement("DELETE FROM revocations WHERE site_id = ?").run(.text(site.rawValue))
+                revokedAt.removeValue(forKey: site)
+            }
+        }
     }
 
     private func loadStats() throws -> Stats {

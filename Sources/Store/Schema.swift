@@ -1,6 +1,6 @@
 /// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
 enum Schema {
-    static let migrations: [String] = [v1, v2, v3]
+    static let migrations: [String] = [v1, v2, v3, v4]
 
     static let v1 = """
     -- Every site whose entries the log holds, with the key that verifies them.
@@ -83,5 +83,15 @@ enum Schema {
         WHERE e.article = file_state.article AND e.content_hash = file_state.content_hash
         ORDER BY (SELECT count(*) FROM heads h WHERE h.article = e.article AND h.version = e.version) DESC, e.local_seq DESC
         LIMIT 1);
+    """
+
+    /// Revoked sites: their entries up to what this log held at the revocation stay (the log is
+    /// append-only); later ones are refused when any peer relays them. Mirrors the config's `revoked`.
+    static let v4 = """
+    CREATE TABLE revocations (
+        site_id    TEXT PRIMARY KEY,  -- the revoked origin (SiteID as printed)
+        held_seq   INTEGER NOT NULL,  -- its highest sequence this log held when revoked; later ones are refused
+        revoked_ms INTEGER NOT NULL   -- wall time the revocation took effect here
+    ) STRICT;
     """
 }

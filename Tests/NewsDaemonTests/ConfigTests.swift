@@ -1,3 +1,5 @@
+import Logging
+import SyncProtocol
 import Testing
 @testable import NewsDaemon
 
@@ -18,6 +20,26 @@ import Testing
             """)
         #expect(config.siteName == "hanoi" && config.debounceMillis == 50 && config.ignore == ["*.bak"])
         #expect(config.massDeleteFraction == 0.25 && config.massDeleteMinimum == 5 && config.maxFileBytes == 1 << 20)
+    }
+
+    @Test func roundTwoKeysAreReadAndChecked() throws {
+        let revoked = SiteKey().siteID, kept = SiteKey().siteID
+        let config = try ConfigFile.parse("""
+            max_clock_skew = "90s"
+            mass_delete_window_s = 120
+            revoked = ["\(revoked)"]
+            peers = ["\(revoked)@127.0.0.1:7421", "\(kept)"]
+            """)
+        #expect(config.maxClockSkewSeconds == 90 && config.massDeleteWindowSeconds == 120 && config.revoked == [revoked.rawValue])
+        #expect(ConfigFile.seconds(from: "10m") == 600 && ConfigFile.seconds(from: "2h") == 7200 && ConfigFile.seconds(from: "45") == 45)
+        #expect(ConfigFile.seconds(from: "200000000000000000d") == nil, "an overflow is an error, not a trap")
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("revoked = [\"not-a-site\"]") }
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("max_clock_skew = \"soon\"") }
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("max_file_bytes = 2147483648") }
+        let registry = PeerRegistry(local: SiteKey().siteID, peers: [PeerAddress(site: revoked, endpoint: nil), PeerAddress(site: kept, endpoint: nil)],
+                                    logger: Logger(label: "test"))
+        registry.setRevoked([revoked])
+        #expect(!registry.isAllowed(revoked) && registry.isRevoked(revoked) && registry.isAllowed(kept))
     }
 
     @Test func unknownKeysAndBadValuesAreErrors() {

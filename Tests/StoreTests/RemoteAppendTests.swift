@@ -223,6 +223,31 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
+    @Test func aRevokedOriginKeepsWhatWasHeldAndItsLaterEntriesAreRefused() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["một", "hai", "ba", "bốn"])
+        _ = try log.appendRemote(Array(entries[..<2]), blobs: blobs, keys: keys, wallMillis: 1)
+        try log.revoke([origin.siteID], wallMillis: 2)
+        #expect(log.revokedAt == [origin.siteID: 2])
+        let result = try log.appendRemote(Array(entries[2...]), blobs: blobs, keys: keys, wallMillis: 3)
+        #expect(result.stored.isEmpty && result.revoked == 2 && result.rejection == nil)
+        #expect(log.stats.entries == 2, "the two entries from before the revocation stay")
+        // Kept across a reopen; other origins are not affected.
+        let reopened = try ArticleLog(path: folder.sub("log.sqlite"))
+        #expect(reopened.revokedAt == [origin.siteID: 2])
+        let other = SiteKey()
+        let bytes = Array("tin khác".utf8)
+        let entry = try LogEntry(signer: other, sequence: 1, article: ArticlePath("b.txt"), operation: .put, contentHash: .of(bytes),
+                                 size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 5, counter: 0), previous: nil)
+        let stored = try reopened.appendRemote([entry], blobs: [.of(bytes): StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)],
+                                               keys: [other.siteID: other.publicKey], wallMillis: 6)
+        #expect(stored.stored.count == 1)
+        // Trusted again: the later entries are taken.
+        try reopened.revoke([], wallMillis: 7)
+        #expect(try reopened.appendRemote(Array(entries[2...]), blobs: blobs, keys: keys, wallMillis: 8).stored.count == 2)
+        #expect(try reopened.verify().problems.isEmpty)
+    }
+
     @Test func missingPositionsAreInArrivalOrder() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
         let (entries, blobs) = try chain(["1", "2", "3", "4"])

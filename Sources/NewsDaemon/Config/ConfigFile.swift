@@ -23,6 +23,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
+    /// Site IDs no longer trusted: refused at the handshake, their later entries refused when relayed.
+    public var revoked: [String]?
 
     public init() {}
 
@@ -34,7 +36,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -103,6 +105,10 @@ public struct ConfigFile: Sendable, Equatable {
         }
         config.ignore = try strings("ignore")
         config.peers = try strings("peers")
+        config.revoked = try strings("revoked")
+        for site in config.revoked ?? [] where SiteID(site) == nil {
+            throw Invalid(file: file, detail: "revoked: '\(site)' is not a site ID (as `newsd id` prints it)")
+        }
         for peer in config.peers ?? [] {
             do { _ = try PeerAddress(peer) } catch { throw Invalid(file: file, detail: "\(error)") }
         }

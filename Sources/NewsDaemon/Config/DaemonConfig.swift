@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SyncProtocol
 
 /// Everything newsd runs with, resolved from defaults, the config file and flags (in that order).
 public struct DaemonConfig: Sendable, Equatable {
@@ -20,6 +21,9 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Remote times further ahead of the wall clock than this are stored but not followed.
     public var maximumClockSkewMillis: UInt64
     public var massDeleteWindowMillis: UInt64
+    /// Sites revoked: never a peer, whatever `peers` says; their entries past what this site held
+    /// at the revocation are refused.
+    public var revoked: [SiteID]
     public var configFile: String?
 
     /// Flags as given on the command line; nil where not given.
@@ -86,8 +90,12 @@ public struct DaemonConfig: Sendable, Equatable {
             massDeleteMinimum: file.massDeleteMinimum ?? 10,
             maximumClockSkewMillis: UInt64(file.maxClockSkewSeconds ?? 600) * 1000,
             massDeleteWindowMillis: UInt64(file.massDeleteWindowSeconds ?? 60) * 1000,
+            revoked: (file.revoked ?? []).compactMap(SiteID.init),
             configFile: configFile)
     }
+
+    /// The peers to dial and accept: the listed ones that are not revoked.
+    public var trustedPeers: [PeerAddress] { peers.filter { !revoked.contains($0.site) } }
 
     public var siteSettings: SiteSettings {
         SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,

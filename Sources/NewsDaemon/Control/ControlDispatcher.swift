@@ -21,6 +21,7 @@ public struct ControlDispatcher: Sendable {
         }
         switch method {
         case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in try await status() }
+        case RevokedRequest.method: return await handle(RevokedRequest.self, data) { _ in await site.revocations() }
         case LogRequest.method: return await handle(LogRequest.self, data) { try await site.history($0) }
         case ShowRequest.method: return await handle(ShowRequest.self, data) { try await site.show($0) }
         case VerifyRequest.method: return await handle(VerifyRequest.self, data) { _ in try await site.verify() }

@@ -28,6 +28,8 @@ public final class PeerRegistry: Sendable {
         var rejected = 0
         /// The address the replication listener bound (its real port when `listen` asked for 0).
         var listening: String?
+        /// Sites revoked in the config: never let in, whatever `peers` says.
+        var revoked: Set<SiteID> = []
     }
 
     public init(local: SiteID, peers: [PeerAddress], logger: Logger) {
@@ -50,7 +52,19 @@ public final class PeerRegistry: Sendable {
     }
 
     public var peers: [PeerAddress] { state.withLock { Array($0.peers.values).sorted { $0.site < $1.site } } }
-    public func isAllowed(_ site: SiteID) -> Bool { state.withLock { $0.peers[site] != nil } }
+    public func isAllowed(_ site: SiteID) -> Bool { state.withLock { $0.peers[site] != nil && !$0.revoked.contains(site) } }
+    public func isRevoked(_ site: SiteID) -> Bool { state.withLock { $0.revoked.contains(site) } }
+
+    /// Takes the revoked list; sessions with a site now revoked are closed.
+    public func setRevoked(_ sites: [SiteID]) {
+        let dropped: [Channel] = state.withLock { s in
+            s.revoked = Set(sites)
+            let gone = s.sessions.filter { s.revoked.contains($0.key) }
+            for key in gone.keys { s.sessions.removeValue(forKey: key) }
+            return gone.values.map(\.channel)
+        }
+        for channel in dropped { channel.close(promise: nil) }
+    }
     public func address(of site: SiteID) -> PeerAddress? { state.withLock { $0.peers[site] } }
     public func link(_ site: SiteID) -> PeerLink? { state.withLock { $0.links[site] } }
     public func isConnected(_ site: SiteID) -> Bool { state.withLock { $0.sessions[site] != nil } }

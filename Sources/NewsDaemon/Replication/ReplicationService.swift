@@ -139,7 +139,8 @@ public final class ReplicationService: Service {
             }
             let site = SiteID(publicKeyDER: spki)
             guard registry.isAllowed(site) else {
-                authenticated.refusal.withLock { $0 = "site \(site) is not a configured peer" }
+                let why = registry.isRevoked(site) ? "site \(site) is revoked" : "site \(site) is not a configured peer"
+                authenticated.refusal.withLock { $0 = why }
                 promise.succeed(.failed)
                 return
             }

@@ -32,7 +32,9 @@ public struct NewsdApp: Sendable {
         }
         let watcher = try FolderWatcher(root: config.watchDir, settings: .init(
             debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns)))
-        let registry = PeerRegistry(local: key.siteID, peers: config.peers, logger: logger)
+        let registry = PeerRegistry(local: key.siteID, peers: config.trustedPeers, logger: logger)
+        registry.setRevoked(config.revoked)
+        try await site.revoke(config.revoked)
         let notifier = SystemdNotifier()
         let logger = self.logger
         let watchDir = config.watchDir
@@ -53,7 +55,9 @@ public struct NewsdApp: Sendable {
             NewsdLogLevel.set(next.logLevel)
             await site.update(next.siteSettings)
             watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
-            replication.reconfigure(peers: next.peers)
+            registry.setRevoked(next.revoked)
+            do { try await site.revoke(next.revoked) } catch { logger.error("cannot record the revocations: \(error)") }
+            replication.reconfigure(peers: next.trustedPeers)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ingest), .init(service: replication), .init(service: control),

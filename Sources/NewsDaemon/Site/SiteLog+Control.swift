@@ -18,6 +18,9 @@ extension SiteLog {
             "site \(site)'s clock is \(ahead.millis / 1000) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed"
                 + (now > ahead.seenAtMillis + 3_600_000 ? " (last seen over an hour ago)" : "")
         }
+        problemList += revocations().map {
+            "site \($0.id) is revoked: its entries #1–#\($0.keptThroughSequence) stay in the log" + ($0.refused > 0 ? "; \($0.refused) later ones refused" : "")
+        }
         if folderState != .ok { problemList.insert("watched folder \(folderState.description)", at: 0) }
         if let pendingReason { problemList.append(pendingReason) }
         let folderText: String
@@ -95,7 +98,9 @@ extension SiteLog {
     public func verify() throws -> VerifyRequest.Response {
         let report = try log.verify()
         if !report.problems.isEmpty { logger.error("verify found \(report.problems.count) problems") }
-        return VerifyRequest.Response(entries: report.entries, blobs: report.blobs, sites: report.sites, problems: report.problems)
+        var response = VerifyRequest.Response(entries: report.entries, blobs: report.blobs, sites: report.sites, problems: report.problems)
+        response.revoked = revocations()
+        return response
     }
 
     /// Writes a version back into the folder and records it as the article's newest version.

@@ -75,6 +75,14 @@ extension SiteLog {
         }
         let wall = Self.wallMillis()
         let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall)
+        if result.revoked > 0 {
+            for entry in entries where log.revokedAt[entry.origin].map({ entry.sequence > $0 }) == true {
+                if revokedRefused[entry.origin] == nil {
+                    logger.warning("refused entries of revoked site \(entry.origin) relayed by a peer (from #\(entry.sequence))")
+                }
+                revokedRefused[entry.origin, default: 0] += 1
+            }
+        }
         for entry in result.stored where !clock.observe(entry.time, wallMillis: wall, maximumSkewMillis: settings.maximumClockSkewMillis) {
             noteClockAhead(of: entry.origin, by: entry.time.milliseconds - wall)
         }

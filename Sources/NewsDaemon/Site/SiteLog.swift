@@ -45,6 +45,8 @@ public actor SiteLog {
     /// Articles in the log that are never written to the folder because of their names, with why
     /// (at most 1,000 kept, so a peer sending many cannot grow this without bound).
     var unwritableNames: [ArticlePath: String] = [:]
+    /// Entries of revoked sites refused since start, by site.
+    var revokedRefused: [SiteID: Int] = [:]
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
     /// Test seam: called just before each article is swapped in or moved aside.
@@ -129,6 +131,27 @@ extension SiteLog {
             if try !log.db.checkpoint() { logger.debug("checkpoint of the log deferred: another reader holds a snapshot") }
         } catch {
             logger.warning("checkpoint of the log failed, retried: \(error)")
+        }
+    }
+}
+
+extension SiteLog {
+    /// Takes the config's revoked sites: a newly revoked site is held at what this log has of it now.
+    public func revoke(_ sites: [SiteID]) throws {
+        let before = log.revokedAt
+        try log.revoke(Set(sites), wallMillis: Self.wallMillis())
+        for (site, held) in log.revokedAt where before[site] == nil {
+            logger.notice("site \(site) is revoked: its \(held) entries held so far stay in the log; later ones are refused")
+        }
+        for site in before.keys where log.revokedAt[site] == nil {
+            logger.notice("site \(site) is no longer revoked")
+        }
+    }
+
+    /// Revoked sites with the entries of theirs the log keeps, for `status`, `verify` and `peers --revoked`.
+    public func revocations() -> [RevokedSite] {
+        log.revokedAt.sorted { $0.key < $1.key }.map { site, held in
+            RevokedSite(id: site.rawValue, keptThroughSequence: held, refused: revokedRefused[site] ?? 0)
         }
     }
 }

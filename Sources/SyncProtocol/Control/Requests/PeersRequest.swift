@@ -5,6 +5,13 @@ public struct PeersRequest: ControlRequest {
     public typealias Response = [PeerInfo]
 }
 
+/// `newsctl peers --revoked`: the revoked sites and what of each the log keeps.
+public struct RevokedRequest: ControlRequest {
+    public static let method = "revoked"
+    public init() {}
+    public typealias Response = [RevokedSite]
+}
+
 public struct PeerInfo: Codable, Sendable, Equatable {
     public var id: String
     public var name: String?
