@@ -16,7 +16,7 @@ struct PeersCommand: AsyncParsableCommand {
             if options.json { return try options.printJSON(sites) }
             if sites.isEmpty { print("no revoked sites (`revoked` in the config file)") }
             for site in sites {
-                print("\(site.id)  revoked: entries #1–#\(site.keptThroughSequence) kept, \(site.refused) later ones refused since start")
+                print("\(site.id)  revoked: \(site.keptText); \(site.refused) later ones held aside since start")
             }
             return
         }

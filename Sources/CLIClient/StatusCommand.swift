@@ -28,6 +28,7 @@ struct StatusCommand: AsyncParsableCommand {
         for file in s.skipped.prefix(20) { out += "              \(ArticlePath.escape(file.path)): \(file.reason)\n" }
         if s.skipped.count > 20 { out += "              … and \(s.skipped.count - 20) more (see --json)\n" }
         if let listening = s.listening { out += "listening   \(listening)\n" }
+        for site in s.revoked ?? [] { out += "revoked     \(site.id): \(site.keptText); \(site.refused) later ones held aside\n" }
         if s.peers.isEmpty {
             out += "peers       none configured\n"
         } else {

@@ -16,7 +16,7 @@ struct VerifyCommand: AsyncParsableCommand {
         } else {
             for problem in report.problems { print("problem: \(problem)") }
             for site in report.revoked ?? [] {
-                print("revoked: site \(site.id): its entries #1–#\(site.keptThroughSequence) are kept from before the revocation")
+                print("revoked: site \(site.id): \(site.keptText); later ones are held aside")
             }
             let summary = "\(report.entries) entries, \(report.blobs) blobs, \(report.sites) site(s) checked"
             print(report.ok ? "ok: \(summary); the log is intact" : "FAILED: \(report.problems.count) problem(s); \(summary)")

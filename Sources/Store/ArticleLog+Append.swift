@@ -150,7 +150,9 @@ extension ArticleLog {
 
     /// Inserts one entry whose blob and site are already stored, and moves the article's heads.
     /// `heads` are the article's heads before it. Call inside a transaction.
-    func insert(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64) throws {
+    /// `heldAside`: an entry of a revoked origin past what was held at the revocation: stored, but
+    /// the heads do not move.
+    func insert(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64, heldAside: Bool = false) throws {
         try db.statement("""
             INSERT INTO entries (version, origin, origin_seq, article, op, content_hash, size, replaces, hlc, previous, signature, received_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -164,6 +166,7 @@ extension ArticleLog {
         stats.entries += 1
         stats.vector.advance(entry.origin, to: entry.sequence)
         if entry.time > stats.maxTime { stats.maxTime = entry.time }
+        if heldAside { return }
 
         let replaced = Set(entry.replaces)
         let remove = try db.statement("DELETE FROM heads WHERE article = ? AND version = ?")

@@ -33,7 +33,7 @@ public struct StoredBlob: Sendable, Equatable {
 public struct RemoteAppend: Sendable {
     public var stored: [LogEntry] = []
     public var duplicates = 0
-    /// Entries of revoked origins past what this site held at the revocation: not stored.
+    /// Entries of revoked origins past what this site held at the revocation: stored, held aside.
     public var revoked = 0
     public var rejection: WireError?
 }
@@ -111,10 +111,6 @@ extension ArticleLog {
                 var tips: [SiteID: (sequence: UInt64, version: VersionID)] = [:]
                 var registered = Set<SiteID>()
                 for entry in entries {
-                    if let held = revokedAt[entry.origin], entry.sequence > held {
-                        result.revoked += 1
-                        continue
-                    }
                     if let rejection = try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
                         if case .duplicate = rejection { result.duplicates += 1; continue }
                         if case .refused(let error) = rejection { result.rejection = error; return }
@@ -126,7 +122,12 @@ extension ArticleLog {
                     if let hash = entry.contentHash, let blob = blobs[hash], try !hasBlob(hash) {
                         try storeEncoded(blob)
                     }
-                    try insert(entry, heads: try heads(of: entry.article), wallMillis: wallMillis)
+                    // A revoked origin's later entry is stored (its chain stays whole, so peers stop
+                    // sending it and entries built on it still validate) but held aside: never a
+                    // head, never in the folder.
+                    let aside = isHeldAside(entry)
+                    if aside { result.revoked += 1 }
+                    try insert(entry, heads: try heads(of: entry.article), wallMillis: wallMillis, heldAside: aside)
                     tips[entry.origin] = (entry.sequence, entry.version)
                     result.stored.append(entry)
                 }

@@ -92,6 +92,11 @@ extension ArticleLog {
         var heads: [ArticlePath: Set<VersionID>] = [:]
         try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e ORDER BY e.local_seq").query([]) { row in
             guard let entry = Self.entry(from: row, offset: 1) else { return }
+            // An entry held aside (a revoked origin's, past the revocation) is never a head.
+            if isHeldAside(entry) {
+                walked[entry.version] = entry.article
+                return
+            }
             var articleHeads = heads[entry.article, default: []]
             for parent in entry.replaces {
                 switch walked[parent] {

@@ -47,21 +47,60 @@ public final class ArticleLog {
     /// Makes `sites` the revoked set: a site newly revoked is held at the sequence this log has of
     /// it now; one no longer listed is trusted again.
     public func revoke(_ sites: Set<SiteID>, wallMillis: UInt64) throws {
-        try db.transaction {
-            for site in sites where revokedAt[site] == nil {
-                let held = stats.vector[site]
-                try db.statement("INSERT INTO revocations (site_id, held_seq, revoked_ms) VALUES (?, ?, ?)")
-                    .run(.text(site.rawValue), .uint(held), .uint(wallMillis))
-                revokedAt[site] = held
+        var next = revokedAt
+        let trustedAgain = revokedAt.keys.filter { !sites.contains($0) }
+        let before = stats
+        do {
+            try db.transaction {
+                for site in sites where next[site] == nil {
+                    let held = stats.vector[site]
+                    try db.statement("INSERT INTO revocations (site_id, held_seq, revoked_ms) VALUES (?, ?, ?)")
+                        .run(.text(site.rawValue), .uint(held), .uint(wallMillis))
+                    next[site] = held
+                }
+                for site in trustedAgain {
+                    try db.statement("DELETE FROM revocations WHERE site_id = ?").run(.text(site.rawValue))
+                    next.removeValue(forKey: site)
+                }
+                // Entries held aside from a site trusted again become versions like any other.
+                if !trustedAgain.isEmpty {
+                    revokedAt = next
+                    try recomputeHeads(ofArticlesBy: trustedAgain)
+                    stats = try loadStats()
+                }
             }
-            for site in revokedAt.keys where !sites.contains(site) {
-                try db.statement("DELETE FROM revocations WHERE site_id = ?").run(.text(site.rawValue))
-                revokedAt.removeValue(forKey: site)
+        } catch {
+            stats = before
+            throw error
+        }
+        revokedAt = next
+    }
+
+    /// Whether an entry is a revoked origin's, past what was held at the revocation.
+    public func isHeldAside(_ entry: LogEntry) -> Bool {
+        revokedAt[entry.origin].map { entry.sequence > $0 } ?? false
+    }
+
+    /// Rebuilds the heads of every article `origins` touched from the entries, in arrival order,
+    /// leaving out entries held aside. Call inside a transaction.
+    func recomputeHeads(ofArticlesBy origins: [SiteID]) throws {
+        var articles = Set<String>()
+        let touched = try db.statement("SELECT DISTINCT article FROM entries WHERE origin = ?")
+        for origin in origins { try touched.query([.text(origin.rawValue)]) { articles.insert($0.text(0)) } }
+        for article in articles.sorted() {
+            var heads = Set<VersionID>()
+            try db.statement("SELECT \(Self.entryColumns) FROM entries e WHERE e.article = ? ORDER BY e.local_seq").query([.text(article)]) { row in
+                guard let entry = Self.entry(from: row), !isHeldAside(entry) else { return }
+                heads.subtract(entry.replaces)
+                heads.insert(entry.version)
             }
+            try db.statement("DELETE FROM heads WHERE article = ?").run(.text(article))
+            let add = try db.statement("INSERT INTO heads (article, version) VALUES (?, ?)")
+            for version in heads { try add.run(.text(article), .blob(version.bytes)) }
         }
     }
 
-    private func loadStats() throws -> Stats {
+    func loadStats() throws -> Stats {
         var s = Stats()
         s.entries = Int(try db.scalar("SELECT count(*) FROM entries") ?? 0)
         s.lastLocalSeq = try db.scalar("SELECT max(local_seq) FROM entries") ?? 0

@@ -223,28 +223,37 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
-    @Test func aRevokedOriginKeepsWhatWasHeldAndItsLaterEntriesAreRefused() throws {
+    @Test func aRevokedOriginsLaterEntriesAreStoredButHeldAsideAndTrustedAgainOnRemoval() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let article = try ArticlePath("a.txt")
         let (entries, blobs) = try chain(["một", "hai", "ba", "bốn"])
         _ = try log.appendRemote(Array(entries[..<2]), blobs: blobs, keys: keys, wallMillis: 1)
         try log.revoke([origin.siteID], wallMillis: 2)
         #expect(log.revokedAt == [origin.siteID: 2])
         let result = try log.appendRemote(Array(entries[2...]), blobs: blobs, keys: keys, wallMillis: 3)
-        #expect(result.stored.isEmpty && result.revoked == 2 && result.rejection == nil)
-        #expect(log.stats.entries == 2, "the two entries from before the revocation stay")
-        // Kept across a reopen; other origins are not affected.
+        #expect(result.stored.count == 2 && result.revoked == 2 && result.rejection == nil)
+        // Stored (the chain stays whole, so a peer's vector and this one agree), but not versions here.
+        #expect(log.versionVector() == VersionVector([origin.siteID: 4]))
+        #expect(try log.heads(of: article) == [entries[1]])
+        #expect(try log.verify().problems.isEmpty)
+
+        // Another site's edit built on a held-aside version is taken: here it is concurrent with #2.
+        let other = SiteKey()
+        let bytes = Array("sửa trên bản bốn".utf8)
+        let edit = try LogEntry(signer: other, sequence: 1, article: article, operation: .put, contentHash: .of(bytes),
+                                size: UInt64(bytes.count), replaces: [entries[3].version], time: HybridTimestamp(milliseconds: 9_000, counter: 0), previous: nil)
+        let stored = try log.appendRemote([edit], blobs: [.of(bytes): StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)],
+                                          keys: [other.siteID: other.publicKey], wallMillis: 4)
+        #expect(stored.stored == [edit] && stored.rejection == nil)
+        #expect(Set(try log.heads(of: article)) == [entries[1], edit])
+        #expect(try log.verify().problems.isEmpty)
+
+        // Kept across a reopen; trusted again, the held-aside versions count like any other.
         let reopened = try ArticleLog(path: folder.sub("log.sqlite"))
         #expect(reopened.revokedAt == [origin.siteID: 2])
-        let other = SiteKey()
-        let bytes = Array("tin khác".utf8)
-        let entry = try LogEntry(signer: other, sequence: 1, article: ArticlePath("b.txt"), operation: .put, contentHash: .of(bytes),
-                                 size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 5, counter: 0), previous: nil)
-        let stored = try reopened.appendRemote([entry], blobs: [.of(bytes): StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)],
-                                               keys: [other.siteID: other.publicKey], wallMillis: 6)
-        #expect(stored.stored.count == 1)
-        // Trusted again: the later entries are taken.
-        try reopened.revoke([], wallMillis: 7)
-        #expect(try reopened.appendRemote(Array(entries[2...]), blobs: blobs, keys: keys, wallMillis: 8).stored.count == 2)
+        try reopened.revoke([], wallMillis: 5)
+        #expect(try reopened.heads(of: article) == [edit], "#4 replaced #2, and the edit replaced #4")
+        #expect(reopened.stats.conflictedArticles == 0 && reopened.stats.liveArticles == 1)
         #expect(try reopened.verify().problems.isEmpty)
     }
 

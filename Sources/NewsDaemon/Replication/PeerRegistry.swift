@@ -82,7 +82,9 @@ public final class PeerRegistry: Sendable {
     /// under the rule, and the caller must close it.
     func attach(peer: SiteID, id: UUID, channel: Channel, dialer: SiteID, name: String) -> Bool {
         let (accepted, displaced): (Bool, Channel?) = state.withLock { s in
-            guard let link = s.links[peer] else { return (false, nil) }
+            // Listed and not revoked now, not only when its certificate was checked: a reload may
+            // have come in between.
+            guard let link = s.links[peer], s.peers[peer] != nil, !s.revoked.contains(peer) else { return (false, nil) }
             let keep = min(local, peer)
             var displaced: Channel?
             if let existing = s.sessions[peer] {

@@ -32,9 +32,12 @@ public struct NewsdApp: Sendable {
         }
         let watcher = try FolderWatcher(root: config.watchDir, settings: .init(
             debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns)))
+        guard !config.revoked.contains(key.siteID) else {
+            throw DataFolder.Failure(description: "config: `revoked` lists this site itself (\(key.siteID))")
+        }
+        try await site.revoke(config.revoked)
         let registry = PeerRegistry(local: key.siteID, peers: config.trustedPeers, logger: logger)
         registry.setRevoked(config.revoked)
-        try await site.revoke(config.revoked)
         let notifier = SystemdNotifier()
         let logger = self.logger
         let watchDir = config.watchDir
@@ -55,8 +58,10 @@ public struct NewsdApp: Sendable {
             NewsdLogLevel.set(next.logLevel)
             await site.update(next.siteSettings)
             watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
-            registry.setRevoked(next.revoked)
-            do { try await site.revoke(next.revoked) } catch { logger.error("cannot record the revocations: \(error)") }
+            // Recorded first, so nothing a closing session still hands over is taken as trusted.
+            let revoked = next.revoked.filter { $0 != key.siteID }
+            do { try await site.revoke(revoked) } catch { logger.error("cannot record the revocations (retried at the next reload): \(error)") }
+            registry.setRevoked(revoked)
             replication.reconfigure(peers: next.trustedPeers)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

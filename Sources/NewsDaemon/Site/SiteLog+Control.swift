@@ -18,9 +18,6 @@ extension SiteLog {
             "site \(site)'s clock is \(ahead.millis / 1000) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed"
                 + (now > ahead.seenAtMillis + 3_600_000 ? " (last seen over an hour ago)" : "")
         }
-        problemList += revocations().map {
-            "site \($0.id) is revoked: its entries #1–#\($0.keptThroughSequence) stay in the log" + ($0.refused > 0 ? "; \($0.refused) later ones refused" : "")
-        }
         if folderState != .ok { problemList.insert("watched folder \(folderState.description)", at: 0) }
         if let pendingReason { problemList.append(pendingReason) }
         let folderText: String
@@ -38,7 +35,7 @@ extension SiteLog {
             skipped: skipped.values.sorted { $0.path < $1.path }, pendingDeletes: pendingDeletes.count,
             folderState: folderText, problems: problemList, conflicts: s.conflictedArticles,
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
-            version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes)
+            version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes, revoked: revocations())
     }
 
     /// Turns what a person typed into an article path: relative to the watched folder, NFC.

@@ -76,9 +76,9 @@ extension SiteLog {
         let wall = Self.wallMillis()
         let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall)
         if result.revoked > 0 {
-            for entry in entries where log.revokedAt[entry.origin].map({ entry.sequence > $0 }) == true {
+            for entry in result.stored where log.isHeldAside(entry) {
                 if revokedRefused[entry.origin] == nil {
-                    logger.warning("refused entries of revoked site \(entry.origin) relayed by a peer (from #\(entry.sequence))")
+                    logger.warning("entries of revoked site \(entry.origin) relayed by a peer (from #\(entry.sequence)) are stored but held aside: not versions here")
                 }
                 revokedRefused[entry.origin, default: 0] += 1
             }

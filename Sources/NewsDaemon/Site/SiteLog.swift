@@ -45,7 +45,7 @@ public actor SiteLog {
     /// Articles in the log that are never written to the folder because of their names, with why
     /// (at most 1,000 kept, so a peer sending many cannot grow this without bound).
     var unwritableNames: [ArticlePath: String] = [:]
-    /// Entries of revoked sites refused since start, by site.
+    /// Entries of revoked sites held aside since start, by site (only sites in `revoked`).
     var revokedRefused: [SiteID: Int] = [:]
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
@@ -141,10 +141,11 @@ extension SiteLog {
         let before = log.revokedAt
         try log.revoke(Set(sites), wallMillis: Self.wallMillis())
         for (site, held) in log.revokedAt where before[site] == nil {
-            logger.notice("site \(site) is revoked: its \(held) entries held so far stay in the log; later ones are refused")
+            logger.notice("site \(site) is revoked: its \(held) entries held so far stay versions; later ones are stored but held aside")
         }
         for site in before.keys where log.revokedAt[site] == nil {
-            logger.notice("site \(site) is no longer revoked")
+            logger.notice("site \(site) is no longer revoked: its entries held aside are versions again")
+            revokedRefused.removeValue(forKey: site)
         }
     }
 

@@ -40,14 +40,18 @@ public struct StatusRequest: ControlRequest {
         public var listening: String?
         /// Bytes in the log's write-ahead log (checkpointed automatically, truncated when idle).
         public var walBytes: Int64?
+        /// Revoked sites (not problems: an operator's decision). Absent from older daemons.
+        public var revoked: [RevokedSite]?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
             deletedArticles: Int, logEntries: Int, blobs: BlobStats, lastChange: VersionInfo?,
             skipped: [SkippedFile], pendingDeletes: Int, folderState: String, problems: [String],
             peers: [PeerSummary] = [], conflicts: Int = 0, refusedConnections: Int = 0,
-            uptimeSeconds: Double, version: String, folderWrites: String? = nil, walBytes: Int64? = nil
+            uptimeSeconds: Double, version: String, folderWrites: String? = nil, walBytes: Int64? = nil,
+            revoked: [RevokedSite]? = nil
         ) {
+            self.revoked = revoked
             self.folderWrites = folderWrites
             self.walBytes = walBytes
             self.ready = ready

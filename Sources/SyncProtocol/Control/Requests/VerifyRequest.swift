@@ -23,13 +23,18 @@ public struct VerifyRequest: ControlRequest {
     }
 }
 
-/// A revoked site: entries of it up to `keptThroughSequence` stay in the log (it is append-only);
-/// later ones are refused when relayed.
+/// A revoked site: its entries up to `keptThroughSequence` stay versions (the log is append-only);
+/// later ones are stored when relayed, so chains stay whole, but held aside: never a head here.
 public struct RevokedSite: Codable, Sendable, Equatable {
     public var id: String
     public var keptThroughSequence: UInt64
-    /// Later entries refused since the daemon started.
+    /// Later entries held aside since the daemon started.
     public var refused: Int
+
+    /// "entries #1–#N stay versions", or "none of its entries were held" for N = 0.
+    public var keptText: String {
+        keptThroughSequence == 0 ? "none of its entries had arrived before" : "its entries #1–#\(keptThroughSequence) stay versions"
+    }
 
     public init(id: String, keptThroughSequence: UInt64, refused: Int) {
         self.id = id
