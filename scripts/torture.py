@@ -205,17 +205,33 @@ def converged(sites):
     return listings[0] is not None and all(l == listings[0] for l in listings)
 
 
-def partitions(bin_dir, root, rounds, rng):
-    """Three sites in a triangle through fault proxies. Each round cuts one site off (its links reset
-    or black-holed) or slows every link, edits articles on both sides, heals, and checks that the
-    folders, the logs and the conflict listings are the same everywhere."""
-    sites = [Site(bin_dir, root, f"part-{name}") for name in "abc"]
+def start_triangle(bin_dir, root, prefix, seed_a=False):
+    """Three sites a, b, c, each dialling the next through its own relay (a->b, b->c, c->a) and
+    accepting the one before. `seed_a`: a's folder starts with the seeds."""
+    sites = [Site(bin_dir, root, f"{prefix}-{name}") for name in "abc"]
     a, b, c = sites
-    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "seeds"), a.watch, dirs_exist_ok=True)
+    if seed_a:
+        shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "seeds"), a.watch, dirs_exist_ok=True)
     proxies = {("a", "b"): Relay(b.port), ("b", "c"): Relay(c.port), ("c", "a"): Relay(a.port)}
     a.start(peers=[f"{b.id}@127.0.0.1:{proxies[('a', 'b')].port}", c.id])
     b.start(peers=[f"{c.id}@127.0.0.1:{proxies[('b', 'c')].port}", a.id])
     c.start(peers=[f"{a.id}@127.0.0.1:{proxies[('c', 'a')].port}", b.id])
+    return sites, proxies
+
+
+def stop_triangle(sites, proxies):
+    for proxy in proxies.values():
+        proxy.close()
+    for site in sites:
+        site.stop()
+
+
+def partitions(bin_dir, root, rounds, rng):
+    """Three sites in a triangle through fault proxies. Each round cuts one site off (its links reset
+    or black-holed) or slows every link, edits articles on both sides, heals, and checks that the
+    folders, the logs and the conflict listings are the same everywhere."""
+    sites, proxies = start_triangle(bin_dir, root, "part", seed_a=True)
+    a, b, c = sites
     healed = failures = 0
     edits = 0
     # Open conflicts summed over the rounds (a later edit of a conflicted article resolves it).
@@ -255,10 +271,7 @@ def partitions(bin_dir, root, rounds, rng):
                 print(f"  round {round_index} ({style}, {isolated} cut off) did not converge", flush=True)
         verified = all(s.verify() for s in sites)
     finally:
-        for proxy in proxies.values():
-            proxy.close()
-        for site in sites:
-            site.stop()
+        stop_triangle(sites, proxies)
     return dict(rounds=rounds, healed=healed, failures=failures, edits=edits, verified=verified, conflicts=conflicts_seen)
 
 
@@ -268,12 +281,8 @@ def concurrent_editors(bin_dir, root, rounds, seconds, rng):
     fsyncing) to the same disk. After each round the links heal and the sites must converge: the
     same folders, logs and conflict listings. Every save that stood 300 ms (its editor did not save
     that article again sooner) must be in every site's log."""
-    sites = [Site(bin_dir, root, f"edit-{name}") for name in "abc"]
-    a, b, c = sites
-    proxies = {("a", "b"): Relay(b.port), ("b", "c"): Relay(c.port), ("c", "a"): Relay(a.port)}
-    a.start(peers=[f"{b.id}@127.0.0.1:{proxies[('a', 'b')].port}", c.id])
-    b.start(peers=[f"{c.id}@127.0.0.1:{proxies[('b', 'c')].port}", a.id])
-    c.start(peers=[f"{a.id}@127.0.0.1:{proxies[('c', 'a')].port}", b.id])
+    sites, proxies = start_triangle(bin_dir, root, "edit")
+    a = sites[0]
     articles = [f"chung/bai-{i:02d}.txt" for i in range(20)]
     required = []          # (article, sha256 hex) of saves that stood 300 ms
     saves = 0
@@ -357,10 +366,7 @@ def concurrent_editors(bin_dir, root, rounds, seconds, rng):
         lost = len(missing)
         verified = all(s.verify() for s in sites)
     finally:
-        for proxy in proxies.values():
-            proxy.close()
-        for site in sites:
-            site.stop()
+        stop_triangle(sites, proxies)
     return dict(rounds=rounds, seconds=seconds, saves=saves, required=len(required), lost=lost,
                 converged=converged_rounds, conflicts=conflicts_alike, verified=verified)
 

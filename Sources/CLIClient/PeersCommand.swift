@@ -7,7 +7,7 @@ struct PeersCommand: AsyncParsableCommand {
         commandName: "peers", abstract: "Configured peer sites: connected or not, traffic, how far apart.")
 
     @OptionGroup var options: ClientOptions
-    @Flag(help: "List the revoked sites instead: what of each the log keeps, how many later entries were refused.")
+    @Flag(help: "List the revoked sites instead: what of each the log keeps, how many later entries were held aside.")
     var revoked = false
 
     func run() async throws {

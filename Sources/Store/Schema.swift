@@ -86,11 +86,11 @@ enum Schema {
     """
 
     /// Revoked sites: their entries up to what this log held at the revocation stay (the log is
-    /// append-only); later ones are refused when any peer relays them. Mirrors the config's `revoked`.
+    /// append-only); later ones relayed by any peer are stored but held aside. Mirrors the config's `revoked`.
     static let v4 = """
     CREATE TABLE revocations (
         site_id    TEXT PRIMARY KEY,  -- the revoked origin (SiteID as printed)
-        held_seq   INTEGER NOT NULL,  -- its highest sequence this log held when revoked; later ones are refused
+        held_seq   INTEGER NOT NULL,  -- its highest sequence this log held when revoked; later ones are held aside
         revoked_ms INTEGER NOT NULL   -- wall time the revocation took effect here
     ) STRICT;
     """

@@ -144,7 +144,7 @@ import SyncProtocol
                 }
             }
             #expect(try await site.site.verify().problems.isEmpty, "\(site.name): \(context)")
-            let temps = try FileManager.default.subpathsOfDirectory(atPath: site.watch).filter { $0.contains(".newsd-") }
+            let temps = try site.leftoverTemps()
             #expect(temps.isEmpty, "\(site.name) left temp files \(temps); \(context)")
         }
     }

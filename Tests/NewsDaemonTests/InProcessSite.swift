@@ -51,6 +51,17 @@ final class InProcessSite: @unchecked Sendable {
         return true
     }
 
+    /// An editor's save, then the ingest the watcher would trigger.
+    func saveAndRecord(_ article: String, _ text: String) async throws {
+        save(article, text)
+        try await site.ingest(paths: [article])
+    }
+
+    /// newsd's temp files left anywhere in the folder.
+    func leftoverTemps() throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: watch).filter { $0.contains(".newsd-") }
+    }
+
     func read(_ article: String) -> String? {
         (try? Data(contentsOf: URL(fileURLWithPath: path(article)))).map { String(decoding: $0, as: UTF8.self) }
     }

@@ -21,8 +21,7 @@ import SyncProtocol
         try await a.send(to: b)
         #expect(b.read("tin.txt") == "bản gốc")
 
-        a.save("tin.txt", "bản của Hà Nội")
-        try await a.site.ingest(paths: ["tin.txt"])
+        try await a.saveAndRecord("tin.txt", "bản của Hà Nội")
         // B's editor saves exactly between B's pre-ingest and the swap.
         let editor = b
         await b.site.setBeforeSwap { path in
@@ -40,7 +39,7 @@ import SyncProtocol
         #expect(try await a.logHolds("tin.txt", "bản của Đà Nẵng"))
         // Both folders hold the same winner, and no temp file is left.
         #expect(a.read("tin.txt") == b.read("tin.txt"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: b.watch).filter { $0.hasPrefix(".newsd-") }.isEmpty)
+        #expect(try b.leftoverTemps().isEmpty)
         #expect(try await b.site.verify().problems.isEmpty)
     }
 
@@ -49,8 +48,7 @@ import SyncProtocol
         a.save("tin.txt", "bản gốc")
         try await a.site.scanAll()
         try await a.send(to: b)
-        a.save("tin.txt", "bản của Hà Nội")
-        try await a.site.ingest(paths: ["tin.txt"])
+        try await a.saveAndRecord("tin.txt", "bản của Hà Nội")
         // B's editor saves in place (open, truncate, write) at the instant of the swap, and is
         // still writing when the file is moved out.
         let writer = HeldWriter()
@@ -66,7 +64,7 @@ import SyncProtocol
         writer.finish(writing: "nửa sau.")
         try await b.site.retryOwedWrites(all: true)
         #expect(try await b.logHolds("tin.txt", "nửa đầu, nửa sau."), "the whole in-place save is in the log")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: b.watch).filter { $0.hasPrefix(".newsd-") }.isEmpty)
+        #expect(try b.leftoverTemps().isEmpty)
         #expect(try await b.site.verify().problems.isEmpty)
     }
 
@@ -97,8 +95,7 @@ import SyncProtocol
         try await a.site.scanAll()
         try await a.send(to: b)
         // Apart: A's editor edits, B's editor deletes, later.
-        a.save("bai.txt", "bản sửa ở A")
-        try await a.site.ingest(paths: ["bai.txt"])
+        try await a.saveAndRecord("bai.txt", "bản sửa ở A")
         try await Task.sleep(for: .milliseconds(5))
         try FileManager.default.removeItem(atPath: b.path("bai.txt"))
         try await b.site.ingest(paths: ["bai.txt"])
@@ -120,8 +117,7 @@ import SyncProtocol
         try await a.site.scanAll()
         try await a.send(to: b)
         // A version reaches B's log, but its write fails: a folder stands where the file goes.
-        a.save("tin.txt", "hai")
-        try await a.site.ingest(paths: ["tin.txt"])
+        try await a.saveAndRecord("tin.txt", "hai")
         try FileManager.default.removeItem(atPath: b.path("tin.txt"))
         try await b.site.ingest(paths: ["tin.txt"])   // a delete at B, concurrent with "hai"
         try FileManager.default.createDirectory(atPath: b.path("tin.txt"), withIntermediateDirectories: true)
@@ -134,8 +130,7 @@ import SyncProtocol
         #expect(b.read("tin.txt") == "hai")
         #expect(await !b.site.status().problems.contains { $0.contains("tin.txt") })
         // B's editor edits it now: the edit replaces "hai" (what the file holds), not B's delete.
-        b.save("tin.txt", "ba")
-        try await b.site.ingest(paths: ["tin.txt"])
+        try await b.saveAndRecord("tin.txt", "ba")
         let latest = try await b.site.history(LogRequest(article: "tin.txt", limit: 1)).first
         let two = try await b.site.history(LogRequest(article: "tin.txt")).first { $0.op == "put" && $0.size == 3 }
         #expect(latest?.replaces == [two?.version].compactMap { $0 })
@@ -145,8 +140,7 @@ import SyncProtocol
         let (a, _) = try pair()
         a.save("tin.txt", "bản một")
         try await a.site.scanAll()
-        a.save("tin.txt", "bản hai")
-        try await a.site.ingest(paths: ["tin.txt"])
+        try await a.saveAndRecord("tin.txt", "bản hai")
         // Saved, not yet seen by the watcher.
         a.save("tin.txt", "bản ba chưa ghi")
         let restored = try await a.site.restore(RestoreRequest(article: "tin.txt", version: .back(1)))
@@ -160,8 +154,7 @@ import SyncProtocol
         let nfd = "Huế mưa.txt".decomposedStringWithCanonicalMapping
         a.save(nfd, "mưa lớn")
         try await a.site.scanAll()
-        a.save(nfd, "mưa rất lớn")
-        try await a.site.ingest(paths: [nfd])
+        try await a.saveAndRecord(nfd, "mưa rất lớn")
         _ = try await a.site.restore(RestoreRequest(article: "Huế mưa.txt", version: .back(1)))
         let names = try FileManager.default.contentsOfDirectory(atPath: a.watch).filter { !$0.hasPrefix(".") }
         #expect(names.count == 1, "no second, NFC-named copy: \(names)")
@@ -176,8 +169,7 @@ import SyncProtocol
         let aside = b.root + "/w-away"
         #expect(rename(b.watch, aside) == 0)
         try await b.site.scanAll()
-        a.save("hai.txt", "hai")
-        try await a.site.ingest(paths: ["hai.txt"])
+        try await a.saveAndRecord("hai.txt", "hai")
         try await a.send(to: b)
         #expect(rename(aside, b.watch) == 0)
         try await b.site.scanAll()
@@ -214,15 +206,13 @@ import SyncProtocol
         #expect(result.stored.count == 1)
         #expect(b.read("tuong-lai.txt") == "tin từ tương lai")
         // B's own next edit is stamped by B's clock, not a day ahead.
-        b.save("cua-b.txt", "tin của B")
-        try await b.site.ingest(paths: ["cua-b.txt"])
+        try await b.saveAndRecord("cua-b.txt", "tin của B")
         let mine = try #require(try await b.site.history(LogRequest(article: "cua-b.txt")).first)
         #expect(mine.hlc >> 16 < SiteLog.wallMillis() + 60_000)
         #expect(await b.site.status().problems.contains { $0.contains(a.key.siteID.rawValue) && $0.contains("ahead") })
         // Nor after a restart: the clock starts from this site's own times, not the peer's.
         try await b.restart()
-        b.save("cua-b-2.txt", "tin thứ hai của B")
-        try await b.site.ingest(paths: ["cua-b-2.txt"])
+        try await b.saveAndRecord("cua-b-2.txt", "tin thứ hai của B")
         let second = try #require(try await b.site.history(LogRequest(article: "cua-b-2.txt")).first)
         #expect(second.hlc >> 16 < SiteLog.wallMillis() + 60_000)
     }
@@ -233,8 +223,7 @@ import SyncProtocol
         try await a.site.scanAll()
         try FileManager.default.removeItem(atPath: a.path("ngay.txt"))
         try await a.site.ingest(paths: ["ngay.txt"])
-        a.save("ngay.txt", "hôm nay")
-        try await a.site.ingest(paths: ["ngay.txt"])
+        try await a.saveAndRecord("ngay.txt", "hôm nay")
         #expect(try await a.site.conflicts().isEmpty)
         #expect(await a.site.stats.liveArticles == 1)
     }

@@ -23,7 +23,7 @@ public struct ConfigFile: Sendable, Equatable {
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
-    /// Site IDs no longer trusted: refused at the handshake, their later entries refused when relayed.
+    /// Site IDs no longer trusted: refused at the handshake, their later entries held aside when relayed.
     public var revoked: [String]?
 
     public init() {}

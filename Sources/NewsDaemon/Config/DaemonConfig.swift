@@ -22,7 +22,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var maximumClockSkewMillis: UInt64
     public var massDeleteWindowMillis: UInt64
     /// Sites revoked: never a peer, whatever `peers` says; their entries past what this site held
-    /// at the revocation are refused.
+    /// at the revocation are stored but held aside (never heads, never files).
     public var revoked: [SiteID]
     public var configFile: String?
 

@@ -84,9 +84,7 @@ public final class ControlServer: Service {
                         while let frame = try decoder.nextFrame() {
                             // Busy while answering; the write that follows is idle time again, so a
                             // client that stops reading its answer is still closed.
-                            idle?.busy.add(1, ordering: .relaxed)
-                            let response = await dispatcher.respond(to: frame)
-                            idle?.busy.subtract(1, ordering: .relaxed)
+                            let response = await CloseOnIdleHandler.answering(idle) { await dispatcher.respond(to: frame) }
                             try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(response)))
                         }
                     } catch let error as FrameDecoder.FrameError {
@@ -110,6 +108,13 @@ final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
     typealias InboundOut = ByteBuffer
     /// Requests of this connection being answered now.
     let busy = Atomic<Int>(0)
+
+    /// Runs `answer` with the connection counted busy, so the idle timeout does not close it meanwhile.
+    static func answering<T>(_ handler: CloseOnIdleHandler?, _ answer: () async -> T) async -> T {
+        handler?.busy.add(1, ordering: .relaxed)
+        defer { handler?.busy.subtract(1, ordering: .relaxed) }
+        return await answer()
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {

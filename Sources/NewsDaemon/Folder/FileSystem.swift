@@ -1,4 +1,3 @@
-import CShims
 import Foundation
 import Glibc
 
@@ -158,14 +157,6 @@ public enum FileSystem {
             usleep(UInt32(5_000 << attempt))
         }
         throw lastError
-    }
-
-    /// True when another program has the file open for writing, or it changed since `read`.
-    public static func isOpenForWriting(_ path: String, since read: FileStat) -> Bool {
-        let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard folder >= 0 else { return false }
-        defer { close(folder) }
-        return FolderWriter.stillBeingWritten((path as NSString).lastPathComponent, in: folder, since: read)
     }
 
     /// True for the temp names the folder writer makes (`FolderWriter.temporaryName`).

@@ -94,15 +94,22 @@ public struct FolderWriter: Sendable {
 
     /// Applies the changes in one durable batch. Never throws: each change is done or failed.
     public func apply(_ changes: [Change]) -> Outcome {
-        var outcome = Outcome()
+        withFolders { folders, rootFD in apply(changes, folders: &folders, rootFD: rootFD) } ?? Outcome(
+            failed: changes.map { ($0.path, FileSystemError("open", root)) })
+    }
+
+    /// Runs `body` with the folder open and a table of the folders beneath it, all closed after;
+    /// nil when the folder cannot be opened.
+    private func withFolders<T>(_ body: (inout Folders, Int32) -> T) -> T? {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard rootFD >= 0 else {
-            let error = FileSystemError("open", root)
-            outcome.failed = changes.map { ($0.path, error) }
-            return outcome
-        }
+        guard rootFD >= 0 else { return nil }
         var folders = Folders(root: rootFD)
         defer { folders.closeAll(); close(rootFD) }
+        return body(&folders, rootFD)
+    }
+
+    private func apply(_ changes: [Change], folders: inout Folders, rootFD: Int32) -> Outcome {
+        var outcome = Outcome()
 
         struct Staged {
             var change: Change
@@ -156,11 +163,9 @@ public struct FolderWriter: Sendable {
 
     /// Removes a displaced file (`temp`, relative to the folder) once its bytes are in the log.
     public func discard(_ temp: String) {
-        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard rootFD >= 0 else { return }
-        var folders = Folders(root: rootFD)
-        defer { folders.closeAll(); close(rootFD) }
-        if let (folder, name) = try? folders.parentIfPresent(of: temp, under: root) { unlinkat(folder, name, 0) }
+        _ = withFolders { folders, _ in
+            if let (folder, name) = try? folders.parentIfPresent(of: temp, under: root) { unlinkat(folder, name, 0) }
+        }
     }
 
     // MARK: one article
@@ -378,10 +383,10 @@ public struct FolderWriter: Sendable {
     }
 
     public func readKept(_ temp: String) -> Kept {
-        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard rootFD >= 0 else { return .notYet("cannot open the folder") }
-        var folders = Folders(root: rootFD)
-        defer { folders.closeAll(); close(rootFD) }
+        withFolders { folders, _ in readKept(temp, folders: &folders) } ?? .notYet("cannot open the folder")
+    }
+
+    private func readKept(_ temp: String, folders: inout Folders) -> Kept {
         let place: (Int32, String)?
         do { place = try folders.parentIfPresent(of: temp, under: root) } catch { return .gone("\(error)") }
         guard let (folder, name) = place else { return .gone("its folder is gone") }

@@ -61,9 +61,9 @@ public final class MetricsService: Service, CustomStringConvertible {
                 case .body: break
                 case .end:
                     let idle = try? await connection.channel.pipeline.handler(type: CloseOnIdleHandler.self).get()
-                    idle?.busy.add(1, ordering: .relaxed)
-                    let (status, body) = path == "/metrics" ? (HTTPResponseStatus.ok, await scrape()) : (.notFound, Array("try /metrics\n".utf8))
-                    idle?.busy.subtract(1, ordering: .relaxed)
+                    let (status, body) = await CloseOnIdleHandler.answering(idle) {
+                        path == "/metrics" ? (HTTPResponseStatus.ok, await scrape()) : (.notFound, Array("try /metrics\n".utf8))
+                    }
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
                     headers.add(name: "Content-Length", value: String(body.count))
