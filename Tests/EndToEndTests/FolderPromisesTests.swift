@@ -56,12 +56,13 @@ import TestSupport
         for path in [old, new] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
         folder.write("cu/bai.txt", "Bài trong thư mục cũ.\n")
         let config = folder.sub("newsd.toml")
-        try "watch = \"\(old)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        // Any free port: a config file means DaemonProcess adds no --listen of its own.
+        try "watch = \"\(old)\"\nlisten = \"127.0.0.1:0\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(watch: old, data: folder.sub("d"), extra: ["--config", config], passWatch: false)
         try daemon.waitUntilReady()
         try waitUntil("the old folder's article") { entries(daemon) == 1 }
 
-        try "watch = \"\(new)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "watch = \"\(new)\"\nlisten = \"127.0.0.1:0\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         kill(daemon.pid, SIGHUP)
         try waitUntil("the reload said the change waits for a restart") { daemon.log.contains("takes effect at the next restart") }
         // Edits in the old folder are still recorded; nothing is taken as deleted.
