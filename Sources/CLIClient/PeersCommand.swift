@@ -36,6 +36,9 @@ struct PeersCommand: AsyncParsableCommand {
                 print("  reports \(reported.articles) articles, \(reported.logEntries) log entries, \(reported.peersConnected) of \(reported.peersConfigured) peers connected")
             }
             if let error = peer.lastError, !peer.connected { print("  last error: \(error)") }
+            if let failures = peer.sessionFailures, failures > 0, let last = peer.lastFailure {
+                print("  \(failures) session\(failures == 1 ? "" : "s") ended on an error since start; last at \(last)")
+            }
             if let ahead = peer.clockAheadSeconds {
                 print("  clock \(ahead) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed")
             }

@@ -34,36 +34,40 @@ import TestSupport
         }
     }
 
-    @Test func socketIsForTheDaemonsUserAndGroupOnly() throws {
-        try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
-        let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"))
-        try daemon.waitUntilReady()
-        let attributes = try FileManager.default.attributesOfItem(atPath: folder.sub("d/newsd.sock"))
-        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+    @Test func socketIsForTheDaemonsUserAndGroupOnly() async throws {
+        try await offThePool {
+            try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
+            let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"))
+            try daemon.waitUntilReady()
+            let attributes = try FileManager.default.attributesOfItem(atPath: folder.sub("d/newsd.sock"))
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+        }
     }
 
-    @Test func oversizedMalformedAndUnknownRequestsGetErrorsAndTheDaemonStaysUp() throws {
-        try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
-        let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"))
-        try daemon.waitUntilReady()
-        let path = folder.sub("d/newsd.sock")
+    @Test func oversizedMalformedAndUnknownRequestsGetErrorsAndTheDaemonStaysUp() async throws {
+        try await offThePool {
+            try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
+            let daemon = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"))
+            try daemon.waitUntilReady()
+            let path = folder.sub("d/newsd.sock")
 
-        let oversized = String(decoding: try exchange(path, [0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).dropFirst(4), as: UTF8.self)
-        #expect(oversized.contains("bad_request") && oversized.contains("exceeds the limit"))
+            let oversized = String(decoding: try exchange(path, [0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).dropFirst(4), as: UTF8.self)
+            #expect(oversized.contains("bad_request") && oversized.contains("exceeds the limit"))
 
-        func frame(_ text: String) -> [UInt8] {
-            let body = Array(text.utf8)
-            return [UInt8(body.count >> 24 & 0xff), UInt8(body.count >> 16 & 0xff), UInt8(body.count >> 8 & 0xff), UInt8(body.count & 0xff)] + body
+            func frame(_ text: String) -> [UInt8] {
+                let body = Array(text.utf8)
+                return [UInt8(body.count >> 24 & 0xff), UInt8(body.count >> 16 & 0xff), UInt8(body.count >> 8 & 0xff), UInt8(body.count & 0xff)] + body
+            }
+            let garbage = String(decoding: try exchange(path, frame("\u{1}\u{2}not json")).dropFirst(4), as: UTF8.self)
+            #expect(garbage.contains("bad_request"))
+            let unknown = String(decoding: try exchange(path, frame(#"{"method":"format_disk","params":{}}"#)).dropFirst(4), as: UTF8.self)
+            #expect(unknown.contains("unknown_method"))
+
+            // A client that connects and hangs does not block others.
+            let hung = try connect(path)
+            defer { close(hung) }
+            #expect(try daemon.ctl(["status"]).status == 0)
+            #expect(daemon.process.isRunning)
         }
-        let garbage = String(decoding: try exchange(path, frame("\u{1}\u{2}not json")).dropFirst(4), as: UTF8.self)
-        #expect(garbage.contains("bad_request"))
-        let unknown = String(decoding: try exchange(path, frame(#"{"method":"format_disk","params":{}}"#)).dropFirst(4), as: UTF8.self)
-        #expect(unknown.contains("unknown_method"))
-
-        // A client that connects and hangs does not block others.
-        let hung = try connect(path)
-        defer { close(hung) }
-        #expect(try daemon.ctl(["status"]).status == 0)
-        #expect(daemon.process.isRunning)
     }
 }

@@ -19,51 +19,16 @@ import SyncProtocol
     /// Runs `body` against a listening site that lists `hostile` as an accept-only peer.
     func withSite(_ body: (SiteLog, Int, PeerRegistry) async throws -> Void) async throws {
         try FileManager.default.createDirectory(atPath: folder.sub("w"), withIntermediateDirectories: true)
-        let logger = Logger(label: "hostile-test")
         let site = SiteLog(log: try ArticleLog(path: folder.sub("log.sqlite")), key: victim,
-                           settings: SiteSettings(siteName: "victim", watchDir: folder.sub("w"), dataDir: folder.path), logger: logger)
-        let registry = PeerRegistry(local: victim.siteID, peers: [PeerAddress(site: hostile.siteID, endpoint: nil)], logger: logger)
-        let port = freePort()
-        let service = try ReplicationService(site: site, registry: registry, listen: Endpoint(host: "127.0.0.1", port: port),
-                                             key: victim, siteName: "victim", logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await waitForListener(port)
-            try await body(site, port, registry)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+                           settings: SiteSettings(siteName: "victim", watchDir: folder.sub("w"), dataDir: folder.path),
+                           logger: Logger(label: "hostile-test"))
+        try await ListeningSite.run(site, key: victim, peers: [hostile.siteID]) { listener in
+            try await body(site, listener.port, listener.registry)
         }
     }
 
-    func waitForListener(_ port: Int) async throws {
-        for _ in 0..<200 {
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-                .map({ $0.close(promise: nil); return true }) == true { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    /// Connects as `key`, sends `frames` (raw bytes) after the handshake, and returns what the
-    /// site answered until it closed the connection.
     func converse(port: Int, as key: SiteKey, sendingHello: Bool = true, then frames: [[UInt8]]) async throws -> [WireMessage] {
-        let channel = try await connectAsPeer(port: port, key: key)
-        return try await channel.executeThenClose { inbound, outbound in
-            if sendingHello {
-                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(.hello(Hello(siteID: key.siteID, siteName: "mallory"))))))
-                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(.vector(VersionVector())))))
-            }
-            for frame in frames { try await outbound.write(ByteBuffer(bytes: frame)) }
-            var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
-            var received: [WireMessage] = []
-            do {
-                for try await buffer in inbound {
-                    decoder.append(buffer.readableBytesView)
-                    while let frame = try decoder.nextFrame() { received.append(try WireCodec.decode(frame)) }
-                }
-            } catch {}
-            return received
-        }
+        try await ListeningSite.converse(port: port, as: key, sendingHello: sendingHello, then: frames)
     }
 
     func frame(_ message: WireMessage) -> [UInt8] { FrameDecoder.frame(WireCodec.encode(message)) }
@@ -79,10 +44,7 @@ import SyncProtocol
                      size: UInt64(size), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: previous)
     }
 
-    func errorCode(_ messages: [WireMessage]) -> WireError.Code? {
-        for case .error(let error) in messages { return error.code }
-        return nil
-    }
+    func errorCode(_ messages: [WireMessage]) -> WireError.Code? { ListeningSite.errorCode(messages) }
 
     @Test func badContentEndsTheSessionAndStoresNothing() async throws {
         try await withSite { site, port, registry in
@@ -93,38 +55,47 @@ import SyncProtocol
             let e1 = try entry(by: hostile, hash: hash, size: part.bytes.count)
             let answer1 = try await converse(port: port, as: hostile, then: [
                 frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(lying)), frame(.entry(e1)), frame(.caughtUp)])
-            #expect(errorCode(answer1) == .blobMismatch)
+            #expect(errorCode(answer1) == .blobMismatch, "\(answer1.map(\.kind))")
 
             // An entry that skips sequence 1 of its origin's chain.
             let e2 = try entry(by: hostile, sequence: 2, previous: e1.version, hash: hash, size: part.bytes.count)
             let answer2 = try await converse(port: port, as: hostile, then: [
                 frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(e2)), frame(.caughtUp)])
-            #expect(errorCode(answer2) == .chainBroken)
+            #expect(errorCode(answer2) == .chainBroken, "\(answer2.map(\.kind))")
 
-            // An entry claiming another site as its origin.
-            let forged = LogEntry(origin: victim.siteID, sequence: 1, article: e1.article, operation: .put, contentHash: hash,
-                                  size: e1.size, replaces: [], time: e1.time, previous: nil, version: e1.version, signature: e1.signature)
+            // An entry claiming another site as its origin, that site's key sent with it: refused at
+            // the signature check, not for want of a key.
+            let third = SiteKey()
+            var forged = LogEntry(origin: third.siteID, sequence: 1, article: e1.article, operation: .put, contentHash: hash,
+                                  size: e1.size, replaces: [], time: e1.time, previous: nil, version: e1.version, signature: [])
+            forged = LogEntry(origin: third.siteID, sequence: 1, article: e1.article, operation: .put, contentHash: hash,
+                              size: e1.size, replaces: [], time: e1.time, previous: nil, version: forged.computedVersion,
+                              signature: try hostile.sign(forged.computedVersion))
             let answer3 = try await converse(port: port, as: hostile, then: [
-                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(forged)), frame(.caughtUp)])
-            #expect(errorCode(answer3) == .badSignature)
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.site(publicKeyDER: third.publicKey.der)),
+                frame(.blobPart(part)), frame(.entry(forged)), frame(.caughtUp)])
+            #expect(errorCode(answer3) == .badSignature, "\(answer3.map(\.kind))")
+            let refusal = answer3.compactMap { if case .error(let error) = $0 { error.message } else { nil } }.first ?? ""
+            #expect(refusal.contains("signature does not verify"), "\(refusal)")
 
             // A delta against content the site does not hold, and one that does not give its hash.
             let unknownBase = BlobDelta(hash: hash, size: UInt64(part.size), base: .of(Array("không có".utf8)), bytes: [0x28, 0xb5, 0x2f, 0xfd, 0])
             let answer6 = try await converse(port: port, as: hostile, then: [
                 frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobDelta(unknownBase)), frame(.entry(e1)), frame(.caughtUp)])
-            #expect(errorCode(answer6) == .blobMismatch)
+            #expect(errorCode(answer6) == .blobMismatch, "\(answer6.map(\.kind))")
             let (otherHash, otherPart) = blob("một bài khác hẳn, đủ dài để có một khung zstd thật sự")
             let otherEntry = try entry(by: hostile, hash: otherHash, size: otherPart.bytes.count)
             let selfDelta = try #require(BlobCodec.Compressor().delta(Array("giả mạo".utf8), from: Array("thật".utf8)))
             let answer7 = try await converse(port: port, as: hostile, then: [
                 frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)),
                 frame(.blobDelta(BlobDelta(hash: otherHash, size: UInt64(Array("giả mạo".utf8).count), base: hash, bytes: selfDelta))), frame(.entry(otherEntry)), frame(.caughtUp)])
-            #expect(errorCode(answer7) == .blobMismatch)
+            #expect(errorCode(answer7) == .blobMismatch, "\(answer7.map(\.kind))")
 
             // Random bytes, then a 4 GiB length prefix.
             let answer4 = try await converse(port: port, as: hostile, then: [[0, 0, 0, 3, 0xde, 0xad, 0xbe]])
-            #expect(errorCode(answer4) == .malformedFrame)
-            _ = try await converse(port: port, as: hostile, then: [[0xff, 0xff, 0xff, 0xff, 1, 2, 3]])
+            #expect(errorCode(answer4) == .malformedFrame, "\(answer4.map(\.kind))")
+            let answer8 = try await converse(port: port, as: hostile, then: [[0xff, 0xff, 0xff, 0xff, 1, 2, 3]])
+            #expect(errorCode(answer8) == .tooLarge, "\(answer8.map(\.kind))")
 
             #expect(await site.stats.entries == 0)
             #expect(await site.stats.blobs == 0)
@@ -145,14 +116,14 @@ import SyncProtocol
             let hash = ContentHash.of(Array("không có thật".utf8))
             let claim = BlobPart(hash: hash, size: 16 << 30, encoding: 1, storedSize: 64, offset: 0, bytes: Array(repeating: 0, count: 64))
             let answer = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(claim))])
-            #expect(errorCode(answer) == .tooLarge)
+            #expect(errorCode(answer) == .tooLarge, "\(answer.map(\.kind))")
 
             // A frame whose own header disagrees with the size it is claimed with.
             let text = Array(String(repeating: "Bản tin dài. ", count: 200).utf8)
             let (_, packed) = BlobCodec.encode(text)
             let lying = BlobPart(hash: .of(text), size: UInt64(text.count + 1000), encoding: 1, storedSize: UInt64(packed.count), offset: 0, bytes: packed)
             let answer3 = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(lying))])
-            #expect(errorCode(answer3) == .blobMismatch)
+            #expect(errorCode(answer3) == .blobMismatch, "\(answer3.map(\.kind))")
 
             let stats = await site.stats
             #expect(stats.blobs == 0 && stats.entries == 0)

@@ -278,3 +278,23 @@ public func receive(_ fd: Int32, until complete: ([UInt8]) -> Bool = { _ in fals
     }
     return response
 }
+
+/// Runs a blocking test body (processes, polling, sleeps) on a thread of its own and waits for
+/// it without holding one of Swift's pool threads: there are two on a two-core machine, and the
+/// end-to-end tests, each blocking for seconds, would otherwise starve every async test in the
+/// same process.
+public func offThePool<T>(_ body: () throws -> T) async throws -> T {
+    try await withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        nonisolated(unsafe) var result: Result<T, any Error>?
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread {
+                result = Result { try body() }
+                continuation.resume()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        return try result!.get()
+    }
+}

@@ -21,6 +21,10 @@ public final class PeerLink: Sendable {
         var vector = VersionVector()
         var reported: PeerReport?
         var lastError: String?
+        /// Sessions that ended on an error (either side's), and the last such reason, kept across
+        /// reconnections so a link that keeps failing shows why even while connected.
+        var sessionFailures: UInt64 = 0
+        var lastFailure: (reason: String, at: Date)?
     }
 
     init(site: SiteID) {
@@ -52,7 +56,9 @@ public final class PeerLink: Sendable {
                      lastExchange: s.lastExchange.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
                      entriesSent: s.entriesSent, entriesReceived: s.entriesReceived, bytesSent: s.bytesSent,
                      bytesReceived: s.bytesReceived, behind: s.vector.count(aheadOf: local), ahead: local.count(aheadOf: s.vector),
-                     reported: s.reported, lastError: s.lastError)
+                     reported: s.reported, lastError: s.lastError,
+                     sessionFailures: s.sessionFailures,
+                     lastFailure: s.lastFailure.map { "\(VersionInfo.format(milliseconds: UInt64($0.at.timeIntervalSince1970 * 1000))): \($0.reason)" })
         }
     }
 }

@@ -71,6 +71,8 @@ public final class PeerRegistry: Sendable {
     public var connectedCount: Int { state.withLock { $0.sessions.count } }
     public var configuredCount: Int { state.withLock { $0.peers.count } }
     public var refusedConnections: Int { state.withLock { $0.refused } }
+    /// Sessions ended because the peer broke the protocol or sent something invalid.
+    public var rejectedSessions: Int { state.withLock { $0.rejected } }
 
     public var listening: String? { state.withLock { $0.listening } }
     func setListening(_ address: String) { state.withLock { $0.listening = address } }
@@ -88,7 +90,9 @@ public final class PeerRegistry: Sendable {
             let keep = min(local, peer)
             var displaced: Channel?
             if let existing = s.sessions[peer] {
-                guard dialer == keep && existing.dialer != keep else { return (false, nil) }
+                // Dialled by the same site again: that site gave the old session up (it dials one
+                // at a time), so the new one replaces it. Dialled by both at once: the rule decides.
+                guard existing.dialer == dialer || (dialer == keep && existing.dialer != keep) else { return (false, nil) }
                 displaced = existing.channel
             }
             s.sessions[peer] = Session(id: id, channel: channel, dialer: dialer)
@@ -111,7 +115,11 @@ public final class PeerRegistry: Sendable {
             s.links[peer]?.update {
                 $0.connected = false
                 $0.since = Date()
-                if let error { $0.lastError = error }
+                if let error {
+                    $0.lastError = error
+                    $0.sessionFailures &+= 1
+                    $0.lastFailure = (error, Date())
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import Store
 import Synchronization
 import SyncProtocol
@@ -23,33 +24,35 @@ struct PeerSession {
     let dialedByUs: Bool
     let authenticated: AuthenticatedPeer
     let remote: String
+    var timing = SessionTiming()
 
-    static let pingInterval: Duration = .seconds(10)
-    /// A peer silent this long (no hello, no pong) is dropped.
-    static let silenceLimit: Duration = .seconds(30)
-    /// A connection that has not completed TLS and sent its hello by then is closed: until it does,
-    /// it holds one of the listener's few pending-hello places.
-    static let helloLimit: Duration = .seconds(10)
     static let pageSize = 256
 
-    /// What the session learnt, for the log line and the registry when it ends.
-    final class Outcome {
+    /// What the session learnt, for the log line and the registry when it ends. Written only by
+    /// the reader while the session runs and read after its task group has ended.
+    final class Outcome: @unchecked Sendable {
         var peer: SiteID?
         var error: String?
         var helloSeen = false
+        /// The peer was already told why the session ends.
+        var answered = false
         /// Closed because another session with the same peer won; not worth an operator's notice.
         var duplicate = false
     }
 
     /// `onHello` runs once, when the peer's hello arrived or the session ended before it.
-    func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, onHello: @escaping @Sendable () -> Void) async {
+    /// Returns what the session learnt: the dialler backs off on an error.
+    @discardableResult
+    func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, activity: SessionActivity,
+             onHello: @escaping @Sendable () -> Void) async -> Outcome {
         let id = UUID()
         let outcome = Outcome()
         defer { if !outcome.helloSeen { onHello() } }
         let channel = connection.channel
         let authenticated = self.authenticated
-        let helloDeadline = channel.eventLoop.scheduleTask(in: .seconds(Int64(Self.helloLimit.components.seconds))) {
-            authenticated.refusal.withLock { $0 = $0 ?? "no hello within \(Self.helloLimit)" }
+        let helloLimit = timing.helloLimit
+        let helloDeadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(helloLimit / .milliseconds(1)))) {
+            authenticated.refusal.withLock { $0 = $0 ?? "no hello within \(helloLimit)" }
             channel.close(promise: nil)
         }
         defer { helloDeadline.cancel() }
@@ -59,22 +62,15 @@ struct PeerSession {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let out = FrameOutput(channel: connection.channel)
-                try await out.send(.hello(hello))
-                // A frame that fails a check is answered with the reason before the session ends.
-                do {
-                    try await exchange(inbound: inbound, out: out, channel: connection.channel, id: id, outcome: outcome, onHello: onHello)
-                } catch let wire as WireError {
-                    try? await out.send(.error(wire))
-                    throw wire
-                } catch let frame as FrameDecoder.FrameError {
-                    try? await out.send(.error(WireError(.tooLarge, frame.description)))
-                    throw frame
-                }
+                try await supervise(inbound: inbound, out: SessionWriter(channel: connection.channel), activity: activity,
+                                    channel: connection.channel, id: id, outcome: outcome, onHello: onHello)
             }
+        } catch is CancellationError {
+            // Shutdown.
         } catch let wire as WireError {
             outcome.error = wire.description
-            if wire.code != .duplicateSession { registry.countRejected() }
+            // Rejected: the peer broke the protocol or went silent; a failure on this side is not its doing.
+            if wire.code != .duplicateSession && wire.code != .internal { registry.countRejected() }
             logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) failed: \(wire)")
         } catch let frame as FrameDecoder.FrameError {
             outcome.error = frame.description
@@ -87,54 +83,121 @@ struct PeerSession {
                 registry.countRefused()
                 let reason = authenticated.refusal.withLock { $0 } ?? "\(error)"
                 logger.warning("refused connection from \(remote): \(reason)")
-            } else {
+            } else if error is IOError || error is ChannelError || error is NIOSSLError {
                 logger.info("session with \(outcome.peer!) ended: \(error)")
+            } else {
+                logger.warning("session with \(outcome.peer!) failed: \(error)")
             }
         }
+        if outcome.peer == nil && outcome.error == nil {
+            // Closed before its hello without an error on this side: timed out, or TLS refused.
+            let reason = authenticated.refusal.withLock { $0 } ?? "closed before its hello"
+            outcome.error = reason
+            registry.countRefused()
+            logger.warning("refused connection from \(remote): \(reason)")
+        }
         if let peer = outcome.peer {
-            registry.detach(peer: peer, id: id, error: outcome.error)
+            registry.detach(peer: peer, id: id, error: outcome.duplicate ? nil : outcome.error)
             if outcome.duplicate {
                 logger.debug("closed a duplicate session with peer \(peer)")
             } else {
                 logger.notice("disconnected from peer \(peer)")
             }
         }
+        return outcome
     }
 
-    /// Reads frames and acts on them until the peer leaves; the sender and the pinger run beside.
-    private func exchange(
-        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, out: FrameOutput, channel: Channel, id: UUID,
-        outcome: Outcome, onHello: @Sendable () -> Void
+    /// Runs the session's three tasks, reader, sender and watchdog; the first to end, by error or
+    /// not, ends the session, and its error is the session's.
+    private func supervise(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, out: SessionWriter, activity: SessionActivity, channel: Channel,
+        id: UUID, outcome: Outcome, onHello: @escaping @Sendable () -> Void
     ) async throws {
+        let (starts, startSending) = AsyncStream.makeStream(of: SenderStart.self, bufferingPolicy: .bufferingOldest(1))
+        try out.post(.hello(hello))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await watchSilence(channel: channel, out: out) }
-            defer { group.cancelAll() }
-            var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
-            var machine: SessionStateMachine?
-            var batch = IncomingBatch()
-            var live = false
-            var link: PeerLink?
-
-            /// Stores what has arrived; false when the peer sent something invalid (already answered).
-            func flush() async throws -> Bool {
-                guard let link, !batch.isEmpty else { return true }
-                let (entries, blobs) = batch.drain()
-                for entry in entries { link.peerHolds(entry) }
-                let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
-                link.update {
-                    $0.entriesReceived += UInt64(result.stored.count)
-                    $0.lastExchange = Date()
-                }
-                guard let rejection = result.rejection else { return true }
-                registry.countRejected()
-                logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
-                try await out.send(.error(rejection))
-                outcome.error = rejection.description
-                return false
+            group.addTask {
+                defer { startSending.finish() }
+                try await read(inbound: inbound, out: out, activity: activity, channel: channel, id: id, outcome: outcome,
+                               onHello: onHello, startSending: startSending)
             }
+            group.addTask {
+                for await start in starts {
+                    try await sendAll(to: start.link, out: out, deltas: start.deltas)
+                    return
+                }
+            }
+            group.addTask { try await watch(out: out, activity: activity) }
+            defer { group.cancelAll() }
+            do {
+                try await group.next()
+            } catch {
+                // A frame that fails a check, a store error, a timeout: the peer is told why.
+                if !outcome.answered, let reason = (error as? WireError) ?? (error as? FrameDecoder.FrameError).map({ WireError(.tooLarge, $0.description) }) {
+                    outcome.answered = true
+                    await out.sayLast(.error(reason))
+                }
+                // Closed before the others are awaited: a sender waiting on a write the peer never
+                // reads ends only when the channel does.
+                channel.close(promise: nil)
+                throw error
+            }
+            channel.close(promise: nil)
+        }
+    }
 
-            reading: for try await buffer in inbound {
-                out.heard()
+    /// What the reader hands the sender once the peer's vector is in.
+    struct SenderStart: Sendable {
+        let link: PeerLink
+        let deltas: Bool
+    }
+
+    /// Reads frames and acts on them until the peer leaves.
+    private func read(
+        inbound: NIOAsyncChannelInboundStream<ByteBuffer>, out: SessionWriter, activity: SessionActivity, channel: Channel,
+        id: UUID, outcome: Outcome, onHello: @Sendable () -> Void, startSending: AsyncStream<SenderStart>.Continuation
+    ) async throws {
+        var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
+        var machine: SessionStateMachine?
+        var batch = IncomingBatch()
+        var live = false
+        var link: PeerLink?
+        var frames = inbound.makeAsyncIterator()
+
+        /// Tells the peer why the session ends, then reads and discards what it still sends for a
+        /// moment: closing with its bytes unread would reset the connection, and the reset can
+        /// destroy the answer before the peer reads it.
+        func refuse(_ reason: WireError) async {
+            outcome.answered = true
+            try? out.post(.error(reason))
+            let closing = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+            while let buffer = try? await frames.next() { _ = buffer }
+            closing.cancel()
+        }
+
+        /// Stores what has arrived; false when the peer sent something invalid (already answered).
+        func flush() async throws -> Bool {
+            guard let link, !batch.isEmpty else { return true }
+            let (entries, blobs) = batch.drain()
+            for entry in entries { link.peerHolds(entry) }
+            let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
+            link.update {
+                $0.entriesReceived += UInt64(result.stored.count)
+                $0.lastExchange = Date()
+            }
+            guard let rejection = result.rejection else { return true }
+            registry.countRejected()
+            logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
+            outcome.error = rejection.description
+            await refuse(rejection)
+            return false
+        }
+
+        /// The session proper: frames in, actions out.
+        func readFrames() async throws {
+            reading: while let buffer = try await frames.next() {
+                activity.beginWork()
+                defer { activity.endWork() }
                 link?.received(bytes: buffer.readableBytes)
                 decoder.append(buffer.readableBytesView)
                 while let frame = try decoder.nextFrame() {
@@ -150,25 +213,32 @@ struct PeerSession {
                     }
                     for action in machine!.receive(message) {
                         switch action {
+                        case .send(.error(let refusal)):
+                            // The peer broke the protocol (the state machine's verdict).
+                            outcome.error = refusal.description
+                            registry.countRejected()
+                            logger.warning("session with \(outcome.peer.map(\.rawValue) ?? remote) failed: \(refusal)")
+                            await refuse(refusal)
+                            break reading
                         case .send(let reply):
-                            try await out.send(reply)
+                            try out.post(reply)
                         case .sendVector:
                             guard let peer = outcome.peer else { break reading }
                             let name = machine?.peerHello?.siteName ?? ""
                             guard registry.attach(peer: peer, id: id, channel: channel, dialer: dialedByUs ? hello.siteID : peer, name: name) else {
-                                try await out.send(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
+                                await out.sayLast(.goodbye("duplicate session: keeping the one dialled by the smaller site ID"))
                                 outcome.duplicate = true
                                 break reading
                             }
                             link = registry.link(peer)
                             out.link = link
                             logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
-                            try await out.send(.vector(await site.versionVector()))
+                            try out.post(.vector(await site.versionVector()))
                         case .startSending(let vector):
                             guard let link else { break }
                             link.update { $0.vector = vector }
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
-                            group.addTask { try await sendAll(to: link, out: out, deltas: deltas) }
+                            startSending.yield(SenderStart(link: link, deltas: deltas))
                         case .deliver(.blobDelta(let delta)):
                             // The base came in this session and is not stored yet, or is in the log.
                             var base = batch.content(of: delta.base)
@@ -199,10 +269,20 @@ struct PeerSession {
             }
             _ = try await flush()
         }
+
+        do {
+            try await readFrames()
+        } catch let wire as WireError {
+            await refuse(wire)
+            throw wire
+        } catch let frame as FrameDecoder.FrameError {
+            await refuse(WireError(.tooLarge, frame.description))
+            throw frame
+        }
     }
 
     /// Sends the backlog the peer lacks, then `caughtUp`, then every new entry as it is logged.
-    private func sendAll(to link: PeerLink, out: FrameOutput, deltas: Bool) async throws {
+    private func sendAll(to link: PeerLink, out: SessionWriter, deltas: Bool) async throws {
         let growth = await site.logGrowth()
         let (positions, through) = try await site.backlog(for: link.vector)
         var sender = EntrySender(site: site, link: link, out: out, deltas: deltas)
@@ -213,8 +293,9 @@ struct PeerSession {
             try await out.flush()
             index += Self.pageSize
         }
-        try await out.send(.caughtUp)
-        try await out.send(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
+        out.enqueue(.caughtUp)
+        out.enqueue(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
+        try await out.flush()
         var cursor = through
         for await _ in growth {
             while true {
@@ -227,20 +308,22 @@ struct PeerSession {
         }
     }
 
-    /// Pings while the session is quiet; closes it when the peer has said nothing for too long.
-    private func watchSilence(channel: Channel, out: FrameOutput) async {
+    /// Pings every `timing.pingInterval` and ends the session when the peer has sent no byte for
+    /// `timing.silenceLimit` while this site was ready to read, or has read none of ours for as long.
+    private func watch(out: SessionWriter, activity: SessionActivity) async throws {
         var nonce: UInt64 = 0
-        while (try? await Task.sleep(for: Self.pingInterval)) != nil {
-            if out.silence > Self.silenceLimit {
-                logger.warning("peer at \(remote) silent for \(Self.silenceLimit); closing")
-                try? await out.send(.error(WireError(.timeout, "no message for \(Self.silenceLimit)")))
-                channel.close(promise: nil)
-                return
+        while true {
+            try await Task.sleep(for: timing.pingInterval)
+            if activity.silence > timing.silenceLimit {
+                throw WireError(.timeout, "no byte from the peer for \(timing.silenceLimit)")
+            }
+            if out.stalledFor > timing.silenceLimit {
+                throw WireError(.timeout, "the peer read none of \(out.unwrittenBytes) bytes for \(timing.silenceLimit)")
             }
             nonce += 1
-            try? await out.send(.ping(nonce))
+            try out.post(.ping(nonce))
             if out.link != nil {
-                try? await out.send(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
+                try out.post(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
             }
         }
     }
@@ -251,13 +334,13 @@ struct PeerSession {
 struct EntrySender {
     let site: SiteLog
     let link: PeerLink
-    let out: FrameOutput
+    let out: SessionWriter
     /// The peer speaks `blob_delta` (protocol v2).
     let deltas: Bool
     var sentKeys = Set<SiteID>()
     var sentBlobs = Set<ContentHash>()
 
-    init(site: SiteLog, link: PeerLink, out: FrameOutput, deltas: Bool) {
+    init(site: SiteLog, link: PeerLink, out: SessionWriter, deltas: Bool) {
         self.site = site
         self.link = link
         self.out = out
@@ -284,7 +367,7 @@ struct EntrySender {
                     out.enqueue(.blobPart(BlobPart(hash: hash, size: blob.size, encoding: UInt8(blob.encoding.rawValue),
                                                    storedSize: UInt64(blob.data.count), offset: UInt64(offset),
                                                    bytes: Array(blob.data[offset..<end]))))
-                    if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
+                    if out.queuedBytes >= SessionWriter.flushThreshold { try await out.flush() }
                     offset = end
                 } while offset < blob.data.count
             case nil:
@@ -294,63 +377,11 @@ struct EntrySender {
             sentBlobs.insert(hash)
         }
         out.enqueue(.entry(entry))
-        if out.queuedBytes >= FrameOutput.flushThreshold { try await out.flush() }
+        if out.queuedBytes >= SessionWriter.flushThreshold { try await out.flush() }
         link.peerHolds(entry)
         link.update {
             $0.entriesSent += 1
             $0.lastExchange = Date()
         }
-    }
-}
-
-/// Writes frames and counts their bytes, and notes when the peer was last heard; shared by the
-/// session's reader, sender and pinger.
-///
-/// Frames go out in the order they were queued, whichever task flushes: the queue is taken and
-/// handed to the channel under one lock, and the event loop writes in the order it was handed
-/// buffers. An entry therefore never overtakes the blob queued before it. Waiting for the write
-/// to complete is the back-pressure.
-final class FrameOutput: Sendable {
-    let channel: Channel
-    private let peerLink = Mutex<PeerLink?>(nil)
-    private let lastHeard = Mutex(ContinuousClock.now)
-
-    func heard() { lastHeard.withLock { $0 = .now } }
-    var silence: Duration { ContinuousClock.now - lastHeard.withLock { $0 } }
-
-    init(channel: Channel) { self.channel = channel }
-
-    var link: PeerLink? {
-        get { peerLink.withLock { $0 } }
-        set { peerLink.withLock { $0 = newValue } }
-    }
-
-    /// Frames queued by `enqueue`, written together by `flush`: one TLS record and one syscall
-    /// for a page of entries instead of one per frame.
-    private let queued = Mutex<[UInt8]>([])
-    static let flushThreshold = 1 << 20
-
-    func send(_ message: WireMessage) async throws {
-        enqueue(message)
-        try await flush()
-    }
-
-    /// Queues a frame; writes the queue once it passes 1 MiB.
-    func enqueue(_ message: WireMessage) {
-        let frame = FrameDecoder.frame(WireCodec.encode(message))
-        queued.withLock { $0 += frame }
-    }
-
-    var queuedBytes: Int { queued.withLock { $0.count } }
-
-    func flush() async throws {
-        let (written, count) = queued.withLock { pending -> (EventLoopFuture<Void>?, Int) in
-            guard !pending.isEmpty else { return (nil, 0) }
-            defer { pending = [] }
-            return (channel.writeAndFlush(ByteBuffer(bytes: pending)), pending.count)
-        }
-        guard let written else { return }
-        try await written.get()
-        link?.sent(bytes: count)
     }
 }

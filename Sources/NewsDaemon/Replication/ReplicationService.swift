@@ -25,10 +25,12 @@ public final class ReplicationService: Service {
     private let newPeers: AsyncStream<SiteID>
     private let newPeersContinuation: AsyncStream<SiteID>.Continuation
     let onBound: @Sendable () async -> Void
+    let timing: SessionTiming
 
     public init(site: SiteLog, registry: PeerRegistry, listen: Endpoint, key: SiteKey, siteName: String, logger: Logger,
-                onBound: @escaping @Sendable () async -> Void = {}) throws {
+                timing: SessionTiming = SessionTiming(), onBound: @escaping @Sendable () async -> Void = {}) throws {
         self.onBound = onBound
+        self.timing = timing
         (newPeers, newPeersContinuation) = AsyncStream.makeStream(of: SiteID.self)
         self.site = site
         self.registry = registry
@@ -44,7 +46,7 @@ public final class ReplicationService: Service {
     public func run() async throws {
         let serverContext = try credentials.serverContext()
         let clientContext = try credentials.clientContext()
-        let server: NIOAsyncChannel<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, AuthenticatedPeer, String), Never>
+        let server: NIOAsyncChannel<Accepted, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -54,11 +56,14 @@ public final class ReplicationService: Service {
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .bind(host: listen.host, port: listen.port) { [registry] channel in
                 let authenticated = AuthenticatedPeer()
+                let activity = SessionActivity()
                 let remote = channel.remoteAddress?.description ?? "?"
                 return channel.eventLoop.makeCompletedFuture {
                     let verify = Self.verifier(registry: registry, authenticated: authenticated)
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
-                    return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), authenticated, remote)
+                    try channel.pipeline.syncOperations.addHandler(SessionActivity.Handler(activity))
+                    return Accepted(connection: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
+                                    authenticated: authenticated, activity: activity, remote: remote)
                 }
             }
         } catch let error as IOError {
@@ -95,11 +100,20 @@ public final class ReplicationService: Service {
         for peer in peers { newPeersContinuation.yield(peer.site) }
     }
 
+    /// An accepted connection, with what its pipeline learns of the peer.
+    struct Accepted: Sendable {
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let authenticated: AuthenticatedPeer
+        let activity: SessionActivity
+        let remote: String
+    }
+
     /// One task per connection; a bad connection never stops the others.
-    private func accept(_ server: NIOAsyncChannel<(NIOAsyncChannel<ByteBuffer, ByteBuffer>, AuthenticatedPeer, String), Never>) async throws {
+    private func accept(_ server: NIOAsyncChannel<Accepted, Never>) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
-                for try await (connection, authenticated, remote) in connections {
+                for try await accepted in connections {
+                    let (connection, authenticated, remote) = (accepted.connection, accepted.authenticated, accepted.remote)
                     let admitted = pending.withLock { count in
                         guard count < maximumPendingConnections else { return false }
                         count += 1
@@ -113,8 +127,8 @@ public final class ReplicationService: Service {
                     }
                     group.addTask {
                         let session = PeerSession(site: self.site, registry: self.registry, hello: self.hello, logger: self.logger,
-                                                  dialedByUs: false, authenticated: authenticated, remote: remote)
-                        await session.run(connection, onHello: { [self] in pending.withLock { $0 -= 1 } })
+                                                  dialedByUs: false, authenticated: authenticated, remote: remote, timing: self.timing)
+                        await session.run(connection, activity: accepted.activity, onHello: { [self] in pending.withLock { $0 -= 1 } })
                     }
                 }
             }
@@ -151,13 +165,15 @@ public final class ReplicationService: Service {
 
     /// Keeps one session with `peer` up: dial, run, back off with jitter, dial again.
     private func dial(_ peer: SiteID, context: NIOSSLContext) async {
-        var failures = 0
+        var backoff = ReconnectBackoff()
+        var random = SystemRandomNumberGenerator()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             guard let address = registry.address(of: peer)?.endpoint else { return }
             if !registry.isConnected(peer) {
                 let started = ContinuousClock.now
                 do {
                     let authenticated = AuthenticatedPeer()
+                    let activity = SessionActivity()
                     let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                         .connectTimeout(.seconds(5))
                         .connect(host: address.host, port: address.port) { [registry] channel in
@@ -165,23 +181,23 @@ public final class ReplicationService: Service {
                                 let verify = Self.verifier(registry: registry, authenticated: authenticated)
                                 try channel.pipeline.syncOperations.addHandler(
                                     try NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verify))
+                                try channel.pipeline.syncOperations.addHandler(SessionActivity.Handler(activity))
                                 return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                             }
                         }
                     let session = PeerSession(site: site, registry: registry, hello: hello, logger: logger, dialedByUs: true,
-                                              authenticated: authenticated, remote: address.description)
-                    await session.run(connection, onHello: {})
-                    failures = ContinuousClock.now - started > .seconds(5) ? 0 : failures + 1
+                                              authenticated: authenticated, remote: address.description, timing: timing)
+                    let outcome = await session.run(connection, activity: activity, onHello: {})
+                    backoff.sessionEnded(clean: outcome.error == nil || outcome.duplicate, lasted: ContinuousClock.now - started)
                 } catch {
-                    failures += 1
+                    backoff.dialFailed()
                     registry.noteDialFailure(peer: peer, error: "\(error)")
-                    if failures <= 1 { logger.info("cannot reach peer \(peer) at \(address): \(error); retrying with back-off") }
+                    if backoff.failures <= 1 { logger.info("cannot reach peer \(peer) at \(address): \(error); retrying with back-off") }
                 }
             }
-            // Exponential back-off with jitter, 0.25 s to 30 s; `newsctl sync` cuts it short.
-            let ceiling = min(30.0, 0.25 * pow(2.0, Double(min(failures, 8))))
-            let wait = registry.isConnected(peer) ? 0.5 : Double.random(in: ceiling / 2...ceiling)
-            let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+            // `newsctl sync` cuts the wait short.
+            let wait = registry.isConnected(peer) ? .milliseconds(500) : backoff.delay(using: &random)
+            let deadline = ContinuousClock.now + wait
             while ContinuousClock.now < deadline {
                 if registry.takeNudge(peer) { break }
                 guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { return }

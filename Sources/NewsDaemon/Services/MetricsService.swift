@@ -92,6 +92,7 @@ public final class MetricsService: Service, CustomStringConvertible {
         Gauge(label: "newsd_pending_deletes").record(status.pendingDeletes)
         Gauge(label: "newsd_problems").record(status.problems.count)
         Gauge(label: "newsd_refused_connections").record(registry.refusedConnections)
+        Gauge(label: "newsd_rejected_sessions").record(registry.rejectedSessions)
         let vector = await site.versionVector()
         for peer in registry.infos(local: vector) {
             let dimensions = [("peer", peer.id)]
@@ -102,6 +103,7 @@ public final class MetricsService: Service, CustomStringConvertible {
             Gauge(label: "newsd_peer_received_bytes", dimensions: dimensions).record(peer.bytesReceived)
             Gauge(label: "newsd_peer_sent_entries", dimensions: dimensions).record(peer.entriesSent)
             Gauge(label: "newsd_peer_received_entries", dimensions: dimensions).record(peer.entriesReceived)
+            Gauge(label: "newsd_peer_session_failures", dimensions: dimensions).record(peer.sessionFailures ?? 0)
         }
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)

@@ -49,8 +49,14 @@ public struct NewsdApp: Sendable {
             notifier.ready(status: await SystemdService.statusLine(site: site, registry: registry))
         }
         let ingest = IngestService(site: site, watcher: watcher, logger: logger) { await gate.done(.scan) }
+        let timing = SessionTiming.fromEnvironment()
+        if let timing {
+            logger.warning("test seam: peers pinged every \(timing.pingInterval), dropped after \(timing.silenceLimit) of silence (NEWSD_TEST_SESSION_TIMING)")
+        }
         let replication = try ReplicationService(site: site, registry: registry, listen: config.listen, key: key,
-                                                 siteName: config.siteName, logger: logger) { await gate.done(.replication) }
+                                                 siteName: config.siteName, logger: logger, timing: timing ?? SessionTiming()) {
+            await gate.done(.replication)
+        }
         let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry),
                                     logger: logger) { await gate.done(.control) }
         let reload = ReloadService(configFile: config.configFile, overrides: overrides, current: config, notifier: notifier,

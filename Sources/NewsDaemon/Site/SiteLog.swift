@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Store
 import SyncProtocol
 
@@ -51,6 +53,15 @@ public actor SiteLog {
     var changesAtLastCheck: Int64 = -1
     /// Test seam: called just before each article is swapped in or moved aside.
     var beforeSwap: (@Sendable (String) -> Void)?
+
+    /// The log's own thread, apart from the network's event loops and Swift's shared pool (two
+    /// threads on a two-core server): its SQLite work, `fsync` and `syncfs` block for as long as the
+    /// disk takes, and must hold up neither sessions' reads and writes nor other tasks.
+    nonisolated let storeThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    nonisolated var storeLoop: any EventLoop { storeThread.next() }
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { storeLoop.executor.asUnownedSerialExecutor() }
+
+    deinit { storeThread.shutdownGracefully { _ in } }
 
     /// Transactions are cut at this many files or bytes during a large scan, so memory stays bounded
     /// and progress is durable.

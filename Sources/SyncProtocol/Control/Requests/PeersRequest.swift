@@ -36,10 +36,17 @@ public struct PeerInfo: Codable, Sendable, Equatable {
     /// How far ahead of this site's clock the peer stamped entries, when past `max_clock_skew`
     /// (its times are stored but not followed). Absent from older daemons.
     public var clockAheadSeconds: UInt64?
+    /// Sessions with this peer that ended on an error since start, and the last one's time and
+    /// reason. Absent from older daemons.
+    public var sessionFailures: UInt64?
+    public var lastFailure: String?
 
     public init(id: String, name: String?, address: String?, connected: Bool, since: String?, lastExchange: String?,
                 entriesSent: UInt64, entriesReceived: UInt64, bytesSent: UInt64, bytesReceived: UInt64,
-                behind: UInt64, ahead: UInt64, reported: PeerReport?, lastError: String?) {
+                behind: UInt64, ahead: UInt64, reported: PeerReport?, lastError: String?,
+                sessionFailures: UInt64? = nil, lastFailure: String? = nil) {
+        self.sessionFailures = sessionFailures
+        self.lastFailure = lastFailure
         self.id = id
         self.name = name
         self.address = address
