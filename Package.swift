@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "newsd", targets: ["Daemon"]),
         .executable(name: "newsctl", targets: ["CLIClient"]),
         .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
+        // A misbehaving peer, for the evil-peer tests and the torture run; not installed.
+        .executable(name: "evil-peer", targets: ["EvilPeer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -76,6 +78,18 @@ let package = Package(
                 "NewsControl", "SyncProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "EvilPeer",
+            dependencies: [
+                "NewsDaemon", "SyncProtocol", "CZstd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/EvilPeer"
         ),
         // Helpers shared by the test targets: temp folders, the seeds, running the built binaries.
         .target(name: "TestSupport", dependencies: ["SyncProtocol"], path: "Tests/TestSupport"),

@@ -499,6 +499,115 @@ def hostile_bytes(bin_dir, root, tries, rng):
     return dict(tries=tries, alive=alive, refused=refused, stored=entries)
 
 
+EVIL_ATTACKS = [
+    # attack, what newsd must log when it ends the session (None: the attack is valid traffic)
+    ("claim-16g", "claims 17179869184 bytes"),
+    ("bomb", None),
+    ("vector-2^63", None),
+    ("origins-100001", "vector of 100001 origins"),
+    ("heads-1025", "replaces 1025 versions"),
+    ("stall", "no byte from the peer"),
+    ("deaf", "read none of"),
+    ("flood", None),
+]
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def evil_peer(bin_dir, root, seconds):
+    """A listed peer turned hostile (`evil-peer`), each attack held for `seconds` against site A
+    while an honest site B edits: A's RSS before and during, B's edits reaching A, A up, verify."""
+    a, b = Site(bin_dir, root, "evil-a"), Site(bin_dir, root, "evil-b")
+    noise = random.Random(3).randbytes(1 << 20).hex()
+    for index in range(16):  # about 32 MB to send: a peer that reads nothing backs it up
+        os.makedirs(os.path.join(a.watch, "anh"), exist_ok=True)
+        with open(os.path.join(a.watch, "anh", f"{index}.txt"), "w") as f:
+            f.write(f"{index}\n{noise}")
+    keys = {}
+    for attack, _ in EVIL_ATTACKS:
+        path = os.path.join(root, f"evil-{attack}.pem")
+        keys[attack] = (path, subprocess.run([f"{bin_dir}/evil-peer", "id", "--key", path], check=True,
+                                             capture_output=True, text=True).stdout.strip())
+    a.start(peers=[f"{b.id}@127.0.0.1:{b.port}"] + [key for _, key in keys.values()])
+    b.start(peers=[f"{a.id}@127.0.0.1:{a.port}"])
+    a.wait_ready()
+    b.wait_ready()
+    wait_until(lambda: tree_digest(b.watch) == tree_digest(a.watch), 120, "A's articles at B")
+    time.sleep(5)
+    rest = rss_kib(a.process.pid)
+    log_path = os.path.join(os.path.dirname(a.data), "newsd.log")
+    results = []
+    for round_index, (attack, phrase) in enumerate(EVIL_ATTACKS):
+        path, key_id = keys[attack]
+        log_start = os.path.getsize(log_path)
+        proc = subprocess.Popen([f"{bin_dir}/evil-peer", "attack", attack, "--key", path, "--port", str(a.port),
+                                 "--seconds", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        peak, edits, late, pending, n = rest, 0, 0, None, 0
+        while proc.poll() is None:
+            peak = max(peak, rss_kib(a.process.pid))
+            now = time.time()
+            if pending and open_or_none(os.path.join(a.watch, pending[0])) == pending[1]:
+                pending = None
+            elif pending and now - pending[2] > 10:
+                late += 1
+                pending = None
+            if pending is None and (n == 0 or now - last > 5):
+                n += 1
+                name = f"tu-b/{attack}-{n}.txt"
+                text = f"Bài {n} viết ở Đà Nẵng trong đòn {attack}.\n"
+                os.makedirs(os.path.join(b.watch, "tu-b"), exist_ok=True)
+                with open(os.path.join(b.watch, name), "w") as f:
+                    f.write(text)
+                pending, last, edits = (name, text, now), now, edits + 1
+            time.sleep(0.2)
+        out, err = proc.communicate()
+        try:
+            answers = json.loads(out)["answers"]
+        except (ValueError, KeyError):
+            answers = {"evil-peer failed": err.strip()[-200:]}
+        if pending:
+            arrived = wait_until_quietly(lambda: open_or_none(os.path.join(a.watch, pending[0])) == pending[1], 30)
+            late += 0 if arrived else 1
+        with open(log_path, errors="replace") as f:
+            f.seek(log_start)
+            logged = phrase is None or phrase in f.read()
+        peer = next((p for p in json.loads(a.ctl("peers", "--json").stdout) if p["id"] == key_id), {})
+        results.append(dict(attack=attack, answers=answers, rest=rest, peak=peak, edits=edits, late=late,
+                            up=a.process.poll() is None and a.ready(), logged=logged,
+                            counted=phrase is None or peer.get("session_failures", 0) > 0, verified=a.verify()))
+    converged = wait_until_quietly(lambda: a.entries() == b.entries(), 120)
+    verified = a.verify() and b.verify()
+    a.stop()
+    b.stop()
+    return dict(attacks=results, seconds=seconds, converged=converged, verified=verified)
+
+
+def open_or_none(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def wait_until_quietly(condition, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
 def fuzz(root_dir, seconds):
     build = os.path.join(root_dir, ".build-fuzz", "release")
     results = {}
@@ -528,11 +637,12 @@ def main():
     parser.add_argument("--flood", type=int, default=1000, help="silent connections opened at once")
     parser.add_argument("--editor-rounds", type=int, default=3, help="concurrent-editor rounds among three sites")
     parser.add_argument("--editor-seconds", type=int, default=60, help="length of each concurrent-editor round")
+    parser.add_argument("--evil-seconds", type=int, default=40, help="how long each evil-peer attack is held")
     parser.add_argument("--only", default="", help="comma-separated rounds to run (ingest, replication, partitions, "
-                                                   "editors, hostile, flood, disk, fuzz); default all")
+                                                   "editors, hostile, evil, flood, disk, fuzz); default all")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
-    known = {"ingest", "replication", "partitions", "editors", "hostile", "flood", "disk", "fuzz"}
+    known = {"ingest", "replication", "partitions", "editors", "hostile", "evil", "flood", "disk", "fuzz"}
     if only - known:
         parser.error(f"unknown round(s): {', '.join(sorted(only - known))}; known: {', '.join(sorted(known))}")
     run = (lambda name: not only or name in only)
@@ -545,7 +655,7 @@ def main():
         editors = dict(rounds=0, seconds=0, saves=0, required=0, lost=0, converged=0, conflicts=0, verified=True)
         hostile = dict(tries=0, alive=True, refused=0, stored=0)
         flood = dict(count=0, alive=True, baseline=0, peak=0, closed_after=0, refused=0, kernel_refused=0, synced=True)
-        disk, fuzzed = None, {}
+        disk, fuzzed, evil = None, {}, None
         if run("ingest"):
             print(f"kill -9 during ingest ({args.kills})", flush=True)
             ingest = kills_during_ingest(args.bin, work, args.kills, rng)
@@ -561,6 +671,9 @@ def main():
         if run("hostile"):
             print("random bytes at the replication port", flush=True)
             hostile = hostile_bytes(args.bin, work, 200, rng)
+        if run("evil"):
+            print(f"an evil peer, {len(EVIL_ATTACKS)} attacks of {args.evil_seconds} s each", flush=True)
+            evil = evil_peer(args.bin, work, args.evil_seconds)
         if run("flood"):
             print(f"{args.flood} silent connections at once", flush=True)
             flood = connection_flood(args.bin, work, args.flood)
@@ -606,6 +719,14 @@ def main():
     if run("hostile"):
         rows.append(("hostile connections (random bytes)", f"{hostile['tries']}, daemon up: {'yes' if hostile['alive'] else 'NO'}, "
                                                            f"refused {hostile['refused']}, stored {hostile['stored']}"))
+    if evil is not None:
+        rows.append((f"evil peer ({evil['seconds']} s per attack)", "site A's RSS at rest -> at most during; B's edits at A; A up, logged, counted, verify"))
+        for r in evil["attacks"]:
+            answers = ", ".join(f"{k} x{v}" for k, v in sorted(r["answers"].items()))
+            ok = r["up"] and r["logged"] and r["counted"] and r["verified"] and r["late"] == 0 and r["peak"] - r["rest"] <= 64 << 10
+            rows.append((f"  {r['attack']}", f"{r['rest'] // 1024} -> {r['peak'] // 1024} MiB; {r['edits'] - r['late']} of {r['edits']} edits in 10 s; "
+                                             f"{'ok' if ok else 'FAILED'} ({answers})"))
+        rows.append(("  A and B converged, verify passed on both", "yes" if evil["converged"] and evil["verified"] else "NO"))
     if run("flood"):
         rows += [
             ("silent connections at once", f"{flood['count']}, daemon up: {'yes' if flood['alive'] else 'NO'}, descriptors "
@@ -629,6 +750,10 @@ def main():
     lost += parts["failures"] + (0 if parts["verified"] else 1)
     lost += editors["lost"] + (editors["rounds"] - editors["converged"]) + (0 if editors["verified"] else 1)
     lost += 0 if flood["alive"] and flood["synced"] else 1
+    if evil is not None:
+        lost += sum(0 if r["up"] and r["logged"] and r["counted"] and r["verified"] and r["late"] == 0
+                    and r["peak"] - r["rest"] <= 64 << 10 else 1 for r in evil["attacks"])
+        lost += 0 if evil["converged"] and evil["verified"] else 1
     if disk is not None:
         lost += disk["mismatches"] + (0 if disk["resumed"] and disk["verified"] and disk["problem"] and disk["logged"] else 1)
     lost += sum(1 for value in fuzzed.values() if "crash" in str(value))

@@ -152,7 +152,9 @@ extension ArticleLog {
     /// `heads` are the article's heads before it. Call inside a transaction.
     /// `heldAside`: an entry of a revoked origin past what was held at the revocation: stored, but
     /// the heads do not move.
-    func insert(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64, heldAside: Bool = false) throws {
+    /// Returns the article's heads after it.
+    @discardableResult
+    func insert(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64, heldAside: Bool = false) throws -> [LogEntry] {
         try db.statement("""
             INSERT INTO entries (version, origin, origin_seq, article, op, content_hash, size, replaces, hlc, previous, signature, received_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -166,7 +168,7 @@ extension ArticleLog {
         stats.entries += 1
         stats.vector.advance(entry.origin, to: entry.sequence)
         if entry.time > stats.maxTime { stats.maxTime = entry.time }
-        if heldAside { return }
+        if heldAside { return heads }
 
         let replaced = Set(entry.replaces)
         let remove = try db.statement("DELETE FROM heads WHERE article = ? AND version = ?")
@@ -179,6 +181,7 @@ extension ArticleLog {
         let after = heads.filter { !replaced.contains($0.version) } + [entry]
         adjustCounts(from: presence(of: heads), to: presence(of: after))
         stats.conflictedArticles += (after.count > 1 ? 1 : 0) - (heads.count > 1 ? 1 : 0)
+        return after
     }
 
     private func adjustCounts(from old: Presence, to new: Presence) {

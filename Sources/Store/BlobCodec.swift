@@ -1,4 +1,6 @@
+import Crypto
 import CZstd
+import SyncProtocol
 
 /// Compresses article bytes for the blob table and the wire with zstd at level 1.
 ///
@@ -86,6 +88,48 @@ public enum BlobCodec {
         guard ZSTD_isError(written) == 0 else { throw CorruptBlob(detail: "delta: " + String(cString: ZSTD_getErrorName(written))) }
         guard written == size else { throw CorruptBlob(detail: "delta gave \(written) of \(size) bytes") }
         return out
+    }
+
+    /// The hash of what `data` decodes to, decoded 128 KiB at a time: a blob claiming up to the
+    /// protocol's 1 GiB is checked in that much memory, so a zstd bomb costs its sender's bytes
+    /// and this site's CPU, never this site's memory. Exactly `size` bytes or an error.
+    public static func contentHash(of data: [UInt8], encoding: Encoding, size: Int) throws -> ContentHash {
+        switch encoding {
+        case .raw:
+            guard data.count == size else { throw CorruptBlob(detail: "raw blob of \(data.count) bytes, expected \(size)") }
+            return .of(data)
+        case .zstd:
+            guard size > 0 else { throw CorruptBlob(detail: "compressed blob of size 0") }
+            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+            guard declared != ZSTD_CONTENTSIZE_ERROR else { throw CorruptBlob(detail: "not a zstd frame") }
+            guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(size) else {
+                throw CorruptBlob(detail: "frame holds \(declared) bytes, claimed \(size)")
+            }
+            guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
+            defer { ZSTD_freeDCtx(context) }
+            var hasher = SHA256()
+            var produced = 0
+            var chunk = [UInt8](repeating: 0, count: 128 << 10)
+            try data.withUnsafeBytes { src in
+                var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
+                while true {
+                    let (result, written) = chunk.withUnsafeMutableBytes { dst -> (Int, Int) in
+                        var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
+                        let result = ZSTD_decompressStream(context, &output, &input)
+                        return (result, output.pos)
+                    }
+                    guard ZSTD_isError(result) == 0 else { throw CorruptBlob(detail: String(cString: ZSTD_getErrorName(result))) }
+                    produced += written
+                    guard produced <= size else { throw CorruptBlob(detail: "frame holds more than the \(size) bytes claimed") }
+                    chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<written])) }
+                    if result == 0 { break }  // the frame is complete
+                    guard written > 0 || input.pos < input.size else { throw CorruptBlob(detail: "truncated frame") }
+                }
+                guard input.pos == input.size else { throw CorruptBlob(detail: "bytes after the frame") }
+            }
+            guard produced == size else { throw CorruptBlob(detail: "\(produced) of \(size) bytes") }
+            return ContentHash(bytes: Array(hasher.finalize()))!
+        }
     }
 
     /// Decompresses to exactly `size` bytes; anything else is corruption.

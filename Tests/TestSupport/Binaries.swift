@@ -18,6 +18,14 @@ public enum Binaries {
 
     public static var newsd: String { directory + "/newsd" }
     public static var newsctl: String { directory + "/newsctl" }
+    public static var evilPeer: String { directory + "/evil-peer" }
+}
+
+/// Resident memory of a process in KiB (VmRSS), or 0 when it is gone.
+public func residentKilobytes(_ pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
 /// What a finished command printed.
@@ -29,7 +37,9 @@ public struct CommandResult: Sendable {
 
 /// Runs a command to completion with a deadline; a command still running then is killed.
 @discardableResult
-public func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> CommandResult {
+/// Runs a program to its end (killed after `timeout`); `whileRunning` is called about every 50 ms.
+public func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60),
+                whileRunning: () -> Void = {}) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -46,7 +56,14 @@ public func run(_ executable: String, _ arguments: [String], timeout: Duration =
     group.enter()
     DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
+    var lastCall = ContinuousClock.now
+    while process.isRunning && ContinuousClock.now < deadline {
+        usleep(2_000)
+        if ContinuousClock.now - lastCall >= .milliseconds(50) {
+            whileRunning()
+            lastCall = .now
+        }
+    }
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
     group.wait()
@@ -282,19 +299,19 @@ public func receive(_ fd: Int32, until complete: ([UInt8]) -> Bool = { _ in fals
 /// Runs a blocking test body (processes, polling, sleeps) on a thread of its own and waits for
 /// it without holding one of Swift's pool threads: there are two on a two-core machine, and the
 /// end-to-end tests, each blocking for seconds, would otherwise starve every async test in the
-/// same process.
+/// same process. The body stays in the test's task (an executor preference, not a new thread),
+/// so its expectations are the test's.
 public func offThePool<T>(_ body: () throws -> T) async throws -> T {
-    try await withoutActuallyEscaping(body) { body in
-        nonisolated(unsafe) let body = body
-        nonisolated(unsafe) var result: Result<T, any Error>?
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
-                result = Result { try body() }
-                continuation.resume()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        return try result!.get()
+    try await withTaskExecutorPreference(BlockingExecutor()) { try body() }
+}
+
+/// A task executor with a serial dispatch queue of its own: its thread may block as long as it
+/// likes without taking one from Swift's cooperative pool.
+private final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
+    let queue = DispatchQueue(label: "newsd-test-blocking")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -87,7 +87,7 @@ extension SiteLog {
             // Stored and relayed, never created here: names with control characters, newsd's own
             // temp names, and names this site's ignore rules cover.
             if let why = article.unsafeReason ?? (scanner.ignore.ignores(path: article.rawValue) ? "is covered by this site's ignore rules" : nil) {
-                if unwritableNames.count < 1000 { unwritableNames[article] = why }
+                if unwritableNames.count < 1000 { unwritableNames[article] = "its name \(why)" }
                 continue
             }
             let state = try log.fileState(article: article)
@@ -102,6 +102,14 @@ extension SiteLog {
                         try log.setFileState(state)
                     }
                     owedWrites.removeValue(forKey: article)
+                    continue
+                }
+                // Stored and relayed, never written here: content over this site's own limit (a
+                // peer's article, or a bomb, up to the protocol's 1 GiB) is not decoded into memory.
+                guard winner.size <= UInt64(max(settings.maximumFileBytes, 0)) else {
+                    if unwritableNames.count < 1000 {
+                        unwritableNames[article] = "its content is \(winner.size) bytes, over this site's max_file_bytes (\(settings.maximumFileBytes))"
+                    }
                     continue
                 }
                 guard let bytes = try log.blob(hash) else {

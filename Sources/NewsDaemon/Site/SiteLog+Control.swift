@@ -11,8 +11,8 @@ extension SiteLog {
         problemList += unrecordedSaves.values.sorted { $0.temp < $1.temp }.prefix(20).map {
             "what stood in place of \(ArticlePath.escape($0.path)) when an incoming version was written \($0.why); it is kept in \(ArticlePath.escape($0.temp)) and retried"
         }
-        problemList += unwritableNames.sorted { $0.key < $1.key }.prefix(10).map { "\($0.key.escaped) is in the log but not written to the folder: its name \($0.value)" }
-        if unwritableNames.count > 10 { problemList.append("\(unwritableNames.count - 10) more articles not written because of their names") }
+        problemList += unwritableNames.sorted { $0.key < $1.key }.prefix(10).map { "\($0.key.escaped) is in the log but not written to the folder: \($0.value)" }
+        if unwritableNames.count > 10 { problemList.append("\(unwritableNames.count - 10) more articles in the log not written to the folder") }
         let now = Self.wallMillis()
         problemList += clockAhead.sorted { $0.key < $1.key }.map { site, ahead in
             "site \(site)'s clock is \(ahead.millis / 1000) s ahead of this site's (over max_clock_skew): its entries are stored, its time is not followed"

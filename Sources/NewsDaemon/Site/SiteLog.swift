@@ -44,8 +44,9 @@ public actor SiteLog {
     var swapScheme: FolderWriter.Scheme = .exchange
     /// Set when the folder comes back from missing or empty: every article out of step is written.
     var checkoutDue = false
-    /// Articles in the log that are never written to the folder because of their names, with why
-    /// (at most 1,000 kept, so a peer sending many cannot grow this without bound).
+    /// Articles in the log that are never written to the folder (their names, or content over
+    /// `max_file_bytes`), with why (at most 1,000 kept, so a peer sending many cannot grow this
+    /// without bound).
     var unwritableNames: [ArticlePath: String] = [:]
     /// Entries of revoked sites held aside since start, by site (only sites in `revoked`).
     var revokedRefused: [SiteID: Int] = [:]
