@@ -162,7 +162,8 @@ extension ArticleLog {
         }
         let tip = try tips[entry.origin] ?? chainTip(of: entry.origin)
         // A new origin past the limit would make this site's vector one every peer refuses.
-        if tip == nil && stats.vector.sequences.count >= maximumOrigins {
+        let reserved = localSite.map { $0 != entry.origin && stats.vector[$0] == 0 } == true ? 1 : 0
+        if tip == nil && stats.vector.sequences.count + reserved >= maximumOrigins {
             return .refused(WireError(.tooLarge, "\(label): this log already holds entries from \(maximumOrigins) origins"))
         }
         if let tip, entry.sequence <= tip.sequence {
@@ -199,7 +200,8 @@ extension ArticleLog {
         return found
     }
 
-    func blobSize(_ hash: ContentHash) throws -> UInt64? {
+    /// A blob's content size, without reading it.
+    public func blobSize(_ hash: ContentHash) throws -> UInt64? {
         try db.scalar("SELECT size FROM blobs WHERE hash = ?", .blob(hash.bytes)).map { UInt64($0) }
     }
 

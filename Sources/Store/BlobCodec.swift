@@ -107,6 +107,9 @@ public enum BlobCodec {
             }
             guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
             defer { ZSTD_freeDCtx(context) }
+            // The decoder's window is the frame's to choose (up to 128 MiB by default): newsd's
+            // frames use at most 2^19 (level 1), so more than 8 MiB is refused, not allocated.
+            ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 23)
             var hasher = SHA256()
             var produced = 0
             var chunk = [UInt8](repeating: 0, count: 128 << 10)
@@ -123,6 +126,8 @@ public enum BlobCodec {
                     guard produced <= size else { throw CorruptBlob(detail: "frame holds more than the \(size) bytes claimed") }
                     chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<written])) }
                     if result == 0 { break }  // the frame is complete
+                    // A session that ends stops paying for its peer's bomb.
+                    if Task.isCancelled { throw CancellationError() }
                     guard written > 0 || input.pos < input.size else { throw CorruptBlob(detail: "truncated frame") }
                 }
                 guard input.pos == input.size else { throw CorruptBlob(detail: "bytes after the frame") }

@@ -24,11 +24,12 @@ extension ArticleLog {
         }
         if held { return .held }
         guard let blob = try storedBlob(hash) else { return nil }
-        guard deltas, blob.data.count >= 256 else { return .whole(blob) }
+        guard deltas, blob.data.count >= 256, blob.size <= WireCodec.maximumDeltaBytes else { return .whole(blob) }
         var bytes: [UInt8]?
         for replaced in entry.replaces {
             guard let base = try self.entry(version: replaced), let baseHash = base.contentHash, baseHash != hash,
-                  peer[base.origin] >= base.sequence, let baseBytes = try self.blob(baseHash) else { continue }
+                  base.size <= WireCodec.maximumDeltaBytes, peer[base.origin] >= base.sequence,
+                  let baseBytes = try self.blob(baseHash) else { continue }
             let content = try bytes ?? BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
             bytes = content
             // One frame carries a delta; a change too large for one goes whole, in parts.

@@ -29,6 +29,9 @@ struct EvilPeer: AsyncParsableCommand {
         @Option(help: "The key file (PEM), listed as a peer at the site.") var key: String
         @Option(help: "The site's replication port on 127.0.0.1.") var port: Int
         @Option(help: "How long to keep at it.") var seconds: Double = 5
+        @Option(help: "flood: stop after this many entries.") var count: Int?
+        @Option(name: .customLong("interval-ms"), help: "flood: pause between entries, so each arrives in a read of its own.")
+        var intervalMilliseconds: Int = 0
 
         func run() async throws {
             let key = try loadKey(self.key)
@@ -41,7 +44,8 @@ struct EvilPeer: AsyncParsableCommand {
             repeat {
                 do {
                     let answer = try await Session.run(port: port, key: key, reads: script != .deaf) { session in
-                        try await script.play(session, key: key, chain: &chain, bomb: bomb, origins: origins, until: deadline)
+                        try await script.play(session, key: key, chain: &chain, bomb: bomb, origins: origins, until: deadline,
+                                              pace: Pace(count: count, interval: .milliseconds(intervalMilliseconds)))
                     }
                     tally.count(answer)
                 } catch {
@@ -49,7 +53,7 @@ struct EvilPeer: AsyncParsableCommand {
                 }
                 try chain.save()
                 try await Task.sleep(for: .milliseconds(100))
-            } while ContinuousClock.now < deadline
+            } while ContinuousClock.now < deadline && (count == nil || tally.sessions == 0)
             let json = try JSONEncoder().encode(tally)
             print(String(decoding: json, as: UTF8.self))
         }
@@ -84,7 +88,7 @@ enum Script: String, CaseIterable, ExpressibleByArgument {
     }
 
     func play(_ session: Session, key: SiteKey, chain: inout Chain, bomb: Bomb?, origins: [UInt8]?,
-              until deadline: ContinuousClock.Instant) async throws {
+              until deadline: ContinuousClock.Instant, pace: Pace) async throws {
         switch self {
         case .claim16g:
             try await session.open(key)
@@ -149,7 +153,7 @@ enum Script: String, CaseIterable, ExpressibleByArgument {
             try await session.stopReading()
             // Until the site gives up on it (a write fails), however long the run was meant to be.
             var nonce: UInt64 = 0
-            let limit = max(deadline, ContinuousClock.now + .seconds(60))
+            let limit = max(deadline, ContinuousClock.now + .seconds(300))
             while ContinuousClock.now < limit {
                 nonce += 1
                 do { try await session.send(.ping(nonce)) } catch { return }
@@ -161,7 +165,7 @@ enum Script: String, CaseIterable, ExpressibleByArgument {
             try await session.send(.site(publicKeyDER: key.publicKey.der))
             try await session.send(.caughtUp)
             var index = 0
-            while ContinuousClock.now < deadline && !session.isClosed {
+            while (pace.count.map { index < $0 } ?? (ContinuousClock.now < deadline)) && !session.isClosed {
                 let article = "lu/\(index % 100).txt"
                 let text = Array("Tin \(index) trong trận lũ bài.\n".utf8)
                 let hash = ContentHash.of(text)
@@ -169,10 +173,17 @@ enum Script: String, CaseIterable, ExpressibleByArgument {
                                                           offset: 0, bytes: text)))
                 try await session.send(.entry(try chain.next(key, article: article, hash: hash, size: UInt64(text.count))))
                 index += 1
+                if pace.interval > .zero { try await Task.sleep(for: pace.interval) }
             }
             try await session.send(.goodbye("done"))
         }
     }
+}
+
+/// How fast a flood goes, and how far.
+struct Pace: Sendable {
+    var count: Int?
+    var interval: Duration
 }
 
 /// One TLS session with the site, with a reader task collecting what it answers.

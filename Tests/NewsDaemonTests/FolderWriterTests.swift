@@ -40,7 +40,7 @@ import SyncProtocol
     @Test(arguments: [true, false]) func anEditorsSaveInThePlaceIsHandedBackAndKeptUntilDiscarded(exchange: Bool) throws {
         folder.write("w/a.txt", "cũ")
         let root = folder.sub("w")
-        let outcome = writer(exchange) { _ in try! Data("bản lưu của biên tập viên".utf8).write(to: URL(fileURLWithPath: root + "/a.txt")) }
+        let outcome = writer(exchange) { _ in writeFile(root + "/a.txt", "bản lưu của biên tập viên") }
             .apply([write("a.txt", "mới", expected: "cũ")])
         #expect(folder.read("w/a.txt") == "mới")
         let displaced = try #require(outcome.displaced.first)
@@ -52,7 +52,7 @@ import SyncProtocol
 
     @Test(arguments: [true, false]) func aFileThatAppearedWhereNoneWasIsHandedBack(exchange: Bool) throws {
         let root = folder.sub("w")
-        let outcome = writer(exchange) { _ in try! Data("vừa tạo".utf8).write(to: URL(fileURLWithPath: root + "/moi.txt")) }
+        let outcome = writer(exchange) { _ in writeFile(root + "/moi.txt", "vừa tạo") }
             .apply([write("moi.txt", "từ site khác", expected: nil)])
         #expect(folder.read("w/moi.txt") == "từ site khác")
         #expect(outcome.displaced.map { String(decoding: $0.bytes, as: UTF8.self) } == ["vừa tạo"])

@@ -43,7 +43,7 @@ final class InProcessSite: @unchecked Sendable {
         let full = path(article)
         try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let temp = (full as NSString).deletingLastPathComponent + "/.editor-\(UInt32.random(in: 0...UInt32.max))~"
-        try! Data(text.utf8).write(to: URL(fileURLWithPath: temp))
+        writeFile(temp, text)
         guard rename(temp, full) == 0 else {
             unlink(temp)
             return false

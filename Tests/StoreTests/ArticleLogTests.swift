@@ -131,6 +131,23 @@ import SyncProtocol
         #expect(try BlobCodec.decode(data, encoding: encoding, size: text.count) == text)
     }
 
+    @Test func theHashIsTakenWhileDecodingAndEveryMalformedFrameIsAnError() throws {
+        // 24 MiB of zeros is a frame of a few KB: hashed in 128 KiB pieces, and equal to the hash
+        // of the whole.
+        let zeros = [UInt8](repeating: 0, count: 24 << 20)
+        let (encoding, frame) = BlobCodec.encode(zeros)
+        #expect(encoding == .zstd && frame.count < 10_000)
+        #expect(try BlobCodec.contentHash(of: frame, encoding: .zstd, size: zeros.count) == .of(zeros))
+        let text = Array(String(repeating: "Bản tin dài về mùa lũ miền Trung. ", count: 300).utf8)
+        let (_, packed) = BlobCodec.encode(text)
+        #expect(try BlobCodec.contentHash(of: packed, encoding: .zstd, size: text.count) == .of(text))
+        #expect(throws: BlobCodec.CorruptBlob.self, "claimed larger") { try BlobCodec.contentHash(of: packed, encoding: .zstd, size: text.count + 1) }
+        #expect(throws: BlobCodec.CorruptBlob.self, "truncated") { try BlobCodec.contentHash(of: Array(packed.dropLast(5)), encoding: .zstd, size: text.count) }
+        #expect(throws: BlobCodec.CorruptBlob.self, "bytes after") { try BlobCodec.contentHash(of: packed + [1, 2, 3], encoding: .zstd, size: text.count) }
+        #expect(throws: BlobCodec.CorruptBlob.self, "raw of another size") { try BlobCodec.contentHash(of: text, encoding: .raw, size: text.count - 1) }
+        #expect(try BlobCodec.contentHash(of: text, encoding: .raw, size: text.count) == .of(text))
+    }
+
     @Test func incompressibleBytesAreStoredRaw() throws {
         var generator = SystemRandomNumberGenerator()
         let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A folder under the system temp directory, removed when the value is released.
 public final class TemporaryFolder: @unchecked Sendable {
@@ -19,7 +22,7 @@ public final class TemporaryFolder: @unchecked Sendable {
     public func write(_ relative: String, _ text: String) -> String {
         let full = sub(relative)
         try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try! Data(text.utf8).write(to: URL(fileURLWithPath: full))
+        writeFile(full, text)
         return full
     }
 
@@ -40,4 +43,17 @@ public enum Seeds {
             try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: destination + "/" + name)
         }
     }
+}
+
+/// Writes `text` to `path` (created or truncated) with a descriptor closed on exec: tests start
+/// processes from other threads all the time, and a child that inherited a descriptor open for
+/// writing would hold the file "open by another program" for as long as it runs, which is what
+/// newsd's folder writer checks before it takes a file it found in an article's place.
+public func writeFile(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    precondition(fd >= 0, "cannot write \(path): \(String(cString: strerror(errno)))")
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    precondition(written == bytes.count, "short write to \(path)")
 }

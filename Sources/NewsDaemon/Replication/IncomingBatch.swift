@@ -80,9 +80,13 @@ struct IncomingBatch {
         }
     }
 
-    /// The content of a blob received in this batch and not stored yet, to apply a delta to.
-    func content(of hash: ContentHash) -> [UInt8]? {
+    /// The content of a blob received in this batch and not stored yet, to apply a delta to; a
+    /// base larger than `maximumBytes` is refused before it is decoded.
+    func content(of hash: ContentHash, maximumBytes: UInt64) throws(WireError) -> [UInt8]? {
         guard let blob = blobs[hash] else { return nil }
+        guard blob.size <= maximumBytes else {
+            throw WireError(.tooLarge, "delta against blob \(hash.hex) of \(blob.size) bytes; a delta's base may have at most \(maximumBytes)")
+        }
         return try? BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
     }
 

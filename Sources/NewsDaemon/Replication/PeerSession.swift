@@ -34,8 +34,10 @@ struct PeerSession {
         var peer: SiteID?
         var error: String?
         var helloSeen = false
-        /// The peer was already told why the session ends.
-        var answered = false
+        /// Whether the peer was told why the session ends: the reader and the supervisor may both
+        /// want to, and only the first does.
+        private let answered = Mutex(false)
+        func claimAnswer() -> Bool { answered.withLock { done in defer { done = true }; return !done } }
         /// Closed because another session with the same peer won; not worth an operator's notice.
         var duplicate = false
     }
@@ -123,18 +125,27 @@ struct PeerSession {
             }
             group.addTask {
                 for await start in starts {
-                    try await sendAll(to: start.link, out: out, deltas: start.deltas)
+                    try await sendAll(to: start.link, holdings: start.holdings, out: out, deltas: start.deltas)
                     return
                 }
             }
-            group.addTask { try await watch(out: out, activity: activity) }
+            let report = LatestReport()
+            group.addTask { try await watch(out: out, activity: activity, report: report) }
+            group.addTask {
+                // Fetched beside the watchdog, never by it: a busy log must not stop the pings.
+                while true {
+                    let fresh = await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)
+                    report.value.withLock { $0 = fresh }
+                    try await Task.sleep(for: timing.pingInterval)
+                }
+            }
             defer { group.cancelAll() }
             do {
                 try await group.next()
             } catch {
                 // A frame that fails a check, a store error, a timeout: the peer is told why.
-                if !outcome.answered, let reason = (error as? WireError) ?? (error as? FrameDecoder.FrameError).map({ WireError(.tooLarge, $0.description) }) {
-                    outcome.answered = true
+                if let reason = (error as? WireError) ?? (error as? FrameDecoder.FrameError).map({ WireError(.tooLarge, $0.description) }),
+                   outcome.claimAnswer() {
                     await out.sayLast(.error(reason))
                 }
                 // Closed before the others are awaited: a sender waiting on a write the peer never
@@ -146,9 +157,15 @@ struct PeerSession {
         }
     }
 
+    /// This site's latest report of itself, fetched beside the watchdog.
+    final class LatestReport: Sendable {
+        let value = Mutex<PeerReport?>(nil)
+    }
+
     /// What the reader hands the sender once the peer's vector is in.
     struct SenderStart: Sendable {
         let link: PeerLink
+        let holdings: PeerHoldings
         let deltas: Bool
     }
 
@@ -162,13 +179,14 @@ struct PeerSession {
         var batch = IncomingBatch()
         var live = false
         var link: PeerLink?
+        var holdings: PeerHoldings?
         var frames = inbound.makeAsyncIterator()
 
         /// Tells the peer why the session ends, then reads and discards what it still sends for a
         /// moment: closing with its bytes unread would reset the connection, and the reset can
         /// destroy the answer before the peer reads it.
         func refuse(_ reason: WireError) async {
-            outcome.answered = true
+            guard outcome.claimAnswer() else { return }
             try? out.post(.error(reason))
             let closing = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
             while let buffer = try? await frames.next() { _ = buffer }
@@ -179,7 +197,10 @@ struct PeerSession {
         func flush() async throws -> Bool {
             guard let link, !batch.isEmpty else { return true }
             let (entries, blobs) = batch.drain()
-            for entry in entries { link.peerHolds(entry) }
+            for entry in entries {
+                holdings?.holds(entry)
+                link.peerHolds(entry)
+            }
             let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
             link.update {
                 $0.entriesReceived += UInt64(result.stored.count)
@@ -237,12 +258,18 @@ struct PeerSession {
                         case .startSending(let vector):
                             guard let link else { break }
                             link.update { $0.vector = vector }
+                            let session = PeerHoldings(vector)
+                            holdings = session
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
-                            startSending.yield(SenderStart(link: link, deltas: deltas))
+                            startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas))
                         case .deliver(.blobDelta(let delta)):
+                            // Sizes first: the base is decoded whole to apply the delta.
+                            guard delta.size <= WireCodec.maximumDeltaBytes else {
+                                throw WireError(.tooLarge, "delta for blob \(delta.hash.hex) claims \(delta.size) bytes; a delta may give at most \(WireCodec.maximumDeltaBytes)")
+                            }
                             // The base came in this session and is not stored yet, or is in the log.
-                            var base = batch.content(of: delta.base)
-                            if base == nil { base = try await site.blobContent(delta.base) }
+                            var base = try batch.content(of: delta.base, maximumBytes: WireCodec.maximumDeltaBytes)
+                            if base == nil { base = try await site.blobContent(delta.base, maximumBytes: WireCodec.maximumDeltaBytes) }
                             guard let base else {
                                 throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) is against \(delta.base.hex), which this site does not hold")
                             }
@@ -282,10 +309,10 @@ struct PeerSession {
     }
 
     /// Sends the backlog the peer lacks, then `caughtUp`, then every new entry as it is logged.
-    private func sendAll(to link: PeerLink, out: SessionWriter, deltas: Bool) async throws {
+    private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool) async throws {
         let growth = await site.logGrowth()
-        let (positions, through) = try await site.backlog(for: link.vector)
-        var sender = EntrySender(site: site, link: link, out: out, deltas: deltas)
+        let (positions, through) = try await site.backlog(for: holdings.vector)
+        var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas)
         var index = 0
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
@@ -309,22 +336,23 @@ struct PeerSession {
     }
 
     /// Pings every `timing.pingInterval` and ends the session when the peer has sent no byte for
-    /// `timing.silenceLimit` while this site was ready to read, or has read none of ours for as long.
-    private func watch(out: SessionWriter, activity: SessionActivity) async throws {
+    /// `timing.silenceLimit` while this site was ready to read, or has read none of this site's
+    /// bytes for four times that. The longer limit is for a peer that still talks: an honest peer
+    /// whose log is busy stops reading for as long as that takes, but keeps pinging.
+    private func watch(out: SessionWriter, activity: SessionActivity, report: LatestReport) async throws {
         var nonce: UInt64 = 0
+        let stallLimit = timing.silenceLimit * 4
         while true {
             try await Task.sleep(for: timing.pingInterval)
             if activity.silence > timing.silenceLimit {
                 throw WireError(.timeout, "no byte from the peer for \(timing.silenceLimit)")
             }
-            if out.stalledFor > timing.silenceLimit {
-                throw WireError(.timeout, "the peer read none of \(out.unwrittenBytes) bytes for \(timing.silenceLimit)")
+            if out.stalledFor > stallLimit {
+                throw WireError(.timeout, "the peer read none of \(out.unwrittenBytes) bytes for \(stallLimit)")
             }
             nonce += 1
             try out.post(.ping(nonce))
-            if out.link != nil {
-                try out.post(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
-            }
+            if out.link != nil, let current = report.value.withLock({ $0 }) { try out.post(.status(current)) }
         }
     }
 }
@@ -334,28 +362,30 @@ struct PeerSession {
 struct EntrySender {
     let site: SiteLog
     let link: PeerLink
+    let holdings: PeerHoldings
     let out: SessionWriter
     /// The peer speaks `blob_delta` (protocol v2).
     let deltas: Bool
     var sentKeys = Set<SiteID>()
     var sentBlobs = Set<ContentHash>()
 
-    init(site: SiteLog, link: PeerLink, out: SessionWriter, deltas: Bool) {
+    init(site: SiteLog, link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool) {
         self.site = site
         self.link = link
+        self.holdings = holdings
         self.out = out
         self.deltas = deltas
     }
 
     mutating func send(_ entry: LogEntry) async throws {
-        guard entry.sequence > link.vector[entry.origin] else { return }
+        guard entry.sequence > holdings.sequence(of: entry.origin) else { return }
         if !sentKeys.contains(entry.origin) {
             guard let key = try await site.publicKey(of: entry.origin) else { throw WireError(.internal, "no key for \(entry.origin)") }
             out.enqueue(.site(publicKeyDER: key.der))
             sentKeys.insert(entry.origin)
         }
         if let hash = entry.contentHash, !sentBlobs.contains(hash) {
-            switch try await site.plan(contentOf: entry, for: link.vector, deltas: deltas) {
+            switch try await site.plan(contentOf: entry, for: holdings.vector, deltas: deltas) {
             case .held?:
                 break
             case .delta(let delta)?:
@@ -378,6 +408,7 @@ struct EntrySender {
         }
         out.enqueue(.entry(entry))
         if out.queuedBytes >= SessionWriter.flushThreshold { try await out.flush() }
+        holdings.holds(entry)
         link.peerHolds(entry)
         link.update {
             $0.entriesSent += 1

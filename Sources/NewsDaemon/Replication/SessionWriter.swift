@@ -83,27 +83,40 @@ final class SessionWriter: Sendable {
 
     var unwrittenBytes: Int { state.withLock { $0.unwritten } }
 
+    /// Writes are handed over in pieces of this size, each with its own completion, so a slow
+    /// but reading peer shows progress every piece, not only after a whole 4 MiB blob part.
+    static let pieceBytes = 64 << 10
+
     private func write() throws -> EventLoopFuture<Void>? {
-        let handed: (EventLoopFuture<Void>, Int)? = try state.withLock { s in
+        let handed: [(EventLoopFuture<Void>, Int)]? = try state.withLock { s in
             guard !s.queued.isEmpty else { return nil }
             guard s.unwritten + s.queued.count <= Self.maximumUnwritten || s.unwritten == 0 else {
                 throw WireError(.timeout, "peer is not reading: \(s.unwritten) bytes not yet written")
             }
-            let count = s.queued.count
             if s.unwritten == 0 { s.lastProgress = .now }
-            s.unwritten += count
+            s.unwritten += s.queued.count
             defer { s.queued = [] }
-            return (channel.writeAndFlush(ByteBuffer(bytes: s.queued)), count)
-        }
-        guard let (future, count) = handed else { return nil }
-        // Outside the lock: a future already failed (a closed channel) runs this at once.
-        future.whenComplete { [self] result in
-            state.withLock {
-                $0.unwritten -= count
-                $0.lastProgress = .now
+            var pieces: [(EventLoopFuture<Void>, Int)] = []
+            var start = 0
+            while start < s.queued.count {
+                let end = min(start + Self.pieceBytes, s.queued.count)
+                pieces.append((channel.write(ByteBuffer(bytes: s.queued[start..<end])), end - start))
+                start = end
             }
-            if case .success = result { link?.sent(bytes: count) }
+            channel.flush()
+            return pieces
         }
-        return future
+        guard let handed else { return nil }
+        // Outside the lock: a future already failed (a closed channel) runs this at once.
+        for (future, count) in handed {
+            future.whenComplete { [self] result in
+                state.withLock {
+                    $0.unwritten -= count
+                    $0.lastProgress = .now
+                }
+                if case .success = result { link?.sent(bytes: count) }
+            }
+        }
+        return handed.last?.0
     }
 }

@@ -117,6 +117,7 @@ extension SiteLog {
                     continue
                 }
                 changes.append(.write(path: path, bytes: bytes, hash: hash, expected: state?.contentHash))
+                unwritableNames.removeValue(forKey: article)
                 bytesPlanned += bytes.count
             case .delete:
                 guard state != nil || fileExists(path) else {

@@ -45,7 +45,15 @@ extension SiteLog {
     public func entries(at positions: ArraySlice<Int64>) throws -> [(Int64, LogEntry)] { try log.entries(at: positions) }
     public func entries(after position: Int64, limit: Int) throws -> [(Int64, LogEntry)] { try log.entries(after: position, limit: limit) }
     public func storedBlob(_ hash: ContentHash) throws -> StoredBlob? { try log.storedBlob(hash) }
-    public func blobContent(_ hash: ContentHash) throws -> [UInt8]? { try log.blob(hash) }
+    /// A stored blob's content, to apply a peer's delta to; one larger than `maximumBytes` is
+    /// refused before it is decoded.
+    public func blobContent(_ hash: ContentHash, maximumBytes: UInt64) throws -> [UInt8]? {
+        guard let size = try log.blobSize(hash) else { return nil }
+        guard size <= maximumBytes else {
+            throw WireError(.tooLarge, "delta against blob \(hash.hex) of \(size) bytes; a delta's base may have at most \(maximumBytes)")
+        }
+        return try log.blob(hash)
+    }
     public func plan(contentOf entry: LogEntry, for peer: VersionVector, deltas: Bool) throws -> BlobPlan? {
         try log.plan(contentOf: entry, for: peer, deltas: deltas)
     }

@@ -21,6 +21,9 @@ public enum WireCodec {
     /// store neither accepts nor creates entries past them (an entry every peer refuses would stop
     /// replication for good: the log is append-only).
     public static let maximumVectorOrigins = 100_000
+    /// The largest content, and the largest base, a `blob_delta` may have: applying one needs both
+    /// whole in memory, so larger articles travel whole (in parts, hashed as they are decoded).
+    public static let maximumDeltaBytes: UInt64 = 64 << 20
     public static let maximumReplaces = 1024
 
     public static func encode(_ message: WireMessage) -> [UInt8] {
