@@ -2,6 +2,15 @@ import Foundation
 import SyncProtocol
 
 /// A change this site saw in its folder, ready to become an entry.
+/// A local change refused because this site's first entry would make the log's vector one
+/// every peer refuses.
+public struct OriginLimit: Error, CustomStringConvertible {
+    public let origins: Int
+    public var description: String {
+        "this log holds entries from \(origins) sites, the protocol's limit, and none from this one: its edits cannot be recorded (revoke the flood's origins or start a fresh log)"
+    }
+}
+
 public struct LocalChange: Sendable {
     public enum Kind: Sendable {
         /// The file holds `bytes` (hashed as `hash`); `file` is its state when read. The version it
@@ -78,8 +87,14 @@ extension ArticleLog {
         var localClock = clock
         do {
             let made = try db.transaction { () -> [LogEntry] in
-                try register(site: signer.publicKey)
                 var tip = try chainTip(of: signer.siteID)
+                // This site's first entry would be one origin past what every peer accepts: the
+                // same limit binds what a site makes as what it takes (the check is the store's,
+                // so every site draws the line at the same count).
+                if tip == nil && stats.vector.sequences.count >= maximumOrigins && !changes.isEmpty {
+                    throw OriginLimit(origins: maximumOrigins)
+                }
+                try register(site: signer.publicKey)
                 var made: [LogEntry] = []
                 func append(_ article: ArticlePath, _ operation: SyncProtocol.Operation, _ hash: ContentHash?, size: Int,
                             replaces: [VersionID], heads: [LogEntry]) throws -> LogEntry {

@@ -162,8 +162,7 @@ extension ArticleLog {
         }
         let tip = try tips[entry.origin] ?? chainTip(of: entry.origin)
         // A new origin past the limit would make this site's vector one every peer refuses.
-        let reserved = localSite.map { $0 != entry.origin && stats.vector[$0] == 0 } == true ? 1 : 0
-        if tip == nil && stats.vector.sequences.count + reserved >= maximumOrigins {
+        if tip == nil && stats.vector.sequences.count >= maximumOrigins {
             return .refused(WireError(.tooLarge, "\(label): this log already holds entries from \(maximumOrigins) origins"))
         }
         if let tip, entry.sequence <= tip.sequence {

@@ -15,9 +15,6 @@ public final class ArticleLog {
     public internal(set) var stats: Stats
     /// Origins the log takes entries from; a test lowers it.
     var maximumOrigins = WireCodec.maximumVectorOrigins
-    /// This site, when known: until the log holds an entry of its own, one origin place is kept
-    /// for it, so a flood of other origins can never leave this site unable to record an edit.
-    public var localSite: SiteID?
     /// Revoked origins and the last sequence of theirs this log takes.
     public private(set) var revokedAt: [SiteID: UInt64] = [:]
 

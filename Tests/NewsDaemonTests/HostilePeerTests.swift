@@ -126,7 +126,7 @@ import SyncProtocol
             #expect(errorCode(answer3) == .blobMismatch, "\(answer3.map(\.kind))")
 
             // A delta claiming more than a delta may give is refused before its base is looked up.
-            let bigDelta = BlobDelta(hash: .of(text), size: WireCodec.maximumDeltaBytes + 1, base: .of(Array("gốc".utf8)), bytes: [0x28, 0xb5, 0x2f, 0xfd, 0])
+            let bigDelta = BlobDelta(hash: .of(text), size: WireCodec.maximumAcceptedDeltaBytes + 1, base: .of(Array("gốc".utf8)), bytes: [0x28, 0xb5, 0x2f, 0xfd, 0])
             let answer4 = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobDelta(bigDelta))])
             #expect(errorCode(answer4) == .tooLarge, "\(answer4.map(\.kind))")
 

@@ -190,15 +190,13 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
-    @Test func oneOriginPlaceIsKeptForThisSitesOwnFirstEntry() throws {
+    @Test func aSiteAtTheOriginLimitMakesNoEntryPeersWouldRefuse() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
-        log.maximumOrigins = 3
-        let own = SiteKey()
-        log.localSite = own.siteID
+        log.maximumOrigins = 2
         var made: [LogEntry] = []
         var blobs: [ContentHash: StoredBlob] = [:]
         var keys: [SiteID: SiteKey.Public] = [:]
-        for index in 0..<3 {
+        for index in 0..<2 {
             let key = SiteKey()
             let bytes = Array("tin \(index)".utf8)
             blobs[.of(bytes)] = StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)
@@ -206,17 +204,18 @@ import SyncProtocol
             made.append(try LogEntry(signer: key, sequence: 1, article: ArticlePath("tin-\(index).txt"), operation: .put, contentHash: .of(bytes),
                                      size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: nil))
         }
-        let result = try log.appendRemote(made, blobs: blobs, keys: keys, wallMillis: 1)
-        #expect(result.stored.count == 2, "the third place is this site's")
-        #expect(result.rejection?.code == .tooLarge)
-        // This site still records its edit, and the vector stays within the limit.
+        #expect(try log.appendRemote(made, blobs: blobs, keys: keys, wallMillis: 1).stored.count == 2)
+        // This site's first edit would be a third origin: refused, nothing stored, the vector unchanged.
         let bytes = Array("bài của site này".utf8)
         var clock = HybridLogicalClock()
-        let state = FileState(path: "rieng.txt", article: try ArticlePath("rieng.txt"), size: Int64(bytes.count), mtimeNanos: 1, ctimeNanos: 1, inode: 1, contentHash: .of(bytes))
-        let local = try log.recordLocal([LocalChange(article: try ArticlePath("rieng.txt"), kind: .put(bytes: bytes, hash: .of(bytes), file: state))],
-                                        signer: own, clock: &clock, wallMillis: 2)
-        #expect(local.count == 1)
-        #expect(log.versionVector().sequences.count == 3)
+        let state = FileState(path: "rieng.txt", article: try ArticlePath("rieng.txt"), size: Int64(bytes.count), mtimeNanos: 1, ctimeNanos: 1,
+                              inode: 1, contentHash: .of(bytes))
+        #expect(throws: OriginLimit.self) {
+            try log.recordLocal([LocalChange(article: try ArticlePath("rieng.txt"), kind: .put(bytes: bytes, hash: .of(bytes), file: state))],
+                                signer: SiteKey(), clock: &clock, wallMillis: 2)
+        }
+        #expect(log.versionVector().sequences.count == 2)
+        #expect(log.stats.entries == 2)
         #expect(try log.verify().problems.isEmpty)
     }
 

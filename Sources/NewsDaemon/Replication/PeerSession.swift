@@ -133,10 +133,13 @@ struct PeerSession {
             group.addTask { try await watch(out: out, activity: activity, report: report) }
             group.addTask {
                 // Fetched beside the watchdog, never by it: a busy log must not stop the pings.
+                // Only once the peer is attached: a connection before its hello never waits on the log.
                 while true {
-                    let fresh = await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)
-                    report.value.withLock { $0 = fresh }
-                    try await Task.sleep(for: timing.pingInterval)
+                    if out.link != nil {
+                        let fresh = await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)
+                        report.value.withLock { $0 = fresh }
+                    }
+                    try await Task.sleep(for: out.link == nil ? .milliseconds(100) : timing.pingInterval)
                 }
             }
             defer { group.cancelAll() }
@@ -264,12 +267,13 @@ struct PeerSession {
                             startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas))
                         case .deliver(.blobDelta(let delta)):
                             // Sizes first: the base is decoded whole to apply the delta.
-                            guard delta.size <= WireCodec.maximumDeltaBytes else {
-                                throw WireError(.tooLarge, "delta for blob \(delta.hash.hex) claims \(delta.size) bytes; a delta may give at most \(WireCodec.maximumDeltaBytes)")
+                            let limit = WireCodec.maximumAcceptedDeltaBytes
+                            guard delta.size <= limit else {
+                                throw WireError(.tooLarge, "delta for blob \(delta.hash.hex) claims \(delta.size) bytes; a delta may give at most \(limit)")
                             }
                             // The base came in this session and is not stored yet, or is in the log.
-                            var base = try batch.content(of: delta.base, maximumBytes: WireCodec.maximumDeltaBytes)
-                            if base == nil { base = try await site.blobContent(delta.base, maximumBytes: WireCodec.maximumDeltaBytes) }
+                            var base = try batch.content(of: delta.base, maximumBytes: limit)
+                            if base == nil { base = try await site.blobContent(delta.base, maximumBytes: limit) }
                             guard let base else {
                                 throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) is against \(delta.base.hex), which this site does not hold")
                             }

@@ -102,6 +102,7 @@ extension SiteLog {
                         try log.setFileState(state)
                     }
                     owedWrites.removeValue(forKey: article)
+                    unwritableNames.removeValue(forKey: article)
                     continue
                 }
                 // Stored and relayed, never written here: content over this site's own limit (a
@@ -120,6 +121,7 @@ extension SiteLog {
                 unwritableNames.removeValue(forKey: article)
                 bytesPlanned += bytes.count
             case .delete:
+                unwritableNames.removeValue(forKey: article)
                 guard state != nil || fileExists(path) else {
                     owedWrites.removeValue(forKey: article)
                     continue

@@ -253,6 +253,10 @@ extension SiteLog {
             problems["disk"] = "disk full: \(batch.count) changes not recorded yet; retried until space is freed"
             logger.error("disk full while recording \(batch.count) changes; will retry")
             throw error
+        } catch let error as OriginLimit {
+            if problems["origins"] == nil { logger.error("\(error)") }
+            problems["origins"] = "\(batch.count) changes not recorded: \(error)"
+            throw error
         }
     }
 

@@ -71,7 +71,6 @@ public actor SiteLog {
 
     public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger) {
         self.log = log
-        log.localSite = key.siteID
         self.key = key
         self.settings = settings
         self.logger = logger

@@ -21,9 +21,13 @@ public enum WireCodec {
     /// store neither accepts nor creates entries past them (an entry every peer refuses would stop
     /// replication for good: the log is append-only).
     public static let maximumVectorOrigins = 100_000
-    /// The largest content, and the largest base, a `blob_delta` may have: applying one needs both
-    /// whole in memory, so larger articles travel whole (in parts, hashed as they are decoded).
+    /// The largest content, and the largest base, a site sends a `blob_delta` for: applying one
+    /// needs both whole in memory, so larger articles travel whole (in parts, hashed as they are
+    /// decoded).
     public static let maximumDeltaBytes: UInt64 = 64 << 20
+    /// What a site accepts: more than it sends, because peers from before that limit sent deltas
+    /// up to their `max_file_bytes`; refusing them would stall those links for good.
+    public static let maximumAcceptedDeltaBytes: UInt64 = 256 << 20
     public static let maximumReplaces = 1024
 
     public static func encode(_ message: WireMessage) -> [UInt8] {
