@@ -99,12 +99,7 @@ public enum BlobCodec {
             guard data.count == size else { throw CorruptBlob(detail: "raw blob of \(data.count) bytes, expected \(size)") }
             return .of(data)
         case .zstd:
-            guard size > 0 else { throw CorruptBlob(detail: "compressed blob of size 0") }
-            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-            guard declared != ZSTD_CONTENTSIZE_ERROR else { throw CorruptBlob(detail: "not a zstd frame") }
-            guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(size) else {
-                throw CorruptBlob(detail: "frame holds \(declared) bytes, claimed \(size)")
-            }
+            try checkFrame(data, claimed: size)
             guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
             defer { ZSTD_freeDCtx(context) }
             // The decoder's window is the frame's to choose (up to 128 MiB by default): newsd's
@@ -137,6 +132,16 @@ public enum BlobCodec {
         }
     }
 
+    /// A zstd frame claimed to hold `size` bytes must say so (newsd's frames always carry their size).
+    static func checkFrame(_ data: [UInt8], claimed size: Int) throws {
+        guard size > 0 else { throw CorruptBlob(detail: "compressed blob of size 0") }
+        let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        guard declared != ZSTD_CONTENTSIZE_ERROR else { throw CorruptBlob(detail: "not a zstd frame") }
+        guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(size) else {
+            throw CorruptBlob(detail: "frame holds \(declared) bytes, claimed \(size)")
+        }
+    }
+
     /// Decompresses to exactly `size` bytes; anything else is corruption.
     public static func decode(_ data: [UInt8], encoding: Encoding, size: Int) throws -> [UInt8] {
         switch encoding {
@@ -144,13 +149,7 @@ public enum BlobCodec {
             guard data.count == size else { throw CorruptBlob(detail: "raw blob of \(data.count) bytes, expected \(size)") }
             return data
         case .zstd:
-            guard size > 0 else { throw CorruptBlob(detail: "compressed blob of size 0") }
-            // The frame must say the size it was claimed with (newsd's frames always carry it).
-            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-            guard declared != ZSTD_CONTENTSIZE_ERROR else { throw CorruptBlob(detail: "not a zstd frame") }
-            guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(size) else {
-                throw CorruptBlob(detail: "frame holds \(declared) bytes, claimed \(size)")
-            }
+            try checkFrame(data, claimed: size)
             var out = [UInt8](repeating: 0, count: size)
             let written = out.withUnsafeMutableBytes { dst in
                 data.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }

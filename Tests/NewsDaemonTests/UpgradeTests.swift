@@ -22,7 +22,7 @@ import SyncProtocol
             let copy = Process()
             copy.executableURL = URL(fileURLWithPath: "/bin/cp")
             copy.arguments = ["-r", releaseZeroOneFixture() + "/" + from, to]
-            try copy.run()
+            try launch(copy)
             copy.waitUntilExit()
             #expect(copy.terminationStatus == 0)
         }

@@ -168,13 +168,12 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
-    @Test func aNewOriginPastTheVectorLimitIsRefusedAndNothingAfterItIsStored() throws {
-        let log = try ArticleLog(path: folder.sub("log.sqlite"))
-        log.maximumOrigins = 2
+    /// One first entry from each of `count` new origins, with their blobs and keys.
+    func firstEntries(ofOrigins count: Int) throws -> ([LogEntry], [ContentHash: StoredBlob], [SiteID: SiteKey.Public]) {
         var made: [LogEntry] = []
         var blobs: [ContentHash: StoredBlob] = [:]
         var keys: [SiteID: SiteKey.Public] = [:]
-        for index in 0..<3 {
+        for index in 0..<count {
             let key = SiteKey()
             let bytes = Array("tin \(index)".utf8)
             blobs[.of(bytes)] = StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)
@@ -182,6 +181,13 @@ import SyncProtocol
             made.append(try LogEntry(signer: key, sequence: 1, article: ArticlePath("tin-\(index).txt"), operation: .put, contentHash: .of(bytes),
                                      size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: nil))
         }
+        return (made, blobs, keys)
+    }
+
+    @Test func aNewOriginPastTheVectorLimitIsRefusedAndNothingAfterItIsStored() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        log.maximumOrigins = 2
+        let (made, blobs, keys) = try firstEntries(ofOrigins: 3)
         let result = try log.appendRemote(made, blobs: blobs, keys: keys, wallMillis: 1)
         #expect(result.stored.count == 2)
         #expect(result.rejection?.code == .tooLarge)
@@ -193,17 +199,7 @@ import SyncProtocol
     @Test func aSiteAtTheOriginLimitMakesNoEntryPeersWouldRefuse() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
         log.maximumOrigins = 2
-        var made: [LogEntry] = []
-        var blobs: [ContentHash: StoredBlob] = [:]
-        var keys: [SiteID: SiteKey.Public] = [:]
-        for index in 0..<2 {
-            let key = SiteKey()
-            let bytes = Array("tin \(index)".utf8)
-            blobs[.of(bytes)] = StoredBlob(hash: .of(bytes), size: UInt64(bytes.count), encoding: .raw, data: bytes)
-            keys[key.siteID] = key.publicKey
-            made.append(try LogEntry(signer: key, sequence: 1, article: ArticlePath("tin-\(index).txt"), operation: .put, contentHash: .of(bytes),
-                                     size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 1000, counter: 0), previous: nil))
-        }
+        let (made, blobs, keys) = try firstEntries(ofOrigins: 2)
         #expect(try log.appendRemote(made, blobs: blobs, keys: keys, wallMillis: 1).stored.count == 2)
         // This site's first edit would be a third origin: refused, nothing stored, the vector unchanged.
         let bytes = Array("bài của site này".utf8)

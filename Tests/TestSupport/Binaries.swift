@@ -21,6 +21,15 @@ public enum Binaries {
     public static var evilPeer: String { directory + "/evil-peer" }
 }
 
+/// Starts `process`, one at a time: Foundation's `Process.run` is not safe to call from several
+/// threads at once (it crashed copying the environment while end-to-end tests started processes
+/// side by side).
+public func launch(_ process: Process) throws {
+    try launching.withLock { try process.run() }
+}
+
+private let launching = NSLock()
+
 /// Resident memory of a process in KiB (VmRSS), or 0 when it is gone.
 public func residentKilobytes(_ pid: Int32) -> Int {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -47,7 +56,7 @@ public func run(_ executable: String, _ arguments: [String], timeout: Duration =
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    try launch(process)
     // Read both pipes while it runs, so a large output cannot fill a pipe and stall the child.
     nonisolated(unsafe) var outData = Data(), errData = Data()
     let group = DispatchGroup()
@@ -93,7 +102,7 @@ public final class DaemonProcess: @unchecked Sendable {
         process.standardOutput = logHandle
         process.standardError = logHandle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
     }
 
     deinit {

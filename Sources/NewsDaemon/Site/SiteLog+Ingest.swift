@@ -233,6 +233,7 @@ extension SiteLog {
             let made = try log.recordLocal(batch, signer: key, clock: &clock, wallMillis: Self.wallMillis())
             if !scanning { recordIngestLatency(batch) }
             problems.removeValue(forKey: "disk")
+            problems.removeValue(forKey: "origins")
             if let last = made.last {
                 lastIngest = last
                 announceGrowth()
