@@ -311,16 +311,51 @@ public func receive(_ fd: Int32, until complete: ([UInt8]) -> Bool = { _ in fals
 /// same process. The body stays in the test's task (an executor preference, not a new thread),
 /// so its expectations are the test's.
 public func offThePool<T>(_ body: () throws -> T) async throws -> T {
-    try await withTaskExecutorPreference(BlockingExecutor()) { try body() }
+    let executor = BlockingExecutor()
+    defer { executor.stop() }
+    return try await withTaskExecutorPreference(executor) { try body() }
 }
 
-/// A task executor with a serial dispatch queue of its own: its thread may block as long as it
-/// likes without taking one from Swift's cooperative pool.
+/// A task executor with a thread of its own (an 8 MiB stack, as a main thread has: Foundation's
+/// `Process.run` overran a dispatch worker's smaller one): it may block as long as it likes
+/// without taking one from Swift's cooperative pool.
 private final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
-    let queue = DispatchQueue(label: "newsd-test-blocking")
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var stopped = false
+
+    init() {
+        let thread = Thread { [self] in run() }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        condition.withLock {
+            jobs.append(job)
+            condition.signal()
+        }
+    }
+
+    func stop() {
+        condition.withLock {
+            stopped = true
+            condition.signal()
+        }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopped { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
     }
 }
