@@ -56,12 +56,6 @@ final class SessionWriter: Sendable {
         _ = try write()
     }
 
-    /// Queues and flushes, waiting: for the session's first frames and its last words.
-    func send(_ message: WireMessage) async throws {
-        enqueue(message)
-        try await flush()
-    }
-
     /// Posts a last frame and waits at most `limit` for it to be written (a peer that reads nothing
     /// must not hold the session open).
     func sayLast(_ message: WireMessage, within limit: Duration = .seconds(2)) async {
