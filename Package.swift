@@ -62,7 +62,7 @@ let package = Package(
         // newsctl's parts: control client, diff rendering, output.
         .target(
             name: "NewsControl",
-            dependencies: ["SyncProtocol"]
+            dependencies: ["SyncProtocol", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .executableTarget(
             name: "Daemon",

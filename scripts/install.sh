@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs newsd: release build, binaries, systemd unit, sysusers file, example config (never
-# overwriting one that exists), shell completions, docs. Honours PREFIX (default /usr/local) and
-# DESTDIR (staging root, for packages and tests).
+# Installs newsd: release build, binaries, systemd unit, users and groups (sysusers), example
+# config root:newsd 0640 (never overwriting one that exists), the unit's drop-in for the watched
+# folder, shell completions, docs. Honours PREFIX (default /usr/local) and DESTDIR (a staging root
+# for packages: nothing is run against the live system then).
 #
 #   scripts/install.sh                       build and install under /usr/local
 #   DESTDIR=/tmp/x scripts/install.sh        lay the install out under /tmp/x
 #   scripts/install.sh --binaries DIR        install newsd and newsctl from DIR instead of building
+#                                            (built with --static-swift-stdlib: servers have no Swift)
 #   scripts/install.sh --uninstall           remove what an install put in place (not config or data)
 set -euo pipefail
 
@@ -26,6 +28,7 @@ done
 
 bin="$DESTDIR$PREFIX/bin"
 unit="$DESTDIR/etc/systemd/system/newsd.service"
+dropin="$DESTDIR/etc/systemd/system/newsd.service.d/50-folder.conf"
 sysusers="$DESTDIR/etc/sysusers.d/newsd.conf"
 config="$DESTDIR/etc/newsd/newsd.toml"
 doc="$DESTDIR$PREFIX/share/doc/newsd"
@@ -34,7 +37,7 @@ zsh_completions="$DESTDIR$PREFIX/share/zsh/site-functions"
 fish_completions="$DESTDIR$PREFIX/share/fish/vendor_completions.d"
 
 if [ "$mode" = uninstall ]; then
-  rm -fv "$bin/newsd" "$bin/newsctl" "$unit" "$sysusers" \
+  rm -fv "$bin/newsd" "$bin/newsctl" "$unit" "$dropin" "$sysusers" \
     "$bash_completions/newsd" "$bash_completions/newsctl" "$zsh_completions/_newsd" "$zsh_completions/_newsctl" \
     "$fish_completions/newsd.fish" "$fish_completions/newsctl.fish"
   rm -rfv "$doc"
@@ -52,9 +55,18 @@ if [ -z "$binaries" ]; then
 fi
 for program in newsd newsctl; do
   [ -x "$binaries/$program" ] || { echo "install.sh: $binaries/$program is missing; build first" >&2; exit 1; }
+  # A binary that loads the Swift runtime runs only where a toolchain is installed: refuse it when
+  # this machine lacks the runtime, or when staging for another machine.
+  needed=$(ldd "$binaries/$program" 2>/dev/null | awk '/libswift|libFoundation|libdispatch|libBlocksRuntime/ { print $1 ($3 == "not" ? " (not found)" : "") }' | tr '\n' ' ')
+  # (NEWSD_INSTALL_RUNTIME_CHECK=off stages a layout for inspection, as the repository's tests do.)
+  if [ -n "$needed" ] && [ "${NEWSD_INSTALL_RUNTIME_CHECK:-on}" != off ] && { [ -n "$DESTDIR" ] || echo "$needed" | grep -q "not found"; }; then
+    echo "install.sh: $binaries/$program needs the Swift runtime (${needed% }), which ${DESTDIR:+a server }${DESTDIR:-this machine }lacks;" >&2
+    echo "  build it with the runtime linked in: swift build -c release --static-swift-stdlib" >&2
+    exit 1
+  fi
 done
 
-install -d "$bin" "$doc" "$bash_completions" "$zsh_completions" "$fish_completions" "$(dirname "$unit")" "$(dirname "$sysusers")" "$(dirname "$config")"
+install -d "$bin" "$doc" "$bash_completions" "$zsh_completions" "$fish_completions" "$(dirname "$unit")" "$(dirname "$dropin")" "$(dirname "$sysusers")" "$(dirname "$config")"
 install -m 0755 "$binaries/newsd" "$binaries/newsctl" "$bin/"
 sed "s|/usr/local/bin/newsd|$PREFIX/bin/newsd|g; s|/usr/local/share/doc|$PREFIX/share/doc|g" "$root/systemd/newsd.service" > "$unit"
 chmod 0644 "$unit"
@@ -72,7 +84,19 @@ for program in newsd newsctl; do
   "$binaries/$program" --generate-completion-script fish > "$fish_completions/$program.fish"
 done
 
-echo "installed newsd under ${DESTDIR:-}$PREFIX; edit /etc/newsd/newsd.toml (watch, peers), then:"
-echo "  systemd-sysusers"
-echo "  systemctl daemon-reload"
+if [ -n "$DESTDIR" ]; then
+  echo "staged newsd under $DESTDIR$PREFIX; the package's scripts create the users, chgrp the config and write $dropin"
+  exit 0
+fi
+# The live system: users and groups first, so the config can belong to group newsd (the service
+# reads it as newsd; editors' newsctl reads it to find the socket).
+if command -v systemd-sysusers >/dev/null; then systemd-sysusers "$sysusers"; fi
+getent group newsd >/dev/null || { echo "install.sh: group newsd is missing (no systemd-sysusers?); create user and group newsd" >&2; exit 1; }
+chown root:newsd "$config"
+chmod 0640 "$config"
+[ -e "$config.example" ] && chown root:newsd "$config.example"
+"$bin/newsd" check-config --quiet --config "$config" --unit-dropin "$dropin" || true
+if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+echo "installed newsd under $PREFIX. Next: make the folder, edit $config (watch, peers), check it, start:"
+echo "  newsd check-config --config $config --unit-dropin ${dropin#$DESTDIR} && systemctl daemon-reload"
 echo "  systemctl enable --now newsd"

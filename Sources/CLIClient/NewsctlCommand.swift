@@ -9,8 +9,10 @@ struct NewsctlCommand: AsyncParsableCommand {
         commandName: "newsctl",
         abstract: "Ask the local newsd about its articles, versions and log.",
         discussion: """
-            newsctl talks to newsd over its control socket. It finds the socket from --control, \
-            else --data DIR (DIR/newsd.sock), else $NEWSD_CONTROL, else ./.newsd/newsd.sock.
+            newsctl talks to newsd over its control socket: --control PATH, else --data DIR \
+            (DIR/newsd.sock), else $NEWSD_CONTROL, else the first that exists of ./.newsd/newsd.sock, \
+            the socket /etc/newsd/newsd.toml names, and /run/newsd/newsd.sock. Reading needs group \
+            newsd; changes (restore, resolve, deletes --confirm, sync) need root or group newsd-admin.
             Versions are named by a unique prefix of their ID (6+ hex digits) or ARTICLE~N.
             """,
         version: NewsdVersion.current,

@@ -12,13 +12,13 @@ struct NewsdCommand: AsyncParsableCommand {
             every change as a new version. Query it with newsctl.
             """,
         version: NewsdVersion.current,
-        subcommands: [RunCommand.self, InitCommand.self, IdCommand.self],
+        subcommands: [RunCommand.self, InitCommand.self, IdCommand.self, CheckConfigCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 
 /// `--data`, shared by every subcommand.
 struct DataOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Data folder: log, site key, lock.", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("Data folder: log, site key, lock (default ./.newsd, when run without a config outside systemd).", valueName: "DIR"))
     var data: String?
 
     @Option(name: .long, help: ArgumentHelp("TOML config file; flags override it.", valueName: "FILE"))

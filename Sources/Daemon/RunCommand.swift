@@ -9,7 +9,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var common: DataOption
 
-    @Option(name: .long, help: ArgumentHelp("Folder of articles to watch (default ./seeds).", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("Folder of articles to watch (default ./seeds, when run without a config outside systemd).", valueName: "DIR"))
     var watch: String?
 
     @Option(name: .long, help: ArgumentHelp("Control socket for newsctl (default <data>/newsd.sock).", valueName: "PATH"))
@@ -33,15 +33,27 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let overrides = DaemonConfig.Overrides(
             siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer, metrics: metrics)
+        LoggingSystem.bootstrap { NewsdLogHandler(label: $0) }
+        let logger = Logger(label: "newsd")
+        // A config newsd cannot run with is said once, at error priority, and exits EX_CONFIG, which
+        // the unit does not restart on: restarting cannot mend a file.
         let config: DaemonConfig
         do {
             config = try DaemonConfig.resolve(configFile: common.config, overrides: overrides)
         } catch {
-            throw ValidationError("\(error)")
+            logger.error("cannot start: \(error)")
+            throw ExitCode(ExitStatus.config)
         }
         NewsdLogLevel.set(config.logLevel)
-        LoggingSystem.bootstrap { NewsdLogHandler(label: $0) }
-        let logger = Logger(label: "newsd")
+        let site = try? DataFolder(path: config.dataDir).loadKey()?.siteID
+        let findings = ConfigCheck.findings(for: config, site: site)
+        if DaemonConfig.isInstalled(configFile: config.configFile) {
+            for finding in findings where finding.severity == .warning { logger.warning("config: \(finding)") }
+        }
+        if let first = findings.first(where: { $0.severity == .error }) {
+            logger.error("cannot start: config \(config.configFile ?? "flags"): \(first)")
+            throw ExitCode(ExitStatus.config)
+        }
         do {
             try await NewsdApp(config: config, overrides: overrides, logger: logger).run()
         } catch {

@@ -9,13 +9,17 @@ public struct ControlClient: Sendable {
 
     public enum ClientError: Error, CustomStringConvertible, Equatable {
         case notRunning(path: String, detail: String)
+        /// The socket is there and the caller may not connect: not in its group.
+        case denied(path: String, group: String)
         case closedEarly(path: String)
         case badResponse(String)
 
         public var description: String {
             switch self {
             case .notRunning(let path, let detail):
-                "newsd is not running, or not reachable: cannot connect to \(path) (\(detail)). Start it with `swift run newsd`, or point newsctl at it with --control PATH or --data DIR"
+                "newsd is not running: cannot connect to \(path) (\(detail)). Start it (`systemctl start newsd`, or `swift run newsd` in the repository), or point newsctl at it with --control PATH or --data DIR"
+            case .denied(let path, let group):
+                "permission denied on \(path): newsd is running, and only members of group \(group) may ask it (`sudo usermod -aG \(group) $USER`, then log in again)"
             case .closedEarly(let path): "newsd closed the connection on \(path) before answering"
             case .badResponse(let detail): "newsd sent a response newsctl cannot read: \(detail)"
             }
@@ -42,7 +46,14 @@ public struct ControlClient: Sendable {
     private static func exchange(_ body: [UInt8], over path: String) throws -> [UInt8] {
         let socket: UnixStreamSocket
         do { socket = try UnixStreamSocket(connectingTo: path) } catch {
-            throw ClientError.notRunning(path: path, detail: String(cString: strerror(error.code)))
+            if error.code == EACCES || error.code == EPERM {
+                var st = stat()
+                let gid = stat(path, &st) == 0 ? st.st_gid : getgid()
+                throw ClientError.denied(path: path, group: groupName(gid) ?? "gid \(gid)")
+            }
+            let detail = error.code == ECONNREFUSED ? "nothing answers there; the socket is left from an earlier run"
+                : error.code == ENOENT ? "no socket there" : String(cString: strerror(error.code))
+            throw ClientError.notRunning(path: path, detail: detail)
         }
         do {
             try socket.writeAll(FrameDecoder.frame(body))
@@ -62,13 +73,10 @@ public struct ControlClient: Sendable {
     }
 }
 
-/// Where newsctl looks for the control socket: `--control`, else `--data`, else
-/// `$NEWSD_CONTROL`, else `./.newsd/newsd.sock` (the default of `swift run newsd`).
-public enum SocketLocator {
-    public static func path(control: String?, data: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let control { return control }
-        if let data { return (data as NSString).appendingPathComponent("newsd.sock") }
-        if let fromEnvironment = environment["NEWSD_CONTROL"], !fromEnvironment.isEmpty { return fromEnvironment }
-        return ".newsd/newsd.sock"
-    }
+private func groupName(_ gid: gid_t) -> String? {
+    var group = Glibc.group()
+    var result: UnsafeMutablePointer<Glibc.group>?
+    var buffer = [CChar](repeating: 0, count: 16 * 1024)
+    guard getgrgid_r(gid, &group, &buffer, buffer.count, &result) == 0, result != nil, let name = group.gr_name else { return nil }
+    return String(cString: name)
 }

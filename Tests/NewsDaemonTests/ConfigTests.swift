@@ -50,11 +50,11 @@ import Testing
     }
 
     @Test func flagsOverrideTheFileAndDefaultsFillTheRest() throws {
-        let config = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "articles", data: "/tmp/d"), workingDirectory: "/home/editor")
+        let config = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "articles", data: "/tmp/d"), workingDirectory: "/home/editor", environment: [:])
         #expect(config.watchDir == "/home/editor/articles")
         #expect(config.dataDir == "/tmp/d" && config.controlPath == "/tmp/d/newsd.sock")
         #expect(config.listen == Endpoint(host: "127.0.0.1", port: 7420))
-        let defaults = try DaemonConfig.resolve(configFile: nil, overrides: .init(), workingDirectory: "/repo")
+        let defaults = try DaemonConfig.resolve(configFile: nil, overrides: .init(), workingDirectory: "/repo", environment: [:])
         #expect(defaults.watchDir == "/repo/seeds" && defaults.dataDir == "/repo/.newsd")
     }
 

@@ -25,6 +25,13 @@ public struct ConfigFile: Sendable, Equatable {
     public var massDeleteWindowSeconds: Int?
     /// Site IDs no longer trusted: refused at the handshake, their later entries held aside when relayed.
     public var revoked: [String]?
+    /// The newsroom's group: files and folders newsd writes get it (default: the watched folder's).
+    public var group: String?
+    /// Permissions of files and folders newsd writes, whatever the umask (`file_mode = "0664"`).
+    public var fileMode: UInt32?
+    public var folderMode: UInt32?
+    /// Members may ask for changes over the control socket (restore, resolve, confirm deletes, sync).
+    public var adminGroup: String?
 
     public init() {}
 
@@ -37,6 +44,7 @@ public struct ConfigFile: Sendable, Equatable {
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
         "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked",
+        "group", "file_mode", "folder_mode", "admin_group",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -102,6 +110,28 @@ public struct ConfigFile: Sendable, Equatable {
                 throw Invalid(file: file, detail: "'max_clock_skew' must be a duration such as \"10m\", \"90s\" or \"1h\" (at most a year)")
             }
             config.maxClockSkewSeconds = seconds
+        }
+        func mode(_ key: String, _ example: String) throws -> UInt32? {
+            guard let value = table[key] else { return nil }
+            guard let text = value.string, !text.isEmpty, text.count <= 5, let bits = UInt32(text, radix: 8), bits <= 0o7777 else {
+                throw Invalid(file: file, detail: "'\(key)' must be octal permissions in quotes, such as \"\(example)\"")
+            }
+            return bits
+        }
+        config.fileMode = try mode("file_mode", "0664")
+        config.folderMode = try mode("folder_mode", "2775")
+        if let bits = config.fileMode, bits & 0o600 != 0o600 {
+            throw Invalid(file: file, detail: "'file_mode' must let newsd read and write its own files (0600 at least)")
+        }
+        if let bits = config.folderMode, bits & 0o700 != 0o700 {
+            throw Invalid(file: file, detail: "'folder_mode' must let newsd use its own folders (0700 at least)")
+        }
+        config.group = try string("group")
+        config.adminGroup = try string("admin_group")
+        for (key, name) in [("group", config.group), ("admin_group", config.adminGroup)] {
+            if let name, name.isEmpty || name.contains(where: { $0 == ":" || $0 == "/" || $0.isWhitespace }) {
+                throw Invalid(file: file, detail: "'\(key)' must be a group name")
+            }
         }
         config.ignore = try strings("ignore")
         config.peers = try strings("peers")

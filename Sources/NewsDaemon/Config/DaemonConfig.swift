@@ -24,6 +24,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Sites revoked: never a peer, whatever `peers` says; their entries past what this site held
     /// at the revocation are stored but held aside (never heads, never files).
     public var revoked: [SiteID]
+    /// The group given to files and folders newsd writes; nil: the watched folder's group.
+    public var group: String?
+    public var fileMode: UInt32
+    public var folderMode: UInt32
+    /// Members (and root, and newsd's own user) may ask for changes over the control socket.
+    public var adminGroup: String
     public var configFile: String?
 
     /// Flags as given on the command line; nil where not given.
@@ -51,9 +57,28 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public static let defaultListen = "127.0.0.1:7420"
     public static let defaultDebounce = Duration.milliseconds(100)
+    public static let defaultFileMode: UInt32 = 0o664
+    public static let defaultFolderMode: UInt32 = 0o2775
+    public static let defaultAdminGroup = "newsd-admin"
 
-    public static func resolve(configFile: String?, overrides: Overrides, workingDirectory: String = FileManager.default.currentDirectoryPath) throws -> DaemonConfig {
+    /// Whether this is an installed newsd rather than `swift run newsd` in the repository: it reads
+    /// a config file, or systemd started it (`INVOCATION_ID`). An installed newsd has no default
+    /// folders: watching `./seeds` of wherever it was started would be a surprise, not a default.
+    public static func isInstalled(configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        configFile != nil || environment["INVOCATION_ID"] != nil
+    }
+
+    public static func resolve(configFile: String?, overrides: Overrides, workingDirectory: String = FileManager.default.currentDirectoryPath,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonConfig {
         let file = try configFile.map(ConfigFile.load(path:)) ?? ConfigFile()
+        if isInstalled(configFile: configFile, environment: environment) {
+            for (key, flag, value) in [("watch", "--watch", overrides.watch ?? file.watch), ("data", "--data", overrides.data ?? file.data)] where value == nil {
+                throw ConfigFile.Invalid(
+                    file: configFile ?? "flags",
+                    detail: "'\(key)' is not set: an installed newsd (config file or systemd) needs `\(key) = \"DIR\"` in the config or \(flag); "
+                        + "the ./seeds and ./.newsd defaults are only for `swift run newsd` in the repository")
+            }
+        }
         func absolute(_ path: String) -> String {
             let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path)
             return url.standardizedFileURL.path
@@ -91,6 +116,10 @@ public struct DaemonConfig: Sendable, Equatable {
             maximumClockSkewMillis: UInt64(file.maxClockSkewSeconds ?? 600) * 1000,
             massDeleteWindowMillis: UInt64(file.massDeleteWindowSeconds ?? 60) * 1000,
             revoked: (file.revoked ?? []).compactMap(SiteID.init),
+            group: file.group,
+            fileMode: file.fileMode ?? defaultFileMode,
+            folderMode: file.folderMode ?? defaultFolderMode,
+            adminGroup: file.adminGroup ?? defaultAdminGroup,
             configFile: configFile)
     }
 
@@ -101,6 +130,7 @@ public struct DaemonConfig: Sendable, Equatable {
         SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,
                      ignore: IgnoreRules(patterns: ignorePatterns), massDeleteFraction: massDeleteFraction,
                      massDeleteMinimum: massDeleteMinimum, maximumClockSkewMillis: maximumClockSkewMillis,
-                     massDeleteWindowMillis: massDeleteWindowMillis)
+                     massDeleteWindowMillis: massDeleteWindowMillis,
+                     ownership: FileOwnership.resolve(group: group, fileMode: fileMode, folderMode: folderMode, watchDir: watchDir))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Store
 import SyncProtocol
 
@@ -7,17 +8,29 @@ import SyncProtocol
 public struct ControlDispatcher: Sendable {
     public let site: SiteLog
     public let registry: PeerRegistry?
+    /// Who may change the site; nil lets every caller (in-process tests).
+    public let access: ControlAccess?
+    let logger: Logger?
 
-    public init(site: SiteLog, registry: PeerRegistry? = nil) {
+    public init(site: SiteLog, registry: PeerRegistry? = nil, access: ControlAccess? = nil, logger: Logger? = nil) {
         self.site = site
         self.registry = registry
+        self.access = access
+        self.logger = logger
     }
 
-    public func respond(to frame: [UInt8]) async -> [UInt8] {
+    public func respond(to frame: [UInt8], caller: ControlAccess.Caller? = nil) async -> [UInt8] {
         let data = Data(frame)
         let method: String
         do { method = try ControlJSON.decoder().decode(RequestMethod.self, from: data).method } catch {
             return Self.failure(ControlFailure(.badRequest, "request is not a JSON object with a \"method\""))
+        }
+        if ControlAccess.isChange(method: method, frame: frame) {
+            if let access, !access.mayChange(caller) {
+                logger?.warning("control: refused \(method.prefix(64)) from \(caller.map { "\($0)" } ?? "an unnamed client"): not an admin")
+                return Self.failure(access.refusal(for: caller, method: String(method.prefix(64))))
+            }
+            logger?.notice("control: \(method.prefix(64)) asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
         }
         switch method {
         case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in try await status() }

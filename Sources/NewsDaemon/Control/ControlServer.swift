@@ -78,13 +78,14 @@ public final class ControlServer: Service {
                 // The idle timeout is for a client that stops talking, not for a request that takes
                 // long to answer (verify of a large log).
                 let idle = try? await connection.channel.pipeline.handler(type: CloseOnIdleHandler.self).get()
+                let caller = await Self.caller(of: connection.channel)
                 for try await buffer in inbound {
                     decoder.append(buffer.readableBytesView)
                     do {
                         while let frame = try decoder.nextFrame() {
                             // Busy while answering; the write that follows is idle time again, so a
                             // client that stops reading its answer is still closed.
-                            let response = await CloseOnIdleHandler.answering(idle) { await dispatcher.respond(to: frame) }
+                            let response = await CloseOnIdleHandler.answering(idle) { await dispatcher.respond(to: frame, caller: caller) }
                             try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(response)))
                         }
                     } catch let error as FrameDecoder.FrameError {
@@ -98,6 +99,20 @@ public final class ControlServer: Service {
         } catch {
             logger.debug("control connection ended: \(error)")
         }
+    }
+}
+
+extension ControlServer {
+    /// The connected process's user, group and pid, from the kernel (`SO_PEERCRED`).
+    static func caller(of channel: Channel) async -> ControlAccess.Caller? {
+        guard let provider = channel as? SocketOptionProvider else { return nil }
+        // `struct ucred` (pid, uid, gid), which Glibc's module does not export without _GNU_SOURCE.
+        struct PeerCredentials { var pid: Int32 = 0; var uid: UInt32 = 0; var gid: UInt32 = 0 }
+        let credentials: PeerCredentials
+        do {
+            credentials = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
+        } catch { return nil }
+        return ControlAccess.Caller(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid)
     }
 }
 

@@ -27,10 +27,13 @@ public struct FolderWriter: Sendable {
     let useRenameat2: Bool
     /// Displaced files larger than this are kept, not read (a save that large is not an article).
     let maximumFileBytes: Int64
+    /// The group and modes of what it writes.
+    let ownership: FileOwnership
 
-    public init(root: String, maximumFileBytes: Int64 = 64 << 20, beforeSwap: (@Sendable (String) -> Void)? = nil,
-                useRenameat2: Bool = true) {
+    public init(root: String, maximumFileBytes: Int64 = 64 << 20, ownership: FileOwnership = FileOwnership(),
+                beforeSwap: (@Sendable (String) -> Void)? = nil, useRenameat2: Bool = true) {
         self.root = root
+        self.ownership = ownership
         self.maximumFileBytes = maximumFileBytes
         self.beforeSwap = beforeSwap
         self.useRenameat2 = useRenameat2
@@ -103,7 +106,7 @@ public struct FolderWriter: Sendable {
     private func withFolders<T>(_ body: (inout Folders, Int32) -> T) -> T? {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { return nil }
-        var folders = Folders(root: rootFD)
+        var folders = Folders(root: rootFD, ownership: ownership)
         defer { folders.closeAll(); close(rootFD) }
         return body(&folders, rootFD)
     }
@@ -128,7 +131,7 @@ public struct FolderWriter: Sendable {
                     // succeed costs a stat, not a temp file and two syncfs.
                     try Self.checkReplaceable(name, in: folder, path: root + "/" + path)
                     let temp = Self.temporaryName()
-                    let fd = try Self.create(temp, in: folder, bytes: bytes, path: root + "/" + path)
+                    let fd = try Self.create(temp, in: folder, bytes: bytes, path: root + "/" + path, ownership: ownership)
                     var st = stat()
                     fstat(fd, &st)
                     close(fd)
@@ -416,9 +419,12 @@ public struct FolderWriter: Sendable {
 
     /// Creates `name` in `folder` (it must not exist) and writes all of `bytes`; returns the open
     /// descriptor. On failure the file is removed and nothing is left open.
-    static func create(_ name: String, in folder: Int32, bytes: [UInt8], path: String) throws(FileSystemError) -> Int32 {
-        let fd = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+    static func create(_ name: String, in folder: Int32, bytes: [UInt8], path: String,
+                       ownership: FileOwnership) throws(FileSystemError) -> Int32 {
+        let fd = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw FileSystemError("create", path) }
+        // Before the bytes and the swap: the file is never in place with another group or mode.
+        ownership.apply(to: fd, isFolder: false)
         do { try FileSystem.writeAll(bytes, to: fd, path: path) } catch {
             close(fd)
             unlinkat(folder, name, 0)
@@ -433,9 +439,13 @@ public struct FolderWriter: Sendable {
     /// Open folders beneath the root, by relative path, each opened from its parent with `O_NOFOLLOW`.
     struct Folders {
         let root: Int32
+        let ownership: FileOwnership
         var open: [String: Int32] = [:]
 
-        init(root: Int32) { self.root = root }
+        init(root: Int32, ownership: FileOwnership) {
+            self.root = root
+            self.ownership = ownership
+        }
 
         mutating func closeAll() {
             for fd in open.values { close(fd) }
@@ -459,10 +469,12 @@ public struct FolderWriter: Sendable {
                 prefix = prefix.isEmpty ? component : prefix + "/" + component
                 var next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 if next < 0 && errno == ENOENT && create {
-                    guard mkdirat(fd, component, 0o755) == 0 || errno == EEXIST else {
+                    let made = mkdirat(fd, component, ownership.folderCreationMode) == 0
+                    guard made || errno == EEXIST else {
                         throw FileSystemError("mkdir", rootPath + "/" + prefix)
                     }
                     next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    if made && next >= 0 { ownership.apply(to: next, isFolder: true) }
                 }
                 guard next >= 0 else {
                     if errno == ELOOP || errno == ENOTDIR {

@@ -42,6 +42,9 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Whether only this machine can reach it (127.0.0.0/8, ::1, localhost).
+    public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+
     /// `listening`: an address to bind, where port 0 asks the kernel for a free one.
     public init(_ text: String, listening: Bool = false) throws(PeerAddress.Invalid) {
         do { try self.init(parsing: text, listening: listening) } catch {

@@ -57,10 +57,12 @@ public struct NewsdApp: Sendable {
                                                  siteName: config.siteName, logger: logger, timing: timing ?? SessionTiming()) {
             await gate.done(.replication)
         }
-        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry),
+        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry,
+                                                                                access: ControlAccess(adminGroup: config.adminGroup), logger: logger),
                                     logger: logger) { await gate.done(.control) }
+        let refusal = ReloadRefusal()
         let reload = ReloadService(configFile: config.configFile, overrides: overrides, current: config, notifier: notifier,
-                                   logger: logger) { next in
+                                   refusal: refusal, site: key.siteID, logger: logger) { next in
             NewsdLogLevel.set(next.logLevel)
             await site.update(next.siteSettings)
             watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
@@ -72,7 +74,7 @@ public struct NewsdApp: Sendable {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ingest), .init(service: replication), .init(service: control),
-            .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry)),
+            .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry, refusal: refusal)),
         ]
         if let endpoint = config.metrics {
             services.append(.init(service: MetricsService(endpoint: endpoint, prometheus: MetricsService.bootstrap(),

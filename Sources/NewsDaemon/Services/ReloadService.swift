@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import SyncProtocol
 import UnixSignals
 
 /// Re-reads the config on SIGHUP and applies what can change without a restart: peers, ignore
@@ -13,10 +14,15 @@ public struct ReloadService: Service, CustomStringConvertible {
     let current: DaemonConfig
     let apply: @Sendable (DaemonConfig) async -> Void
     let notifier: SystemdNotifier
+    let refusal: ReloadRefusal
+    let site: SiteID?
     let logger: Logger
 
     public init(configFile: String?, overrides: DaemonConfig.Overrides, current: DaemonConfig, notifier: SystemdNotifier,
+                refusal: ReloadRefusal = ReloadRefusal(), site: SiteID? = nil,
                 logger: Logger, apply: @escaping @Sendable (DaemonConfig) async -> Void) {
+        self.refusal = refusal
+        self.site = site
         self.configFile = configFile
         self.overrides = overrides
         self.current = current
@@ -32,6 +38,9 @@ public struct ReloadService: Service, CustomStringConvertible {
             notifier.reloading()
             do {
                 let next = try DaemonConfig.resolve(configFile: configFile, overrides: overrides)
+                if let problem = ConfigCheck.findings(for: next, site: site).first(where: { $0.severity == .error }) {
+                    throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(problem)")
+                }
                 for (name, before, after) in [("watch", inForce.watchDir, next.watchDir), ("data", inForce.dataDir, next.dataDir),
                                               ("control", inForce.controlPath, next.controlPath),
                                               ("listen", inForce.listen.description, next.listen.description)] where before != after {
@@ -39,11 +48,14 @@ public struct ReloadService: Service, CustomStringConvertible {
                 }
                 await apply(next)
                 inForce = next
+                refusal.set(nil)
                 logger.notice("reloaded \(configFile ?? "flags"): \(next.peers.count) peers, log level \(next.logLevel)")
+                notifier.ready(status: "reloaded \(configFile ?? "flags")")
             } catch {
-                logger.error("reload refused, the previous configuration stays in force: \(error)")
+                refusal.set("\(error)")
+                logger.error("reload refused, the configuration in force stays: \(error)")
+                notifier.ready(status: "reload refused: \(error)")
             }
-            notifier.ready(status: "reloaded")
         }
     }
 }

@@ -297,7 +297,7 @@ extension SiteLog {
     }
 
     func folderWriter() -> FolderWriter {
-        FolderWriter(root: settings.watchDir, maximumFileBytes: settings.maximumFileBytes, beforeSwap: beforeSwap)
+        FolderWriter(root: settings.watchDir, maximumFileBytes: settings.maximumFileBytes, ownership: settings.ownership, beforeSwap: beforeSwap)
     }
 
     func fileExists(_ path: String) -> Bool { (try? FileSystem.lstat(scanner.absolute(path))) != nil }

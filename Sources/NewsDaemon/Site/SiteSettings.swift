@@ -15,12 +15,16 @@ public struct SiteSettings: Sendable, Equatable {
     /// A remote entry stamped further than this ahead of the wall clock is stored but its time is
     /// not observed into the local clock.
     public var maximumClockSkewMillis: UInt64
+    /// Group and modes of the files and folders written into the watched folder.
+    public var ownership: FileOwnership
 
     public init(
         siteName: String, watchDir: String, dataDir: String, maximumFileBytes: Int64 = 64 << 20,
         ignore: IgnoreRules = IgnoreRules(), massDeleteFraction: Double = 0.5, massDeleteMinimum: Int = 10,
-        maximumClockSkewMillis: UInt64 = 10 * 60 * 1000, massDeleteWindowMillis: UInt64 = 60_000
+        maximumClockSkewMillis: UInt64 = 10 * 60 * 1000, massDeleteWindowMillis: UInt64 = 60_000,
+        ownership: FileOwnership = FileOwnership()
     ) {
+        self.ownership = ownership
         self.massDeleteWindowMillis = massDeleteWindowMillis
         self.maximumClockSkewMillis = maximumClockSkewMillis
         self.siteName = siteName

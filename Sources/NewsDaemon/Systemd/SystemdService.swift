@@ -11,9 +11,12 @@ public struct SystemdService: Service, CustomStringConvertible {
     let site: SiteLog
     let registry: PeerRegistry
     let watchdog: Duration?
+    let refusal: ReloadRefusal
 
-    public init(notifier: SystemdNotifier, site: SiteLog, registry: PeerRegistry, watchdog: Duration? = SystemdNotifier.watchdogInterval()) {
+    public init(notifier: SystemdNotifier, site: SiteLog, registry: PeerRegistry, refusal: ReloadRefusal = ReloadRefusal(),
+                watchdog: Duration? = SystemdNotifier.watchdogInterval()) {
         self.notifier = notifier
+        self.refusal = refusal
         self.site = site
         self.registry = registry
         self.watchdog = watchdog
@@ -23,10 +26,15 @@ public struct SystemdService: Service, CustomStringConvertible {
         guard notifier.isEnabled else { return try await gracefulShutdown() }
         let interval = watchdog.map { $0 / 2 } ?? .seconds(10)
         await withGracefulShutdownHandler {
-            while (try? await Task.sleep(for: interval)) != nil, !Task.isShuttingDownGracefully {
-                let line = await Self.statusLine(site: site, registry: registry)
-                if watchdog != nil { notifier.watchdog() }
-                notifier.status(line)
+            // The sleep ends with the shutdown: a stop must not wait out half a watchdog interval.
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: interval)
+                    var line = await Self.statusLine(site: site, registry: registry)
+                    if let refused = refusal.current { line += "; reload refused: \(refused)" }
+                    if watchdog != nil { notifier.watchdog() }
+                    notifier.status(line)
+                }
             }
         } onGracefulShutdown: {
             notifier.stopping()

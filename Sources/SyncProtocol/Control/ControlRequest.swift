@@ -70,7 +70,15 @@ public struct ControlFailure: Error, Codable, Sendable, Equatable, CustomStringC
         case notFound = "not_found"
         case ambiguous
         case unavailable
+        /// The asking user may read but not change (not root nor in the admin group).
+        case forbidden
         case `internal`
+        /// A kind a newer newsd sends that this newsctl does not know: the message still reads.
+        case other
+
+        public init(from decoder: Decoder) throws {
+            self = Kind(rawValue: try decoder.singleValueContainer().decode(String.self)) ?? .other
+        }
     }
 
     public let kind: Kind

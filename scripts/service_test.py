@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""Day one on a real server: boots Debian 12's systemd in a container and follows the README's
+"Run it as a service" section step for step, then checks what an administrator and the editors
+rely on (READY and STATUS, journal priorities, editors' files, two levels of access, reload with a
+good and a bad config, a config error that is not restarted, stop time, the unit's exposure).
+
+    scripts/service_test.py                  build the release binaries, then run (root)
+    scripts/service_test.py --bin DIR        use binaries built with --static-swift-stdlib
+
+The container root is made once with mmdebstrap from this machine's apt sources and kept in
+--cache, keyed by its package list; the container boots it with a throwaway overlay, so every
+run starts from the same root. The container is stopped by PID at the end, whatever happened.
+"""
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "libsqlite3-0", "libzstd1", "libstdc++6", "procps", "passwd"]
+ROOT_FORMAT = "1"  # bump when the way the root is made changes
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ARTICLES = "/srv/newsroom/articles"
+CONFIG = "/etc/newsd/newsd.toml"
+
+
+class Failed(Exception):
+    pass
+
+
+def log(text):
+    print(text, flush=True)
+
+
+def container_root(cache):
+    """The cached root for PACKAGES, made when missing (one maker at a time)."""
+    key = hashlib.sha256((ROOT_FORMAT + " " + " ".join(PACKAGES)).encode()).hexdigest()[:12]
+    root = os.path.join(cache, f"root-{key}")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(os.path.join(root, "usr/lib/systemd/systemd")):
+            log(f"== container root {root} (cached)")
+            return root
+        for old in os.listdir(cache):
+            if old.startswith("root-") and ".tmp" in old:
+                shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
+        temp = f"{root}.tmp{os.getpid()}"
+        started = time.monotonic()
+        result = subprocess.run(["mmdebstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), "bookworm", temp],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+        if result.returncode != 0:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise Failed("mmdebstrap failed:\n" + result.stdout[-3000:])
+        os.rename(temp, root)
+        log(f"== container root {root} made in {time.monotonic() - started:.0f} s")
+        return root
+
+
+def release_binaries(repo):
+    scratch = os.path.join(repo, ".build-release")
+    for product in ("newsd", "newsctl"):
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch, "--product", product],
+                       cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", scratch, "--show-bin-path"],
+                          cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def stage_repository(repo, binaries, into):
+    """A copy of the repository as a server would get it: its files, and the release binaries
+    where the README says they are."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = os.path.join(repo, name)
+        if not os.path.isfile(source):
+            continue
+        target = os.path.join(into, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+    os.makedirs(os.path.join(into, ".build/release"))
+    for program in ("newsd", "newsctl"):
+        shutil.copy2(os.path.join(binaries, program), os.path.join(into, ".build/release", program))
+
+
+def service_section(readme):
+    """The commands of the README's service section, in order (comments stripped)."""
+    text = open(readme, encoding="utf-8").read()
+    match = re.search(r"^## Run it as a service\n(.*?)(?=^## )", text, re.S | re.M)
+    if not match:
+        raise Failed("README has no '## Run it as a service' section")
+    block = re.search(r"```sh\n(.*?)```", match.group(1), re.S)
+    if not block:
+        raise Failed("the service section has no ```sh block")
+    commands = []
+    for line in block.group(1).splitlines():
+        command = re.sub(r"\s+#.*$", "", line).strip()
+        if command and not command.startswith("#"):
+            commands.append(command)
+    return commands
+
+
+class Container:
+    def __init__(self, root, src, work):
+        self.name = f"newsd-test-{os.getpid()}"
+        self.console = open(os.path.join(work, "console.log"), "w")
+        self.process = subprocess.Popen(
+            ["systemd-nspawn", "--quiet", "-D", root, "--volatile=overlay", "--boot", "--register=no", "--keep-unit",
+             "--private-network", f"--machine={self.name}", "--console=passive", f"--bind-ro={src}:/src"],
+            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT, start_new_session=True)
+        self.leader = None
+        deadline = time.monotonic() + 30
+        while self.leader is None and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Failed(f"systemd-nspawn exited {self.process.returncode}: " + open(self.console.name).read()[-2000:])
+            children = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.process.pid)], capture_output=True, text=True).stdout
+            for line in children.splitlines():
+                pid, comm = line.split(None, 1)
+                if comm.strip() == "systemd":
+                    self.leader = int(pid)
+            time.sleep(0.1)
+        if self.leader is None:
+            raise Failed("the container's systemd did not start")
+        state = self.run("systemctl is-system-running --wait", check=False, timeout=120)
+        log(f"== booted {self.name}: systemd as pid {self.leader}, system {state.stdout.strip()}")
+
+    def run(self, command, user=None, check=True, timeout=60, env=None):
+        """A shell command inside the container, as root or as `user` (with that user's groups)."""
+        variables = ["PATH=" + PATH, "LANG=C.UTF-8", "HOME=/root" if user is None else f"HOME=/home/{user}", "TERM=dumb",
+                     "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0"] + [f"{k}={v}" for k, v in (env or {}).items()]
+        shell = ["sh", "-c", f"cd /src && {command}"]
+        if user is not None:
+            shell = ["runuser", "-u", user, "--"] + shell
+        argv = ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p", "--", "env", "-i"] + variables + shell
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise Failed(f"`{command}`{' as ' + user if user else ''} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+        return result
+
+    def show(self, *properties):
+        out = self.run("systemctl show newsd -p " + ",".join(properties)).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def journal(self, since_cursor=None):
+        """newsd's journal entries (message, priority), from a cursor if given."""
+        command = "journalctl -u newsd -o json --no-pager"
+        if since_cursor:
+            command += f" --after-cursor='{since_cursor}'"
+        entries = [json.loads(line) for line in self.run(command).stdout.splitlines() if line.strip()]
+        return entries
+
+    def cursor(self):
+        entries = self.journal()
+        return entries[-1]["__CURSOR"] if entries else None
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)  # nspawn powers the container off
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.console.close()
+
+
+def wait_for(what, predicate, timeout=10.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failed(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def entries_matching(entries, text):
+    return [(e.get("MESSAGE", ""), int(e.get("PRIORITY", "6"))) for e in entries if text in str(e.get("MESSAGE", ""))]
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failed(message)
+
+
+def run_checks(c, steps):
+    results = []
+
+    def step(name, body):
+        started = time.monotonic()
+        try:
+            detail = body()
+        except Failed as failure:
+            log(f"FAIL  {name}\n      {str(failure).replace(chr(10), chr(10) + '      ')}")
+            raise
+        seconds = time.monotonic() - started
+        log(f"ok    {name} ({seconds:.1f} s){': ' + detail if detail else ''}")
+        results.append(name)
+
+    # Accounts a newsroom server has before newsd: an editor, an admin, a guest outside the newsroom.
+    c.run("useradd -m an && useradd -m binh && useradd -m khach")
+    # $EDITOR in the README: this run's edit is naming the site.
+    c.run("printf '#!/bin/sh\\nsed -i \"s/^# site_name = .*/site_name = \\\\\"hanoi\\\\\"/\" \"$1\"\\n' > /usr/local/bin/edit-config"
+          " && chmod 755 /usr/local/bin/edit-config")
+
+    log("-- the README's service section, step by step")
+    for command in steps:
+        def body(command=command):
+            result = c.run(command, env={"EDITOR": "/usr/local/bin/edit-config"}, timeout=120)
+            first = (result.stdout.strip().splitlines() or [""])[-1]
+            return first[:160]
+        step(f"$ {command}", body)
+
+    log("-- what the administrator and editors rely on")
+
+    def ready():
+        props = c.show("ActiveState", "SubState", "StatusText", "MainPID", "NRestarts")
+        expect(props["ActiveState"] == "active" and props["SubState"] == "running", f"newsd is {props}")
+        expect("articles" in props["StatusText"] and "log entries" in props["StatusText"], f"STATUS is {props['StatusText']!r}")
+        status = c.run("systemctl status newsd --no-pager").stdout
+        expect("Status: \"" in status and "articles" in status, "systemctl status shows no STATUS line:\n" + status)
+        return f"active (running), Status: \"{props['StatusText']}\""
+    step("the unit reached READY; `systemctl status` shows newsd's STATUS line", ready)
+
+    def priorities():
+        entries = c.journal()
+        ready_lines = entries_matching(entries, "ready: site")
+        starting = entries_matching(entries, "starting: site")
+        expect(ready_lines and ready_lines[0][1] == 5, f"'ready' not at notice (5): {ready_lines}")
+        expect(starting and starting[0][1] == 6, f"'starting' not at info (6): {starting}")
+        warnings = c.run("journalctl -u newsd -p warning --no-pager -q").stdout.strip()
+        expect(warnings == "", "warnings on a clean start:\n" + warnings)
+        return "starting at info, ready at notice, nothing at warning or above"
+    step("journalctl -u newsd: lines at their priorities", priorities)
+
+    article = f"{ARTICLES}/ha-noi-mua-dong.txt"
+
+    def editor_saves():
+        c.run(f"printf 'Hà Nội vào đông.\\n' > {article}", user="an")
+        def recorded():
+            out = c.run("newsctl log ha-noi-mua-dong.txt", user="an", check=False)
+            return out.returncode == 0 and "ha-noi-mua-dong.txt" in out.stdout and out
+        log_out = wait_for("the editor's save in `newsctl log`", recorded, timeout=5)
+        status = c.run("newsctl status", user="an").stdout
+        expect("3 live" in status, "newsctl status as the editor:\n" + status)
+        return "newsctl log and newsctl status as `an`, no flags: " + log_out.stdout.strip().splitlines()[-1][:100]
+    step("an editor (group newsd) saves an article; newsctl status and log show it", editor_saves)
+
+    def access_levels():
+        refused = c.run("newsctl restore ha-noi-mua-dong.txt~1", user="an", check=False)
+        expect(refused.returncode != 0 and "newsd-admin" in refused.stderr, "an editor's restore was not refused by group:\n"
+               + refused.stdout + refused.stderr)
+        guest = c.run("newsctl status", user="khach", check=False)
+        expect(guest.returncode != 0 and "permission denied" in guest.stderr and "group newsd" in guest.stderr,
+               "a non-member's newsctl:\n" + guest.stderr)
+        entries = c.journal()
+        expect(entries_matching(entries, "refused restore from an"), "the refusal is not in the journal")
+        return f"editor: {refused.stderr.strip()[:90]}…; guest: {guest.stderr.strip()[:70]}…"
+    step("two levels of access: an editor may not restore; a non-member may not read", access_levels)
+
+    def files_editors_can_edit():
+        c.run(f"mkdir -p {ARTICLES}/the-thao && printf 'Bóng đá.\\n' > {ARTICLES}/the-thao/bong-da.txt", user="an")
+        wait_for("the new article", lambda: "the-thao/bong-da.txt" in c.run("newsctl log the-thao/bong-da.txt", user="an", check=False).stdout)
+        c.run(f"rm -r {ARTICLES}/the-thao", user="an")
+        wait_for("the delete", lambda: "deleted" in c.run("newsctl log the-thao/bong-da.txt", user="an", check=False).stdout)
+        c.run("newsctl restore the-thao/bong-da.txt", user="binh")
+        wait_for("the restored file", lambda: c.run(f"test -f {ARTICLES}/the-thao/bong-da.txt", check=False).returncode == 0)
+        folder = c.run(f"stat -c '%a %G' {ARTICLES}/the-thao").stdout.strip()
+        file = c.run(f"stat -c '%a %G' {ARTICLES}/the-thao/bong-da.txt").stdout.strip()
+        expect(folder == "2775 newsd", f"restored folder is {folder}")
+        expect(file == "664 newsd", f"restored file is {file}")
+        c.run(f"printf 'Thêm một dòng.\\n' >> {ARTICLES}/the-thao/bong-da.txt && printf 'x\\n' > {ARTICLES}/the-thao/moi.txt", user="an")
+        expect(entries_matching(c.journal(), "restore asked by binh"), "the admin's restore is not logged with the user")
+        return f"folder {folder}, file {file}; the editor appended and made a file beside it"
+    step("an admin (newsd-admin) restores a deleted folder; editors can keep editing it", files_editors_can_edit)
+
+    def reloads():
+        pid = c.show("MainPID")["MainPID"]
+        c.run(f"sed -i 's/^log_level = .*/log_level = \"debug\"/' {CONFIG} && systemctl reload newsd")
+        wait_for("the reload", lambda: entries_matching(c.journal(), "reloaded /etc/newsd/newsd.toml"))
+        good = c.show("StatusText")["StatusText"]
+        cursor = c.cursor()
+        c.run(f"cp {CONFIG} /root/good.toml && echo 'mass_delete_fraction = 7' >> {CONFIG}")
+        bad = c.run("systemctl reload newsd", check=False)
+        expect(bad.returncode != 0, "a reload with a bad config succeeded")
+        props = c.show("StatusText", "MainPID", "ActiveState")
+        expect(props["MainPID"] == pid and props["ActiveState"] == "active", f"newsd did not stay up: {props}")
+        expect("reload refused" in props["StatusText"], f"STATUS after the refused reload: {props['StatusText']!r}")
+        refused = entries_matching(c.journal(cursor), "reload refused")
+        expect(refused and all(p == 3 for _, p in refused), f"the refusal in the journal: {refused}")
+        c.run(f"cp /root/good.toml {CONFIG} && systemctl reload newsd")
+        wait_for("STATUS without the refusal", lambda: "reload refused" not in c.show("StatusText")["StatusText"], timeout=20)
+        return f"good: STATUS {good!r}; bad: `systemctl reload` exited {bad.returncode}, STATUS {props['StatusText'][:80]!r}, same pid"
+    step("systemctl reload with a good config, then a bad one", reloads)
+
+    def security():
+        out = c.run("systemd-analyze security newsd --no-pager").stdout
+        match = re.search(r"Overall exposure level for newsd.service: ([0-9.]+)", out)
+        expect(match is not None, "no exposure level:\n" + out[-500:])
+        level = float(match.group(1))
+        expect(level <= 2.0, f"exposure {level} > 2.0")
+        return f"exposure {level}"
+    step("systemd-analyze security newsd on the running unit ≤ 2.0", security)
+
+    def config_error():
+        cursor = c.cursor()
+        c.run(f"echo 'colour = \"red\"' >> {CONFIG}")
+        c.run("systemctl restart newsd", check=False)
+        time.sleep(3)  # longer than RestartSec: a restart would have happened
+        props = c.show("ActiveState", "ExecMainStatus", "NRestarts", "Result")
+        expect(props["ExecMainStatus"] == "78", f"exit status {props}")
+        expect(props["NRestarts"] == "0" and props["ActiveState"] == "failed", f"restarted on a config error: {props}")
+        lines = entries_matching(c.journal(cursor), "cannot start")
+        expect(lines and lines[0][1] == 3 and "unknown key 'colour'" in lines[0][0], f"the reason in the journal: {lines}")
+        c.run(f"cp /root/good.toml {CONFIG} && systemctl start newsd")
+        return f"exit 78, not restarted, journal: {lines[0][0][:90]!r}"
+    step("a config error exits 78 at error priority and is not restarted", config_error)
+
+    def stops():
+        times = []
+        for _ in range(2):
+            c.run("systemctl is-active newsd || systemctl start newsd")
+            wait_for("READY", lambda: c.show("SubState")["SubState"] == "running")
+            started = time.monotonic()
+            c.run("systemctl stop newsd")
+            times.append(time.monotonic() - started)
+            props = c.show("Result", "ExecMainStatus", "ActiveState")
+            expect(props["Result"] == "success" and props["ExecMainStatus"] == "0", f"stop: {props}")
+            c.run("systemctl start newsd")
+        expect(max(times) < 2.0, f"stop took {max(times):.1f} s")
+        return "right after a start: " + ", ".join(f"{t:.2f} s" for t in times) + ", exit 0"
+    step("systemctl stop exits cleanly in under 2 s", stops)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument("--bin", help="release binaries (default: build them into .build-release)")
+    parser.add_argument("--cache", default=os.environ.get("NEWSD_TEST_CACHE", "/var/cache/newsd-test"))
+    parser.add_argument("--keep", action="store_true", help="keep the staging folder and console log")
+    args = parser.parse_args()
+    for tool in ("systemd-nspawn", "mmdebstrap", "nsenter"):
+        if shutil.which(tool) is None:
+            sys.exit(f"service_test: {tool} is missing (apt-get install systemd-container mmdebstrap)")
+    if os.geteuid() != 0:
+        sys.exit("service_test: must run as root (it boots a container)")
+    started = time.monotonic()
+    binaries = args.bin or release_binaries(args.repo)
+    root = container_root(args.cache)
+    work = tempfile.mkdtemp(prefix="newsd-service-test.")
+    container = None
+    try:
+        src = os.path.join(work, "src")
+        stage_repository(args.repo, binaries, src)
+        steps = service_section(os.path.join(args.repo, "README.md"))
+        container = Container(root, src, work)
+        results = run_checks(container, steps)
+        log(f"== {len(results)} steps passed in {time.monotonic() - started:.0f} s")
+    except Failed as failure:
+        if container is not None:
+            tail = container.run("journalctl -u newsd --no-pager -n 40", check=False).stdout
+            log("-- newsd's journal, last lines:\n" + tail)
+        log(f"== FAILED: {str(failure).splitlines()[0]}")
+        sys.exit(1)
+    finally:
+        if container is not None:
+            container.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()
