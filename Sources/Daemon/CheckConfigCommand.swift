@@ -55,14 +55,17 @@ struct CheckConfigCommand: ParsableCommand {
         if let first = errors.first {
             refuse(errors.count == 1 ? "\(first)" : "\(first) (and \(errors.count - 1) more)", output: output)
         }
+        if reload { ReloadRefusal().record(nil) }
         if !quiet { print("ok: newsd would run with this configuration") }
     }
 
     private func refuse(_ reason: String, output: ServiceOutput) -> Never {
         if reload {
             output.line("reload refused, the configuration in force stays: \(reason)", priority: .error)
-            // NotifyAccess=exec lets the unit's reload step say so in `systemctl status`.
+            // NotifyAccess=exec lets the unit's reload step say so in `systemctl status`; the reason
+            // is left for newsd, whose status lines keep saying so until a reload passes.
             SystemdNotifier().status("reload refused: \(reason)")
+            ReloadRefusal().record(reason)
         } else {
             output.line("config refused: \(reason)", priority: .error)
         }

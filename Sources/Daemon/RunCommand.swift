@@ -47,12 +47,14 @@ struct RunCommand: AsyncParsableCommand {
         NewsdLogLevel.set(config.logLevel)
         let site = try? DataFolder(path: config.dataDir).loadKey()?.siteID
         let findings = ConfigCheck.findings(for: config, site: site)
-        if DaemonConfig.isInstalled(configFile: config.configFile) {
-            for finding in findings where finding.severity == .warning { logger.warning("config: \(finding)") }
-        }
-        if let first = findings.first(where: { $0.severity == .error }) {
+        if let first = findings.first(where: \.stopsStart) {
             logger.error("cannot start: config \(config.configFile ?? "flags"): \(first)")
             throw ExitCode(ExitStatus.config)
+        }
+        // The rest may pass by itself (a share mounting late): said, and tried.
+        for finding in findings where finding.severity == .error { logger.error("config: \(finding)") }
+        if DaemonConfig.isInstalled(configFile: config.configFile) {
+            for finding in findings where finding.severity == .warning { logger.warning("config: \(finding)") }
         }
         do {
             try await NewsdApp(config: config, overrides: overrides, logger: logger).run()

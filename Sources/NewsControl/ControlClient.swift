@@ -19,7 +19,7 @@ public struct ControlClient: Sendable {
             case .notRunning(let path, let detail):
                 "newsd is not running: cannot connect to \(path) (\(detail)). Start it (`systemctl start newsd`, or `swift run newsd` in the repository), or point newsctl at it with --control PATH or --data DIR"
             case .denied(let path, let group):
-                "permission denied on \(path): newsd is running, and only members of group \(group) may ask it (`sudo usermod -aG \(group) $USER`, then log in again)"
+                "permission denied on \(path): only members of group \(group) may ask newsd (`sudo usermod -aG \(group) $USER`, then log in again)"
             case .closedEarly(let path): "newsd closed the connection on \(path) before answering"
             case .badResponse(let detail): "newsd sent a response newsctl cannot read: \(detail)"
             }
@@ -47,9 +47,7 @@ public struct ControlClient: Sendable {
         let socket: UnixStreamSocket
         do { socket = try UnixStreamSocket(connectingTo: path) } catch {
             if error.code == EACCES || error.code == EPERM {
-                var st = stat()
-                let gid = stat(path, &st) == 0 ? st.st_gid : getgid()
-                throw ClientError.denied(path: path, group: groupName(gid) ?? "gid \(gid)")
+                throw ClientError.denied(path: path, group: guardingGroup(of: path))
             }
             let detail = error.code == ECONNREFUSED ? "nothing answers there; the socket is left from an earlier run"
                 : error.code == ENOENT ? "no socket there" : String(cString: strerror(error.code))
@@ -71,6 +69,18 @@ public struct ControlClient: Sendable {
             throw ClientError.badResponse("\(error)")
         }
     }
+}
+
+/// The group that keeps the caller out: of the socket, or else of the nearest folder above it that
+/// can be looked at (`/run/newsd` is 0750 newsd:newsd, so its socket cannot be).
+private func guardingGroup(of path: String) -> String {
+    var candidate = path
+    while !candidate.isEmpty && candidate != "/" {
+        var st = stat()
+        if stat(candidate, &st) == 0 { return groupName(st.st_gid) ?? "gid \(st.st_gid)" }
+        candidate = (candidate as NSString).deletingLastPathComponent
+    }
+    return "newsd"
 }
 
 private func groupName(_ gid: gid_t) -> String? {

@@ -84,15 +84,18 @@ import Testing
         #expect(SocketLocator.path(control: nil, data: nil, environment: ["NEWSD_CONTROL": "/e"]) == "/e")
         let none: (String) -> String? = { _ in nil }
         // Nothing running anywhere: the service's socket, so the error names where the service would be.
-        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { _ in false }, readConfig: none) == "/run/newsd/newsd.sock")
+        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { _ in false }, owned: { _ in false }, readConfig: none) == "/run/newsd/newsd.sock")
         #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0 == ".newsd/newsd.sock" || $0 == "/run/newsd/newsd.sock" },
-                                   readConfig: none) == ".newsd/newsd.sock")
+                                   owned: { $0 == ".newsd/newsd.sock" }, readConfig: none) == ".newsd/newsd.sock")
+        // One planted in the working folder by someone else is passed over.
+        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { _ in true }, owned: { _ in false },
+                                   readConfig: none) == "/run/newsd/newsd.sock")
         // The installed config's socket comes before the default place, and `data` names one too.
         let config: (String) -> String? = { $0 == "/etc/newsd/newsd.toml" ? "control = \"/srv/n.sock\"\nwatch = \"/srv/a\"" : nil }
-        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0 != ".newsd/newsd.sock" }, readConfig: config) == "/srv/n.sock")
+        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0 != ".newsd/newsd.sock" }, owned: { _ in false }, readConfig: config) == "/srv/n.sock")
         let dataOnly: (String) -> String? = { _ in "data = \"/var/lib/x\"" }
-        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0.hasPrefix("/var") }, readConfig: dataOnly) == "/var/lib/x/newsd.sock")
+        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0.hasPrefix("/var") }, owned: { _ in false }, readConfig: dataOnly) == "/var/lib/x/newsd.sock")
         // A config that does not parse is passed over.
-        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0.hasPrefix("/run") }, readConfig: { _ in "control = [" }) == "/run/newsd/newsd.sock")
+        #expect(SocketLocator.path(control: nil, data: nil, environment: [:], exists: { $0.hasPrefix("/run") }, owned: { _ in false }, readConfig: { _ in "control = [" }) == "/run/newsd/newsd.sock")
     }
 }

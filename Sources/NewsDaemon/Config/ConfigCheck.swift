@@ -12,8 +12,14 @@ public enum ConfigCheck {
         public let severity: Severity
         public let setting: String
         public let text: String
+        /// Whether the service refuses to start on it (exit 78, not restarted): only what no
+        /// restart can mend. The rest may pass by itself (a share not yet mounted, a directory
+        /// service down): the service logs it and tries, `check-config` and a reload refuse it.
+        public var stopsStart = false
         public var description: String { "\(setting): \(text)" }
-        static func error(_ setting: String, _ text: String) -> Finding { Finding(severity: .error, setting: setting, text: text) }
+        static func error(_ setting: String, _ text: String, stopsStart: Bool = false) -> Finding {
+            Finding(severity: .error, setting: setting, text: text, stopsStart: stopsStart)
+        }
         static func warning(_ setting: String, _ text: String) -> Finding { Finding(severity: .warning, setting: setting, text: text) }
     }
 
@@ -42,8 +48,10 @@ public enum ConfigCheck {
         // The watched folder: a missing one is tolerated at run time (an unmounted share), so a warning.
         switch folderAccess(config.watchDir) {
         case .missing: found.append(.warning("watch", "\(config.watchDir) does not exist; newsd waits for it and records nothing until it does"))
-        case .notFolder: found.append(.error("watch", "\(config.watchDir) is not a folder"))
-        case .readOnlyFileSystem: found.append(.error("watch", "\(config.watchDir) is on a read-only file system for \(user)\(sandboxHint)"))
+        case .notFolder: found.append(.error("watch", "\(config.watchDir) is not a folder", stopsStart: true))
+        case .readOnlyFileSystem:
+            // Inside the unit this is `ReadWritePaths=` not naming the folder: a config matter.
+            found.append(.error("watch", "\(config.watchDir) is on a read-only file system for \(user)\(sandboxHint)", stopsStart: !sandboxHint.isEmpty))
         case .denied(let what): found.append(.error("watch", "\(user) cannot \(what) \(config.watchDir)"))
         case .ok: break
         }
@@ -54,7 +62,7 @@ public enum ConfigCheck {
             if case .ok = folderAccess(parent) {} else {
                 found.append(.error("data", "\(config.dataDir) does not exist and \(user) cannot make it in \(parent)"))
             }
-        case .notFolder: found.append(.error("data", "\(config.dataDir) is not a folder"))
+        case .notFolder: found.append(.error("data", "\(config.dataDir) is not a folder", stopsStart: true))
         case .readOnlyFileSystem: found.append(.error("data", "\(config.dataDir) is on a read-only file system for \(user)"))
         case .denied(let what): found.append(.error("data", "\(user) cannot \(what) \(config.dataDir)"))
         case .ok: break
@@ -65,7 +73,8 @@ public enum ConfigCheck {
             let parent = (config.controlPath as NSString).deletingLastPathComponent
             switch folderAccess(parent) {
             case .ok: break
-            case .missing: found.append(.error("control", "the folder \(parent) does not exist"))
+            // /run/newsd exists only while the unit runs (RuntimeDirectory=).
+            case .missing: found.append(.warning("control", "the folder \(parent) does not exist now; newsd cannot start unless it does (systemd makes /run/newsd when the unit starts)"))
             default: found.append(.error("control", "\(user) cannot make a socket in \(parent)"))
             }
         }
@@ -89,17 +98,21 @@ public enum ConfigCheck {
         if GroupDirectory.gid(of: config.adminGroup) == nil {
             found.append(.warning("admin_group", "no group named \(config.adminGroup): only root and \(user) may restore, resolve, confirm deletes or sync"))
         }
-        // Ports below 1024 need a capability the unit does not grant.
+        // Ports below the unprivileged start (1024 unless the system lowered it) need a capability
+        // the unit does not grant.
+        let unprivileged = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1024
         for (name, endpoint) in [("listen", Optional(config.listen)), ("metrics", config.metrics)] {
-            if let endpoint, endpoint.port > 0, endpoint.port < 1024, !isRoot {
-                found.append(.error(name, "port \(endpoint.port) is below 1024, which only root may bind; use 1024 or above (newsd uses 7420)"))
+            if let endpoint, endpoint.port > 0, endpoint.port < unprivileged, !isRoot {
+                found.append(.error(name, "port \(endpoint.port) is below \(unprivileged), which \(user) may not bind without CAP_NET_BIND_SERVICE; use 1024 or above (newsd uses 7420)"))
             }
         }
         if let site {
+            // One config shared by every site lists each: this site is skipped, not an error.
             if config.peers.contains(where: { $0.site == site }) {
-                found.append(.error("peers", "lists this site itself (\(site))"))
+                found.append(.warning("peers", "lists this site itself (\(site)); skipped"))
             }
-            if config.revoked.contains(site) { found.append(.error("revoked", "lists this site itself (\(site))")) }
+            if config.revoked.contains(site) { found.append(.error("revoked", "lists this site itself (\(site))", stopsStart: true)) }
         }
         let sites = config.peers.map(\.site)
         for site in Set(sites) where sites.filter({ $0 == site }).count > 1 {
@@ -114,7 +127,7 @@ public enum ConfigCheck {
         if let file = config.configFile {
             var st = stat()
             if stat(file, &st) == 0, st.st_mode & 0o002 != 0 {
-                found.append(.error("config", "\(file) is writable by everyone; `chmod o-w \(file)`"))
+                found.append(.error("config", "\(file) is writable by everyone; `chmod o-w \(file)`", stopsStart: true))
             }
         }
         return found

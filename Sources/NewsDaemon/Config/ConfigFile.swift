@@ -120,6 +120,10 @@ public struct ConfigFile: Sendable, Equatable {
         }
         config.fileMode = try mode("file_mode", "0664")
         config.folderMode = try mode("folder_mode", "2775")
+        // Content from other sites must never land set-user-ID or set-group-ID.
+        if let bits = config.fileMode, bits & 0o6000 != 0 {
+            throw Invalid(file: file, detail: "'file_mode' may not have the set-user-ID or set-group-ID bit")
+        }
         if let bits = config.fileMode, bits & 0o600 != 0o600 {
             throw Invalid(file: file, detail: "'file_mode' must let newsd read and write its own files (0600 at least)")
         }

@@ -62,16 +62,18 @@ public struct DaemonConfig: Sendable, Equatable {
     public static let defaultAdminGroup = "newsd-admin"
 
     /// Whether this is an installed newsd rather than `swift run newsd` in the repository: it reads
-    /// a config file, or systemd started it (`INVOCATION_ID`). An installed newsd has no default
-    /// folders: watching `./seeds` of wherever it was started would be a surprise, not a default.
-    public static func isInstalled(configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
-        configFile != nil || environment["INVOCATION_ID"] != nil
+    /// a config file, or it is a system service (`INVOCATION_ID` set and started by PID 1; a shell
+    /// in a user service inherits the variable but not the parent). An installed newsd has no
+    /// default folders: watching `./seeds` of wherever it was started would be a surprise.
+    public static func isInstalled(configFile: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   parent: pid_t = getppid()) -> Bool {
+        configFile != nil || (environment["INVOCATION_ID"] != nil && parent == 1)
     }
 
     public static func resolve(configFile: String?, overrides: Overrides, workingDirectory: String = FileManager.default.currentDirectoryPath,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonConfig {
+                               environment: [String: String] = ProcessInfo.processInfo.environment, parent: pid_t = getppid()) throws -> DaemonConfig {
         let file = try configFile.map(ConfigFile.load(path:)) ?? ConfigFile()
-        if isInstalled(configFile: configFile, environment: environment) {
+        if isInstalled(configFile: configFile, environment: environment, parent: parent) {
             for (key, flag, value) in [("watch", "--watch", overrides.watch ?? file.watch), ("data", "--data", overrides.data ?? file.data)] where value == nil {
                 throw ConfigFile.Invalid(
                     file: configFile ?? "flags",
@@ -123,7 +125,8 @@ public struct DaemonConfig: Sendable, Equatable {
             configFile: configFile)
     }
 
-    /// The peers to dial and accept: the listed ones that are not revoked.
+    /// The peers to dial and accept: the listed ones that are not revoked (this site itself is
+    /// dropped where its ID is known, so one list can serve every site).
     public var trustedPeers: [PeerAddress] { peers.filter { !revoked.contains($0.site) } }
 
     public var siteSettings: SiteSettings {

@@ -1,4 +1,6 @@
 import Glibc
+import Logging
+import Synchronization
 
 /// The group and permissions of every file and folder newsd writes into the watched folder, set
 /// with `fchown`/`fchmod` on the open descriptor, so the service's umask does not decide them and
@@ -34,11 +36,22 @@ public struct FileOwnership: Sendable, Equatable {
     /// the set-group-ID bit of a set-group-ID parent), so under the unit's `UMask=0002` a folder in
     /// the newsroom's 2775 folder is 2775 without a `chmod`; a file drops the set-ID bits.
     public func apply(to fd: Int32, isFolder: Bool) {
-        if let group { _ = fchown(fd, uid_t.max, group) }
+        if let group, fchown(fd, uid_t.max, group) != 0 {
+            Self.sayOnce("cannot give files group \(GroupDirectory.name(of: group) ?? "gid \(group)") (\(String(cString: strerror(errno)))); they keep the group they are made with: `newsd check-config` says why")
+        }
         let mode = isFolder ? folderMode : fileMode
         var st = stat()
         if fstat(fd, &st) == 0 && st.st_mode & 0o7777 == mode { return }
-        if fchmod(fd, mode) != 0 && mode & 0o6000 != 0 && !isFolder { _ = fchmod(fd, mode & 0o1777) }
+        if fchmod(fd, mode) != 0 {
+            Self.sayOnce("cannot set mode \(String(mode, radix: 8)) on a \(isFolder ? "folder" : "file") newsd made (\(String(cString: strerror(errno)))); it keeps \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+    }
+
+    /// Each such failure is said once per run: it repeats for every file, and is one cause.
+    private static let said = Mutex<Set<String>>([])
+    private static func sayOnce(_ text: String) {
+        let first = said.withLock { $0.insert(text).inserted }
+        if first { Logger(label: "newsd").warning("folder: \(text)") }
     }
 
     /// The mode to make a folder with, before `apply`.

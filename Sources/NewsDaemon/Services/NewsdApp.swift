@@ -36,7 +36,7 @@ public struct NewsdApp: Sendable {
             throw DataFolder.Failure(description: "config: `revoked` lists this site itself (\(key.siteID))")
         }
         try await site.revoke(config.revoked)
-        let registry = PeerRegistry(local: key.siteID, peers: config.trustedPeers, logger: logger)
+        let registry = PeerRegistry(local: key.siteID, peers: config.trustedPeers.filter { $0.site != key.siteID }, logger: logger)
         registry.setRevoked(config.revoked)
         let notifier = SystemdNotifier()
         let logger = self.logger
@@ -70,7 +70,7 @@ public struct NewsdApp: Sendable {
             let revoked = next.revoked.filter { $0 != key.siteID }
             do { try await site.revoke(revoked) } catch { logger.error("cannot record the revocations (retried at the next reload): \(error)") }
             registry.setRevoked(revoked)
-            replication.reconfigure(peers: next.trustedPeers)
+            replication.reconfigure(peers: next.trustedPeers.filter { $0.site != key.siteID })
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ingest), .init(service: replication), .init(service: control),
