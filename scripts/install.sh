@@ -64,6 +64,13 @@ for program in newsd newsctl; do
     echo "  build it with the runtime linked in: swift build -c release --static-swift-stdlib" >&2
     exit 1
   fi
+  # Any other library this machine lacks (SQLite, zstd on a minimal install).
+  if [ -z "$DESTDIR" ] && ldd "$binaries/$program" 2>/dev/null | grep -q "not found"; then
+    echo "install.sh: $binaries/$program needs libraries this machine lacks:" >&2
+    ldd "$binaries/$program" | grep "not found" >&2
+    echo "  apt-get install libsqlite3-0 libzstd1" >&2
+    exit 1
+  fi
 done
 
 install -d "$bin" "$doc" "$bash_completions" "$zsh_completions" "$fish_completions" "$(dirname "$unit")" "$(dirname "$dropin")" "$(dirname "$sysusers")" "$(dirname "$config")"

@@ -125,15 +125,19 @@ set -e
 if [ "$1" = configure ]; then
     systemd-sysusers /usr/lib/sysusers.d/newsd.conf
     # The service reads the config as newsd; editors' newsctl reads it to find the socket.
-    chown root:newsd /etc/newsd/newsd.toml
-    chmod 0640 /etc/newsd/newsd.toml
+    if [ -e /etc/newsd/newsd.toml ]; then
+        chown root:newsd /etc/newsd/newsd.toml
+        chmod 0640 /etc/newsd/newsd.toml
+    fi
     mkdir -p /etc/systemd/system/newsd.service.d
     newsd check-config --quiet --config /etc/newsd/newsd.toml \
         --unit-dropin /etc/systemd/system/newsd.service.d/50-folder.conf >/dev/null 2>&1 || true
     if [ -d /run/systemd/system ]; then
-        systemctl daemon-reload
+        systemctl daemon-reload || true
         # An upgrade restarts a running newsd; a first install starts nothing (edit the config first).
-        if [ -n "$2" ]; then systemctl try-restart newsd.service || true; fi
+        if [ -n "$2" ]; then
+            systemctl try-restart newsd.service || echo "newsd: the restart after the upgrade failed; see journalctl -u newsd" >&2
+        fi
     fi
     if [ -z "$2" ]; then
         echo "newsd installed. Edit /etc/newsd/newsd.toml (watch, peers), then:"
@@ -145,15 +149,16 @@ EOF
 cat > "$pkg/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
+# Stopped, not disabled: a reinstall keeps the site's choice (purge drops the link).
 if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-    systemctl disable --now newsd.service >/dev/null 2>&1 || true
+    systemctl stop newsd.service >/dev/null 2>&1 || true
 fi
 EOF
 cat > "$pkg/DEBIAN/postrm" <<'EOF'
 #!/bin/sh
 set -e
 if [ "$1" = purge ]; then
-    rm -f /etc/systemd/system/newsd.service.d/50-folder.conf
+    rm -f /etc/systemd/system/newsd.service.d/50-folder.conf /etc/systemd/system/multi-user.target.wants/newsd.service
     rmdir /etc/systemd/system/newsd.service.d 2>/dev/null || true
     # The log of every article's versions is never removed by a package tool.
     if [ -d /var/lib/newsd ]; then echo "newsd: the log in /var/lib/newsd is kept; remove it by hand if you mean to"; fi

@@ -115,16 +115,30 @@ def service_section(readme):
     return commands
 
 
+def _terminate_with_parent():
+    """nspawn gets SIGTERM (and powers the container off) if this script dies, even by SIGKILL."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Container:
     def __init__(self, root, src, work, binds=()):
         self.name = f"newsd-test-{os.getpid()}"
         self.console = open(os.path.join(work, "console.log"), "w")
+        self.leader = None
         self.process = subprocess.Popen(
             ["systemd-nspawn", "--quiet", "-D", root, "--volatile=overlay", "--boot", "--register=no", "--keep-unit",
              "--private-network", f"--machine={self.name}", "--console=passive", f"--bind-ro={src}:/src"]
             + [f"--bind-ro={host}:{inside}" for host, inside in binds],
-            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT, start_new_session=True)
-        self.leader = None
+            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_terminate_with_parent)
+        try:
+            self._boot()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _boot(self):
         deadline = time.monotonic() + 30
         while self.leader is None and time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -313,6 +327,7 @@ def run_checks(c, steps):
         later = c.show("StatusText")["StatusText"]
         expect("reload refused" in later and "articles" in later, f"STATUS 16 s after the refusal: {later!r}")
         c.run(f"cp /root/good.toml {CONFIG} && systemctl reload newsd")
+        expect(c.run("test ! -e /run/newsd/reload-refused", check=False).returncode == 0, "the refusal is left after a good reload")
         wait_for("STATUS without the refusal", lambda: "reload refused" not in c.show("StatusText")["StatusText"], timeout=20)
         return f"good: STATUS {good!r}; bad: `systemctl reload` exited {bad.returncode}, STATUS {props['StatusText'][:80]!r}, same pid"
     step("systemctl reload with a good config, then a bad one", reloads)
@@ -355,7 +370,7 @@ def run_checks(c, steps):
         cursor = c.cursor()
         c.run(f"echo 'colour = \"red\"' >> {CONFIG}")
         c.run("systemctl restart newsd", check=False)
-        time.sleep(3)  # longer than RestartSec: a restart would have happened
+        time.sleep(7)  # longer than RestartSec=5s: a restart would have happened
         props = c.show("ActiveState", "ExecMainStatus", "NRestarts", "Result")
         expect(props["ExecMainStatus"] == "78", f"exit status {props}")
         expect(props["NRestarts"] == "0" and props["ActiveState"] == "failed", f"restarted on a config error: {props}")

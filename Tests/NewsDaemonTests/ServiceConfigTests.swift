@@ -85,6 +85,9 @@ import SyncProtocol
         #expect(text.contains("[Service]\n"))
         #expect(text.contains(#"ReadWritePaths="-/srv/tin tức/bài 100%%""#))
         #expect(text.contains("SupplementaryGroups=newsroom\n"))
+        #expect(text.contains("[Unit]\nRequiresMountsFor=\"/srv/tin tức/bài 100%%\"\n"))
+        // A reason quoting a config line cannot smuggle notify commands past STATUS=.
+        #expect(SystemdNotifier.oneLine("bad\nWATCHDOG=trigger\r") == "bad WATCHDOG=trigger ")
         config.group = "newsd"
         #expect(!UnitDropin.render(for: config).contains("SupplementaryGroups"))
     }

@@ -100,10 +100,11 @@ public enum ConfigCheck {
         }
         // Ports below the unprivileged start (1024 unless the system lowered it) need a capability
         // the unit does not grant.
+        // Unreadable (the unit's ProcSubset=pid hides /proc/sys): not known, so not judged.
         let unprivileged = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1024
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         for (name, endpoint) in [("listen", Optional(config.listen)), ("metrics", config.metrics)] {
-            if let endpoint, endpoint.port > 0, endpoint.port < unprivileged, !isRoot {
+            if let unprivileged, let endpoint, endpoint.port > 0, endpoint.port < unprivileged, !isRoot {
                 found.append(.error(name, "port \(endpoint.port) is below \(unprivileged), which \(user) may not bind without CAP_NET_BIND_SERVICE; use 1024 or above (newsd uses 7420)"))
             }
         }

@@ -13,6 +13,8 @@ public enum UnitDropin {
             // "-": a folder that is not there yet (an unmounted share) does not keep newsd from starting.
             "ReadWritePaths=" + quoted("-" + config.watchDir),
         ]
+        // A share mounted there: newsd starts after it, not on the empty mount point.
+        lines.insert("[Unit]\nRequiresMountsFor=" + quoted(config.watchDir), at: 2)
         if let group, group != "newsd" { lines.append("SupplementaryGroups=\(group)") }
         return lines.joined(separator: "\n") + "\n"
     }

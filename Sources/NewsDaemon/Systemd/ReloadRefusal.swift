@@ -19,9 +19,10 @@ public final class ReloadRefusal: Sendable {
         return String(first) + "/reload-refused"
     }
 
+    /// The reload step's reason when it left one (it is the newer: it refuses before newsd hears of
+    /// the reload), else newsd's own.
     public var current: String? {
-        if let held = reason.withLock({ $0 }) { return held }
-        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return reason.withLock { $0 } }
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
         return line.isEmpty ? nil : String(line.prefix(500))
     }
@@ -34,6 +35,16 @@ public final class ReloadRefusal: Sendable {
     /// For the reload step: leave the reason for the daemon, or clear it when the config passes.
     public func record(_ text: String?) {
         guard let file else { return }
-        if let text { try? (text + "\n").write(toFile: file, atomically: true, encoding: .utf8) } else { unlink(file) }
+        guard let text else { unlink(file); return }
+        // 0600 and made afresh: the runtime folder's group (editors) must not rewrite what
+        // `systemctl status` says.
+        let temp = file + ".new"
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let bytes = Array((text.replacingOccurrences(of: "\n", with: " ") + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written == bytes.count { rename(temp, file) } else { unlink(temp) }
     }
 }

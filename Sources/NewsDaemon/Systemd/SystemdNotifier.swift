@@ -12,7 +12,7 @@ public struct SystemdNotifier: Sendable {
 
     public var isEnabled: Bool { socketPath != nil }
 
-    public func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
+    public func ready(status: String) { send("READY=1\nSTATUS=\(Self.oneLine(status))") }
     public func reloading() {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
@@ -21,7 +21,13 @@ public struct SystemdNotifier: Sendable {
     }
     public func stopping() { send("STOPPING=1") }
     public func watchdog() { send("WATCHDOG=1") }
-    public func status(_ text: String) { send("STATUS=\(text)") }
+    public func status(_ text: String) { send("STATUS=\(Self.oneLine(text))") }
+
+    /// A status is one line: a newline would end it, and systemd would read what follows as
+    /// commands of its own (a reason quoting a config line could say `WATCHDOG=trigger`).
+    static func oneLine(_ text: String) -> String {
+        String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
 
     /// The watchdog interval systemd asked for (`WatchdogSec=`), if this process is the one watched.
     public static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
