@@ -217,9 +217,8 @@ def expect(condition, message):
         raise Failed(message)
 
 
-def run_checks(c, steps):
-    results = []
-
+def stepper(results):
+    """A runner for named checks: each is timed and said as ok or FAIL, and its name kept in `results`."""
     def step(name, body):
         started = time.monotonic()
         try:
@@ -227,9 +226,14 @@ def run_checks(c, steps):
         except Failed as failure:
             log(f"FAIL  {name}\n      {str(failure).replace(chr(10), chr(10) + '      ')}")
             raise
-        seconds = time.monotonic() - started
-        log(f"ok    {name} ({seconds:.1f} s){': ' + detail if detail else ''}")
+        log(f"ok    {name} ({time.monotonic() - started:.1f} s){': ' + detail if detail else ''}")
         results.append(name)
+    return step
+
+
+def run_checks(c, steps):
+    results = []
+    step = stepper(results)
 
     # Accounts a newsroom server has before newsd: an editor, an admin, a guest outside the newsroom.
     c.run("useradd -m an && useradd -m binh && useradd -m khach")
@@ -399,17 +403,8 @@ def run_checks(c, steps):
 
 def run_package_checks(c, deb):
     results = []
+    step = stepper(results)
     package = "/pkg/" + os.path.basename(deb)
-
-    def step(name, body):
-        started = time.monotonic()
-        try:
-            detail = body()
-        except Failed as failure:
-            log(f"FAIL  {name}\n      {str(failure).replace(chr(10), chr(10) + '      ')}")
-            raise
-        log(f"ok    {name} ({time.monotonic() - started:.1f} s){': ' + detail if detail else ''}")
-        results.append(name)
 
     log("-- the Debian package: install, start, upgrade over itself, remove, purge")
 
