@@ -32,3 +32,17 @@ int newsd_has_writers(int fd) {
     }
     return errno == EAGAIN ? 1 : -1;
 }
+
+int newsd_write_all(int fd, const void *buf, unsigned long len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        len -= (unsigned long)n;
+    }
+    return 0;
+}

@@ -86,6 +86,6 @@ struct ServiceOutput {
 
     func line(_ text: String, priority: Priority) {
         let flat = text.replacingOccurrences(of: "\n", with: "\\n")
-        FileHandle.standardError.write(Data(((journal ? "<\(priority.rawValue)>" : "newsd: ") + flat + "\n").utf8))
+        StandardError.write((journal ? "<\(priority.rawValue)>" : "newsd: ") + flat + "\n")
     }
 }

@@ -37,6 +37,17 @@ public func residentKilobytes(_ pid: Int32) -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
 
+/// Reads a pipe to its end. FileHandle.readDataToEndOfFile traps when a signal interrupts the
+/// read (EINTR), which the SIGCHLDs of the many children a test run starts can do.
+func readToEnd(_ fd: Int32) -> Data {
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 { data.append(contentsOf: buffer[..<n]) } else if n == 0 || errno != EINTR { return data }
+    }
+}
+
 /// What a finished command printed.
 public struct CommandResult: Sendable {
     public var status: Int32
@@ -61,9 +72,9 @@ public func run(_ executable: String, _ arguments: [String], timeout: Duration =
     nonisolated(unsafe) var outData = Data(), errData = Data()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { outData = readToEnd(out.fileHandleForReading.fileDescriptor); group.leave() }
     group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { errData = readToEnd(err.fileHandleForReading.fileDescriptor); group.leave() }
     let deadline = ContinuousClock.now + timeout
     var lastCall = ContinuousClock.now
     while process.isRunning && ContinuousClock.now < deadline {

@@ -18,4 +18,8 @@ int newsd_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 /// file system without leases). `fd` must be open read-only.
 int newsd_has_writers(int fd);
 
+/// Writes all `len` bytes to `fd`, retrying writes a signal interrupted (EINTR) and short
+/// writes. Returns 0, or -1 with errno set on the first other failure (EPIPE, ENOSPC, ...).
+int newsd_write_all(int fd, const void *buf, unsigned long len);
+
 #endif

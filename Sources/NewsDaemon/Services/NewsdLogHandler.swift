@@ -34,7 +34,7 @@ public struct NewsdLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        FileHandle.standardError.write(Data(Self.format(event: event, handlerMetadata: metadata, journal: journal, now: Date()).utf8))
+        StandardError.write(Self.format(event: event, handlerMetadata: metadata, journal: journal, now: Date()))
     }
 
     static func format(event: LogEvent, handlerMetadata: Logger.Metadata, journal: Bool, now: Date) -> String {
