@@ -286,7 +286,7 @@ def run_checks(c, steps):
 
     def access_levels():
         refused = c.run("newsctl restore ha-noi-mua-dong.txt~1", user="an", check=False)
-        expect(refused.returncode != 0 and "newsd-admin" in refused.stderr, "an editor's restore was not refused by group:\n"
+        expect(refused.returncode == 5 and "newsd-admin" in refused.stderr, "an editor's restore was not refused by group:\n"
                + refused.stdout + refused.stderr)
         guest = c.run("newsctl status", user="khach", check=False)
         expect(guest.returncode != 0 and "permission denied" in guest.stderr and "group newsd" in guest.stderr,

@@ -68,7 +68,7 @@ struct DiffCommand: AsyncParsableCommand {
         let conflicts = try await options.send(ConflictsRequest())
         let name = article.precomposedStringWithCanonicalMapping
         guard let conflict = conflicts.first(where: { $0.article == name || article.hasSuffix("/" + $0.article) }) else {
-            throw fail("\(article) has no open conflict")
+            throw fail("\(article) has no open conflict", kind: "not_found", status: .notFound)
         }
         let winner = try await options.send(ShowRequest(article: conflict.article, version: .prefix(conflict.winner)))
         var out = ""

@@ -19,6 +19,32 @@ struct NewsctlCommand: AsyncParsableCommand {
         subcommands: [StatusCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
                       VerifyCommand.self, RestoreCommand.self, DeletesCommand.self, PeersCommand.self,
                       ConflictsCommand.self, ResolveCommand.self, SyncCommand.self])
+
+    /// ArgumentParser's own main, with newsctl's exit statuses (ExitStatus): a usage error exits 2,
+    /// not 64, and a failure under --json is also printed as JSON on stdout.
+    static func main() async {
+        let json = CommandLine.arguments.dropFirst().contains("--json")
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch let failure as CommandFailure {
+            report(failure, json: json)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            if code == .validationFailure {
+                report(CommandFailure(kind: "usage", message: fullMessage(for: error), status: .usage), json: json, usage: true)
+            }
+            report(CommandFailure(error), json: json)
+        }
+    }
+
+    private static func report(_ failure: CommandFailure, json: Bool, usage: Bool = false) -> Never {
+        if json { FileHandle.standardOutput.write(failure.json + Data("\n".utf8)) }
+        let text = usage ? failure.message : "newsctl: \(failure.message)"
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        Foundation.exit(failure.status.rawValue)
+    }
 }
 
 /// `--control`, `--data`, `--json`: accepted after the command name.
@@ -34,12 +60,9 @@ struct ClientOptions: ParsableArguments {
 
     var client: ControlClient { ControlClient(socketPath: SocketLocator.path(control: control, data: data)) }
 
-    /// Sends a request; a failure becomes one line on stderr and a non-zero exit.
+    /// Sends a request; a failure becomes a CommandFailure, which main reports and exits with.
     func send<R: ControlRequest>(_ request: R) async throws -> R.Response {
-        do { return try await client.send(request) } catch {
-            FileHandle.standardError.write(Data("newsctl: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        do { return try await client.send(request) } catch { throw CommandFailure(error) }
     }
 
     func printJSON<T: Encodable>(_ value: T) throws {
@@ -53,7 +76,7 @@ struct ClientOptions: ParsableArguments {
     }
 }
 
-func fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("newsctl: \(message)\n".utf8))
-    return ExitCode(1)
+/// A failure found by newsctl itself, reported as newsd's are.
+func fail(_ message: String, kind: String = "bad_request", status: ExitStatus = .usage) -> CommandFailure {
+    CommandFailure(kind: kind, message: message, status: status)
 }

@@ -17,7 +17,7 @@ struct ShowCommand: AsyncParsableCommand {
         let response = try await options.send(ShowRequest(article: article, version: version))
         if options.json { return try options.printJSON(response) }
         if response.info.op == "delete" {
-            throw fail("version \(response.info.version.prefix(12)) of \(response.info.article) is a delete; it has no content")
+            throw fail("version \(response.info.version.prefix(12)) of \(response.info.article) is a delete; it has no content", kind: "not_found", status: .notFound)
         }
         FileHandle.standardOutput.write(response.content)
     }

@@ -8,9 +8,16 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
+    @Flag(name: .long, help: "Exit 1 when status lists problems (for Nagios-style checks).")
+    var check = false
+
     func run() async throws {
         let s = try await options.send(StatusRequest())
-        if options.json { return try options.printJSON(s) }
+        if options.json { try options.printJSON(s) } else { print(render(s), terminator: "") }
+        if check && !s.problems.isEmpty { throw ExitCode(ExitStatus.problems.rawValue) }
+    }
+
+    private func render(_ s: StatusRequest.Response) -> String {
         let style = options.style
         var out = ""
         out += "site        \(s.siteId) (\(s.siteName))\n"
@@ -48,6 +55,6 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             for problem in s.problems { out += style.color(.red, "problem: ") + ArticlePath.escape(problem) + "\n" }
         }
-        print(out, terminator: "")
+        return out
     }
 }

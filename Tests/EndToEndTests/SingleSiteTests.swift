@@ -111,7 +111,7 @@ import SyncProtocol
     @Test func newsctlWithoutADaemonSaysSoAndFails() async throws {
         try await offThePool {
             let result = try run(Binaries.newsctl, ["status", "--data", data])
-            #expect(result.status == 1)
+            #expect(result.status == 3, "exit 3: newsd not reachable")
             #expect(result.stderr.contains("not running"))
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
@@ -122,9 +122,9 @@ import SyncProtocol
             let daemon = try DaemonProcess(watch: watch, data: data)
             try daemon.waitUntilReady()
             let unknown = try daemon.ctl(["show", "khong-co.txt"])
-            #expect(unknown.status == 1 && unknown.stderr.contains("no article"))
+            #expect(unknown.status == 4 && unknown.stderr.contains("no article"))
             let badVersion = try daemon.ctl(["show", "000_15b2be1134f67c00.txt@000000"])
-            #expect(badVersion.status == 1 && badVersion.stderr.contains("has no version"))
+            #expect(badVersion.status == 4 && badVersion.stderr.contains("has no version"))
             let shown = try daemon.ctl(["show", "000_15b2be1134f67c00.txt"])
             let seed = try String(contentsOfFile: Seeds.folder + "/000_15b2be1134f67c00.txt", encoding: .utf8)
             #expect(shown.stdout == seed)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SyncProtocol
 
@@ -68,6 +69,56 @@ import Testing
     @Test func garbageIsNotASiteID() {
         #expect(SiteID("hello") == nil)
         #expect(SiteID("AAAAAA-AAAAAA-AAAAAA-AAAAA1") == nil)
+        #expect(throws: SiteIDError.self) { try SiteID.parse("") }
+    }
+
+    @Test func checkCharactersAreSyncthingsLuhnMod32() {
+        // Syncthing's documented device ID MFZWI3D-BONSGYC-YLTMRWG-C43ENR5-...: each 14-character
+        // block is 13 characters and their check character.
+        #expect(SiteID.checkCharacter("MFZWI3DBONSGY".utf8) == UInt8(ascii: "C"))
+        #expect(SiteID.checkCharacter("YLTMRWGC43ENR".utf8) == UInt8(ascii: "5"))
+        #expect(SiteID.checkCharacter("QXGZDMMFZWI3D".utf8) == UInt8(ascii: "P"))
+        #expect(SiteID.checkCharacter("BONSGYYLTMRWA".utf8) == UInt8(ascii: "D"))
+    }
+
+    /// Random IDs: the printed form reads back in every spelling people use, and every
+    /// single-character typo in it is refused with the group it is in.
+    @Test func everySingleCharacterTypoIsCaughtInItsGroup() throws {
+        var state: UInt64 = 0x5EED
+        for _ in 0..<200 {
+            let der = (0..<64).map { _ -> UInt8 in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+            let id = SiteID(publicKeyDER: der)
+            let printed = id.printed
+            #expect(printed.split(separator: "-").map(\.count) == [7, 7, 7, 7])
+            #expect("\(id)" == printed)
+            for spelling in [printed, printed.lowercased(), printed.replacingOccurrences(of: "-", with: ""), "  \(printed)\n", id.rawValue] {
+                #expect(try SiteID.parse(spelling) == id, "\(spelling)")
+            }
+            var chars = Array(printed.utf8)
+            let position = Int(state >> 40) % chars.count
+            guard chars[position] != UInt8(ascii: "-") else { continue }
+            let original = chars[position]
+            for replacement in SiteID.alphabet where replacement != original {
+                chars[position] = replacement
+                let typo = String(decoding: chars, as: UTF8.self)
+                #expect(throws: SiteIDError(text: typo, reason: .check(group: position / 8 + 1, typed: String(typo.split(separator: "-")[position / 8])))) {
+                    try SiteID.parse(typo)
+                }
+            }
+        }
+    }
+
+    @Test func typosReadAsTypos() {
+        let id = SiteKey().siteID
+        let printed = id.printed
+        let short = String(printed.dropLast())
+        #expect(throws: SiteIDError(text: short, reason: .length(27))) { try SiteID.parse(short) }
+        let zero = "0" + printed.dropFirst()
+        let error = #expect(throws: SiteIDError.self) { try SiteID.parse(zero) }
+        #expect(error?.description.contains("did you mean O?") == true)
     }
 }
 

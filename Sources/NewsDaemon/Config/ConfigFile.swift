@@ -140,8 +140,8 @@ public struct ConfigFile: Sendable, Equatable {
         config.ignore = try strings("ignore")
         config.peers = try strings("peers")
         config.revoked = try strings("revoked")
-        for site in config.revoked ?? [] where SiteID(site) == nil {
-            throw Invalid(file: file, detail: "revoked: '\(site)' is not a site ID (as `newsd id` prints it)")
+        for site in config.revoked ?? [] {
+            do { _ = try SiteID.parse(site) } catch { throw Invalid(file: file, detail: "revoked: \(error)") }
         }
         for peer in config.peers ?? [] {
             do { _ = try PeerAddress(peer) } catch { throw Invalid(file: file, detail: "\(error)") }

@@ -75,19 +75,24 @@ public struct ControlDispatcher: Sendable {
     private func sync(_ request: SyncRequest) throws -> SyncRequest.Response {
         guard let registry else { return .init(dialing: []) }
         let target = try request.site.map { text in
-            guard let id = SiteID(text), registry.isAllowed(id) else { throw ControlFailure(.notFound, "'\(text)' is not a configured peer") }
+            let id = try Self.site(text)
+            guard registry.isAllowed(id) else { throw ControlFailure(.notFound, "\(id) is not a configured peer") }
             return id
         }
-        return .init(dialing: registry.nudge(target).map(\.rawValue))
+        return .init(dialing: registry.nudge(target).map(\.description))
+    }
+
+    /// A site ID from a request; a typo is a bad request naming the group.
+    static func site(_ text: String) throws -> SiteID {
+        do { return try SiteID.parse(text) } catch { throw ControlFailure(.badRequest, "\(error)") }
     }
 
     private func peerDiff(_ request: PeerDiffRequest) async throws -> PeerDiffRequest.Response {
-        guard let registry, let id = SiteID(request.site), let link = registry.link(id) else {
-            throw ControlFailure(.notFound, "'\(request.site)' is not a configured peer")
-        }
+        let id = try Self.site(request.site)
+        guard let registry, let link = registry.link(id) else { throw ControlFailure(.notFound, "\(id) is not a configured peer") }
         let info = link.info(address: nil, local: await site.versionVector())
         let ahead = try await site.articlesAhead(of: link.vector)
-        return .init(site: id.rawValue, articlesAhead: ahead, entriesBehind: info.behind, connected: info.connected)
+        return .init(site: id.description, articlesAhead: ahead, entriesBehind: info.behind, connected: info.connected)
     }
 
     private func handle<R: ControlRequest>(

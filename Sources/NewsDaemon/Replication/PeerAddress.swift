@@ -20,16 +20,16 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ text: String) throws {
         let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
-        guard let first = parts.first, let site = SiteID(first) else {
+        guard let first = parts.first, !first.isEmpty else {
             throw Invalid(text: text, why: "does not start with a site ID (run `newsd id` at that site)")
         }
-        self.site = site
+        do { site = try SiteID.parse(first) } catch { throw Invalid(text: text, why: "\(error) (`newsd id` at that site prints it)") }
         if parts.count == 2 {
             do { endpoint = try Endpoint(parts[1]) } catch { throw Invalid(text: text, why: error.why) }
         }
     }
 
-    public var description: String { endpoint.map { "\(site)@\($0)" } ?? site.rawValue }
+    public var description: String { endpoint.map { "\(site)@\($0)" } ?? site.description }
 }
 
 /// `HOST:PORT`, with `[v6]:PORT` for IPv6 literals.

@@ -51,7 +51,7 @@ public final class PeerLink: Sendable {
 
     func info(address: Endpoint?, local: VersionVector) -> PeerInfo {
         read { s in
-            PeerInfo(id: site.rawValue, name: s.name, address: address?.description, connected: s.connected,
+            PeerInfo(id: site.description, name: s.name, address: address?.description, connected: s.connected,
                      since: s.since.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
                      lastExchange: s.lastExchange.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
                      entriesSent: s.entriesSent, entriesReceived: s.entriesReceived, bytesSent: s.bytesSent,

@@ -27,7 +27,7 @@ extension SiteLog {
         case .emptyWhileLogHasArticles: folderText = "empty"
         }
         return StatusRequest.Response(
-            ready: isReady, siteId: key.siteID.rawValue, siteName: settings.siteName, watchDir: settings.watchDir,
+            ready: isReady, siteId: key.siteID.description, siteName: settings.siteName, watchDir: settings.watchDir,
             dataDir: settings.dataDir, articles: s.liveArticles, deletedArticles: s.deletedArticles,
             logEntries: s.entries,
             blobs: BlobStats(count: s.blobs, storedBytes: s.blobStoredBytes, rawBytes: s.blobRawBytes),

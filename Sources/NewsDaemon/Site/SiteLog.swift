@@ -164,7 +164,7 @@ extension SiteLog {
     /// Revoked sites with the entries of theirs the log keeps, for `status`, `verify` and `peers --revoked`.
     public func revocations() -> [RevokedSite] {
         log.revokedAt.sorted { $0.key < $1.key }.map { site, held in
-            RevokedSite(id: site.rawValue, keptThroughSequence: held, refused: revokedRefused[site] ?? 0)
+            RevokedSite(id: site.description, keptThroughSequence: held, refused: revokedRefused[site] ?? 0)
         }
     }
 }

@@ -24,7 +24,7 @@ public struct VersionInfo: Codable, Sendable, Equatable {
         article = entry.article.rawValue
         op = entry.operation.description
         contentHash = entry.contentHash?.hex
-        origin = entry.origin.rawValue
+        origin = entry.origin.description
         time = Self.format(entry.time)
         hlc = entry.time.rawValue
         size = entry.size
