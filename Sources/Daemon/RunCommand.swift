@@ -30,9 +30,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning or error.", valueName: "LEVEL"))
     var logLevel: String?
 
+    @Option(name: .long, help: ArgumentHelp("At start, wait at most this long for peers to hand back this site's own entries before recording local changes (default 60; 0: do not wait).", valueName: "SECONDS"))
+    var rejoinTimeout: Int?
+
+    func validate() throws {
+        if let rejoinTimeout, !(0...86_400).contains(rejoinTimeout) { throw ValidationError("--rejoin-timeout must be 0-86400 seconds") }
+    }
+
     func run() async throws {
         let overrides = DaemonConfig.Overrides(
-            siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer, metrics: metrics)
+            siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer, metrics: metrics,
+            rejoinTimeoutSeconds: rejoinTimeout)
         LoggingSystem.bootstrap { NewsdLogHandler(label: $0) }
         let logger = Logger(label: "newsd")
         // A config newsd cannot run with is said once, at error priority, and exits EX_CONFIG, which

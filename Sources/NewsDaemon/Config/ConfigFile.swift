@@ -23,6 +23,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
+    /// At start, how long local recording may wait for peers to hand back this site's own entries.
+    public var rejoinTimeoutSeconds: Int?
     /// Site IDs no longer trusted: refused at the handshake, their later entries held aside when relayed.
     public var revoked: [String]?
     /// The newsroom's group: files and folders newsd writes get it (default: the watched folder's).
@@ -43,7 +45,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
-        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked",
+        "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked", "rejoin_timeout_s",
         "group", "file_mode", "folder_mode", "admin_group",
     ]
 
@@ -91,6 +93,7 @@ public struct ConfigFile: Sendable, Equatable {
         config.maxFileBytes = try int("max_file_bytes", 1...Int(WireCodec.maximumBlobBytes))
         config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))
         config.massDeleteWindowSeconds = try int("mass_delete_window_s", 0...86_400)
+        config.rejoinTimeoutSeconds = try int("rejoin_timeout_s", 0...86_400)
         if let value = table["mass_delete_fraction"] {
             guard let f = value.double ?? value.int.map(Double.init), (0...1).contains(f) else {
                 throw Invalid(file: file, detail: "'mass_delete_fraction' must be a number from 0 to 1")

@@ -21,6 +21,9 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Remote times further ahead of the wall clock than this are stored but not followed.
     public var maximumClockSkewMillis: UInt64
     public var massDeleteWindowMillis: UInt64
+    /// At start, local changes wait at most this long for peers to hand back this site's own
+    /// entries (`rejoin_timeout_s`, `--rejoin-timeout`); zero: do not wait.
+    public var rejoinTimeout: Duration
     /// Sites revoked: never a peer, whatever `peers` says; their entries past what this site held
     /// at the revocation are stored but held aside (never heads, never files).
     public var revoked: [SiteID]
@@ -42,8 +45,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var logLevel: String?
         public var peers: [String]
         public var metrics: String?
+        public var rejoinTimeoutSeconds: Int?
         public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil,
-                    logLevel: String? = nil, peers: [String] = [], metrics: String? = nil) {
+                    logLevel: String? = nil, peers: [String] = [], metrics: String? = nil, rejoinTimeoutSeconds: Int? = nil) {
+            self.rejoinTimeoutSeconds = rejoinTimeoutSeconds
             self.peers = peers
             self.metrics = metrics
             self.siteName = siteName
@@ -117,6 +122,7 @@ public struct DaemonConfig: Sendable, Equatable {
             massDeleteMinimum: file.massDeleteMinimum ?? 10,
             maximumClockSkewMillis: UInt64(file.maxClockSkewSeconds ?? 600) * 1000,
             massDeleteWindowMillis: UInt64(file.massDeleteWindowSeconds ?? 60) * 1000,
+            rejoinTimeout: .seconds(overrides.rejoinTimeoutSeconds ?? file.rejoinTimeoutSeconds ?? 60),
             revoked: (file.revoked ?? []).compactMap(SiteID.init),
             group: file.group,
             fileMode: file.fileMode ?? defaultFileMode,

@@ -285,6 +285,8 @@ struct PeerSession {
                         case .peerCaughtUp:
                             live = true
                             if try await !flush() { break reading }
+                            // Everything the peer held at the start of the session is here.
+                            if let link { site.rejoin?.caughtUp(with: link.site) }
                         case .peerReport(let report):
                             link?.update { $0.reported = report }
                         case .close(let reason):

@@ -189,7 +189,9 @@ public final class ReplicationService: Service {
                                               authenticated: authenticated, remote: address.description, timing: timing)
                     let outcome = await session.run(connection, activity: activity, onHello: {})
                     backoff.sessionEnded(clean: outcome.error == nil || outcome.duplicate, lasted: ContinuousClock.now - started)
+                    if let error = outcome.error { site.rejoin?.unreachable(peer, "session failed: \(error)") }
                 } catch {
+                    site.rejoin?.unreachable(peer, "\(error)")
                     backoff.dialFailed()
                     registry.noteDialFailure(peer: peer, error: "\(error)")
                     if backoff.failures <= 1 { logger.info("cannot reach peer \(peer) at \(address): \(error); retrying with back-off") }

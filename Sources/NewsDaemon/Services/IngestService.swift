@@ -24,8 +24,10 @@ public final class IngestService: Service {
         // Watch first, then scan: a change made during the scan is seen twice, never missed.
         watcher.watchAll()
         watcher.start()
+        if let rejoin = site.rejoin { await self.rejoin(rejoin) }
         await rescan(reason: "start-up", startUp: true)
         do { try await site.checkoutOutOfStep() } catch { logger.error("cannot bring the folder in step with the log: \(error)") }
+        await site.finishRestore()
         await site.markReady()
         await onReady()
         let watcher = self.watcher
@@ -55,6 +57,24 @@ public final class IngestService: Service {
             try? await gracefulShutdown()
             watcher.stop()
             group.cancelAll()
+        }
+    }
+
+    /// Waits for the peers to hand back this site's own later entries before anything local is
+    /// recorded (see `RejoinProgress`); saves made meanwhile are in the folder and recorded after.
+    private func rejoin(_ rejoin: Rejoin) async {
+        let peers = rejoin.progress.peers.count
+        logger.notice("rejoining: asking \(peers) peer(s) for this site's own entries before recording local changes (at most \(rejoin.timeout))")
+        let started = ContinuousClock.now
+        let outcome = await rejoin.wait()
+        let took = ContinuousClock.now - started
+        switch outcome {
+        case .caughtUp:
+            logger.notice("rejoined: caught up with every peer in \(took)")
+        case .startedWithout(let missing):
+            logger.warning("rejoin: \(missing.count) of \(peers) peer(s) not reachable (\(missing.map(\.short).joined(separator: ", "))); starting without them: \(rejoin.progress.summary)")
+        case .timedOut(let missing):
+            logger.warning("rejoin: gave up after \(took) waiting for \(missing.map(\.short).joined(separator: ", ")); starting: \(rejoin.progress.summary). If a peer holds newer entries of this site, `newsctl status` will say so")
         }
     }
 

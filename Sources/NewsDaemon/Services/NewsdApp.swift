@@ -24,7 +24,17 @@ public struct NewsdApp: Sendable {
         let lock = try folder.lock()
         let key = try folder.loadOrCreateKey()
         let log = try ArticleLog(path: folder.logPath)
-        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger)
+        // Peers this site dials are asked for its own later entries before anything local is
+        // recorded; after a restore from backup, patiently (see RejoinProgress).
+        let restored = folder.wasRestored
+        let dialled = config.trustedPeers.filter { $0.site != key.siteID && $0.endpoint != nil }.map(\.site)
+        let rejoin = dialled.isEmpty || config.rejoinTimeout == .zero ? nil
+            : Rejoin(peers: dialled, patient: restored, timeout: config.rejoinTimeout)
+        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin)
+        if restored {
+            logger.notice("first start after `newsd restore-backup`: files missing from the folder are written back from the log, not deleted")
+            await site.markRestoredFromBackup()
+        }
         // Test seam for the end-to-end race tests: hold the folder writer just before each swap.
         if let pause = ProcessInfo.processInfo.environment["NEWSD_TEST_SWAP_PAUSE_MS"].flatMap(UInt32.init), pause > 0 {
             logger.warning("test seam: the folder writer pauses \(pause) ms before each swap (NEWSD_TEST_SWAP_PAUSE_MS)")

@@ -78,3 +78,11 @@ public struct DataFolder: Sendable {
 public struct DataFolderLock: Sendable {
     let fd: Int32
 }
+
+extension DataFolder {
+    /// Left by `newsd restore-backup`: the next start treats the folder as possibly older than the
+    /// log (missing files are written back, not deleted) and waits for its peers. Removed after
+    /// that start's reconcile.
+    public var restoredMarkerPath: String { path + "/restored-from-backup" }
+    public var wasRestored: Bool { access(restoredMarkerPath, F_OK) == 0 }
+}

@@ -246,6 +246,9 @@ extension SiteLog {
     /// operator asked for this version.
     func writeAndRecord(_ article: ArticlePath, bytes: [UInt8]?, resolves: [VersionID]?) throws -> LogEntry? {
         guard folderState == .ok else { throw ControlFailure(.unavailable, "the watched folder is \(folderState.description)") }
+        if let rejoin, rejoin.isRejoining {
+            throw ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); nothing local is recorded until it has")
+        }
         let state = try log.fileState(article: article)
         let path = state?.path ?? article.rawValue
         let hash = bytes.map(ContentHash.of)

@@ -26,7 +26,7 @@ extension SiteLog {
         case .missing: folderText = "missing"
         case .emptyWhileLogHasArticles: folderText = "empty"
         }
-        return StatusRequest.Response(
+        var response = StatusRequest.Response(
             ready: isReady, siteId: key.siteID.description, siteName: settings.siteName, watchDir: settings.watchDir,
             dataDir: settings.dataDir, articles: s.liveArticles, deletedArticles: s.deletedArticles,
             logEntries: s.entries,
@@ -36,6 +36,8 @@ extension SiteLog {
             folderState: folderText, problems: problemList, conflicts: s.conflictedArticles,
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
             version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes, revoked: revocations())
+        response.rejoining = rejoinState
+        return response
     }
 
     /// Turns what a person typed into an article path: relative to the watched folder, NFC.

@@ -29,13 +29,15 @@ extension SiteLog {
         if startUp && !scan.leftovers.isEmpty { try removeLeftovers(scan.leftovers) }
         skipped = Dictionary(scan.skipped.map { ($0.path, $0) }, uniquingKeysWith: { $1 })
         let live = try log.liveArticles()
-        if scan.files.isEmpty && !live.isEmpty {
+        let cached = try log.allFileStates()
+        // Empty while the log has articles the folder held: taken as unmounted. Articles never
+        // written here (received while rejoining, before this scan) are owed, not a sign of that.
+        if scan.files.isEmpty && !restoredFromBackup && cached.values.contains(where: { live.contains($0.article) }) {
             setFolderState(.emptyWhileLogHasArticles(live.count))
             return IngestSummary()
         }
         setFolderState(.ok)
 
-        let cached = try log.allFileStates()
         var pathByArticle: [ArticlePath: String] = [:]
         for state in cached.values { pathByArticle[state.article] = state.path }
         var present = Set<ArticlePath>()
@@ -63,6 +65,13 @@ extension SiteLog {
             }
             // A path the ignore rules now cover is no longer watched, not deleted.
             if scanner.ignore.ignores(path: path) { continue }
+            // After a restore the folder may be older than the log, or lost with the disk: what it
+            // lacks is written back, not recorded as deleted.
+            if restoredFromBackup {
+                try log.removeFileState(path: path)
+                checkoutDue = true
+                continue
+            }
             gone.append((article, path))
         }
         // Cache rows of files that vanished without a live article (already deleted) are dropped.

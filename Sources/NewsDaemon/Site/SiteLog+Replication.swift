@@ -76,7 +76,10 @@ extension SiteLog {
     /// overwritten; a save landing after that is caught by the folder writer's swap.
     public func applyRemote(_ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public]) throws -> RemoteAppend {
         let articles = Set(entries.map(\.article))
-        if folderState == .ok {
+        // While rejoining, nothing local is recorded: the start-up scan that follows compares the
+        // folder with the log as the peers have completed it.
+        let rejoining = rejoin?.isRejoining == true
+        if folderState == .ok && !rejoining {
             var paths: [String] = []
             for article in articles { paths.append(try log.fileState(article: article)?.path ?? article.rawValue) }
             try ingest(paths: paths.sorted())
@@ -95,7 +98,7 @@ extension SiteLog {
             noteClockAhead(of: entry.origin, by: entry.time.milliseconds - wall)
         }
         if !result.stored.isEmpty {
-            try checkout(Set(result.stored.map(\.article)))
+            if !rejoining { try checkout(Set(result.stored.map(\.article))) }
             announceGrowth()
         }
         return result

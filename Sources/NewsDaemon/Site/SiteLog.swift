@@ -54,6 +54,12 @@ public actor SiteLog {
     var changesAtLastCheck: Int64 = -1
     /// Test seam: called just before each article is swapped in or moved aside.
     var beforeSwap: (@Sendable (String) -> Void)?
+    /// The start-up catch-up with peers: while it runs, nothing local is recorded and entries from
+    /// peers go to the log only (the folder follows after the start-up scan).
+    public nonisolated let rejoin: Rejoin?
+    /// The data folder was put back from a backup (`newsd restore-backup`) and this is the first
+    /// start since: a file missing from the folder is owed to it, not deleted.
+    var restoredFromBackup = false
 
     /// The log's own thread, apart from the network's event loops and Swift's shared pool (two
     /// threads on a two-core server): its SQLite work, `fsync` and `syncfs` block for as long as the
@@ -69,7 +75,8 @@ public actor SiteLog {
     static let batchFiles = 512
     static let batchBytes = 32 << 20
 
-    public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger) {
+    public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger, rejoin: Rejoin? = nil) {
+        self.rejoin = rejoin
         self.log = log
         self.key = key
         self.settings = settings

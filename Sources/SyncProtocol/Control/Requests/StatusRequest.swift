@@ -42,6 +42,9 @@ public struct StatusRequest: ControlRequest {
         public var walBytes: Int64?
         /// Revoked sites (not problems: an operator's decision). Absent from older daemons.
         public var revoked: [RevokedSite]?
+        /// Set while start-up waits for peers to hand back this site's own entries before recording
+        /// local changes: how far the catch-up is. Absent when not rejoining, and from older daemons.
+        public var rejoining: String?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
