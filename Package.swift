@@ -62,12 +62,12 @@ let package = Package(
         // newsctl's parts: control client, diff rendering, output.
         .target(
             name: "NewsControl",
-            dependencies: ["SyncProtocol", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["SyncProtocol", .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "Daemon",
             dependencies: [
-                "NewsDaemon", "SyncProtocol",
+                "NewsDaemon", "SyncProtocol", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,7 +12,7 @@ struct NewsdCommand: AsyncParsableCommand {
             every change as a new version. Query it with newsctl.
             """,
         version: NewsdVersion.current,
-        subcommands: [RunCommand.self, InitCommand.self, IdCommand.self, CheckConfigCommand.self],
+        subcommands: [RunCommand.self, InitCommand.self, IdCommand.self, CheckConfigCommand.self, RestoreBackupCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 

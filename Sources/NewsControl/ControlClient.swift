@@ -44,6 +44,44 @@ public struct ControlClient: Sendable {
     }
 
     private static func exchange(_ body: [UInt8], over path: String) throws -> [UInt8] {
+        var first: [UInt8] = []
+        try stream(body, over: path) { frame in
+            first = frame
+            return false
+        }
+        return first
+    }
+
+    /// `newsctl backup`: the response, then the copy's bytes handed to `write` as they arrive.
+    /// Blocks; for a command that does nothing else meanwhile.
+    public func backup(_ request: BackupRequest, header: (BackupRequest.Response) throws -> Void,
+                       write: (ArraySlice<UInt8>) throws -> Void) throws -> BackupRequest.Response {
+        let body = Array(try ControlJSON.encoder().encode(RequestEnvelope(request)))
+        var response: BackupRequest.Response?
+        var received: Int64 = 0
+        try Self.stream(body, over: socketPath) { frame in
+            guard let known = response else {
+                let envelope: ResponseEnvelope<BackupRequest.Response>
+                do { envelope = try ControlJSON.decoder().decode(ResponseEnvelope<BackupRequest.Response>.self, from: Data(frame)) } catch {
+                    throw ClientError.badResponse("\(error)")
+                }
+                if let failure = envelope.error { throw failure }
+                guard let result = envelope.result else { throw ClientError.badResponse("neither result nor error") }
+                try header(result)
+                response = result
+                return result.bytes > 0
+            }
+            received += Int64(frame.count)
+            guard received <= known.bytes else { throw ClientError.badResponse("newsd sent more of the backup than it announced") }
+            try write(frame[...])
+            return received < known.bytes
+        }
+        guard let response else { throw ClientError.closedEarly(path: socketPath) }
+        return response
+    }
+
+    /// Sends `body`, then hands each frame that comes back to `each` until it returns false.
+    private static func stream(_ body: [UInt8], over path: String, each: ([UInt8]) throws -> Bool) throws {
         let socket: UnixStreamSocket
         do { socket = try UnixStreamSocket(connectingTo: path) } catch {
             if error.code == EACCES || error.code == EPERM {
@@ -57,10 +95,12 @@ public struct ControlClient: Sendable {
             try socket.writeAll(FrameDecoder.frame(body))
             var decoder = FrameDecoder(maximumFrameLength: ControlLimits.maximumResponseBytes)
             while true {
-                let bytes = try socket.read(upTo: 64 * 1024)
+                let bytes = try socket.read(upTo: 256 * 1024)
                 if bytes.isEmpty { throw ClientError.closedEarly(path: path) }
                 decoder.append(bytes)
-                if let frame = try decoder.nextFrame() { return frame }
+                while let frame = try decoder.nextFrame() {
+                    if try !each(frame) { return }
+                }
             }
         } catch let error as UnixStreamSocket.SystemError {
             if error.code == EPIPE || error.code == ECONNRESET { throw ClientError.closedEarly(path: path) }

@@ -71,3 +71,109 @@ import TestSupport
         }
     }
 }
+
+/// `newsctl backup` while editors save, and `newsd restore-backup` after a lost disk.
+@Suite(.serialized) struct BackupTests {
+    let folder = TemporaryFolder("backup")
+
+    func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
+        let result = try daemon.ctl(["log", "-n", "1000000", "--json"])
+        let versions = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+        return versions.filter { $0["origin"] as? String == origin }.count
+    }
+
+    /// Back up, 50 edits, replicated; the disk is lost (data and articles); restore the backup and
+    /// start: the 50 edits come back from the peer, nothing is forked. `peerDownAtFirst`: B starts
+    /// only after A has, and A waits for it (a restored site is patient).
+    @Test(arguments: [false, true])
+    func restoreAndRejoin(peerDownAtFirst: Bool) async throws {
+        try await offThePool {
+            let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
+            for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản đầu.\n") }
+            var da = try a.start(peers: [b])
+            var db = try b.start(peers: [a])
+            defer { _ = db.terminate() }
+            try da.waitUntilReady()
+            try waitUntil(timeout: .seconds(20), "the first versions at B") { b.snapshot() == a.snapshot() && b.snapshot().count == 10 }
+            let backup = folder.sub("a.backup")
+            let made = try da.ctl(["backup", backup, "--with-key"])
+            #expect(made.status == 0 && made.stdout.contains("verified"), "\(made)")
+            print(made.stdout)
+
+            for round in 1...5 {
+                for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản sửa \(round).\n") }
+                try waitUntil(timeout: .seconds(20), "round \(round) logged at A") { try ownEntries(da, origin: a.id) == 10 + 10 * round }
+            }
+            try waitUntil(timeout: .seconds(20), "the 50 edits at B") { try ownEntries(db, origin: a.id) == 60 && b.snapshot() == a.snapshot() }
+            let edited = a.snapshot()
+
+            // The disk is lost: no data folder, an empty articles folder. The backup goes back.
+            #expect(da.terminate() == 0)
+            if peerDownAtFirst { #expect(db.terminate() == 0) }
+            try FileManager.default.removeItem(atPath: a.data)
+            try FileManager.default.removeItem(atPath: a.watch)
+            try FileManager.default.createDirectory(atPath: a.watch, withIntermediateDirectories: true)
+            let restored = try run(Binaries.newsd, ["restore-backup", backup, "--data", a.data])
+            #expect(restored.status == 0, "\(restored)")
+            print(restored.stdout)
+            da = try a.start(peers: [b])
+            defer { _ = da.terminate() }
+            if peerDownAtFirst {
+                try waitUntil(timeout: .seconds(10), "A to say it is rejoining") {
+                    (try da.ctl(["status"])).stdout.contains("rejoining")
+                }
+                db = try b.start(peers: [a])
+            }
+            try da.waitUntilReady(timeout: .seconds(60))
+            try waitUntil(timeout: .seconds(20), "the 50 edits back in A's folder") { a.snapshot() == edited }
+            #expect(try ownEntries(da, origin: a.id) == 60)
+            #expect(da.log.contains("rejoined: caught up with every peer"), "\(da.log)")
+            print(da.log.split(separator: "\n").filter { $0.contains("rejoin") || $0.contains("restore") }.joined(separator: "\n"))
+
+            folder.write("a/watch/bai-0.txt", "Bài 0, sau khi khôi phục.\n")
+            try waitUntil(timeout: .seconds(20), "A's edit after the restore at B") { folder.read("b/watch/bai-0.txt") == "Bài 0, sau khi khôi phục.\n" }
+            #expect(try ownEntries(db, origin: a.id) == 61, "no fork: A's chain goes on at 61")
+            #expect(!FileManager.default.fileExists(atPath: a.data + "/restored-from-backup"), "the restore is complete")
+            for daemon in [da, db] { #expect(try daemon.ctl(["verify"]).status == 0) }
+        }
+    }
+
+    /// A backup taken while 1,000 edits land verifies, and restores into an empty data folder.
+    @Test func aBackupDuringEditsVerifiesAndRestores() async throws {
+        try await offThePool {
+            let watch = folder.sub("w")
+            try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+            let daemon = try DaemonProcess(watch: watch, data: folder.sub("d"))
+            defer { _ = daemon.terminate() }
+            try daemon.waitUntilReady()
+            let editor = Thread {
+                for n in 0..<1000 { folder.write("w/tin-\(n % 50).txt", "Tin \(n % 50), bản \(n / 50).\n\(String(repeating: "Nội dung. ", count: n % 40))") }
+            }
+            editor.start()
+            var backups: [String] = []
+            for n in 0..<3 {
+                let path = folder.sub("during-\(n).backup")
+                let made = try daemon.ctl(["backup", path])
+                #expect(made.status == 0, "\(made)")
+                backups.append(path)
+            }
+            while editor.isExecuting { usleep(20_000) }
+            let again = try daemon.ctl(["backup", backups[0]])
+            #expect(again.status == 2 && again.stderr.contains("exists"), "\(again)")
+            let keyed = try daemon.ctl(["backup", folder.sub("keyed.backup"), "--with-key"])
+            #expect(keyed.status == 0 && keyed.stdout.contains("includes the site key"))
+            var st = stat()
+            #expect(stat(folder.sub("keyed.backup"), &st) == 0 && st.st_mode & 0o777 == 0o600)
+            // A plain backup cannot be restored without the key; a keyed one can, anywhere.
+            let keyless = try run(Binaries.newsd, ["restore-backup", backups[2], "--data", folder.sub("elsewhere")])
+            #expect(keyless.status != 0 && keyless.stderr.contains("has no key"), "\(keyless)")
+            let restored = try run(Binaries.newsd, ["restore-backup", folder.sub("keyed.backup"), "--data", folder.sub("elsewhere")])
+            #expect(restored.status == 0 && restored.stdout.contains("verified"), "\(restored)")
+            // Not over a running site's data folder.
+            let busy = try run(Binaries.newsd, ["restore-backup", backups[2], "--data", folder.sub("d")])
+            #expect(busy.status != 0 && busy.stderr.contains("stop it first"), "\(busy)")
+            #expect(!((try? FileManager.default.contentsOfDirectory(atPath: folder.sub("d"))) ?? []).contains { $0.hasPrefix("backup-") },
+                    "no copy left in the data folder")
+        }
+    }
+}

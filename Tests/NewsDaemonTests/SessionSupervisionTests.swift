@@ -20,7 +20,7 @@ import SyncProtocol
     }()
 
     func failures(_ registry: PeerRegistry) -> (count: UInt64, last: String?) {
-        let info = registry.infos(local: VersionVector()).first { $0.id == peer.siteID.rawValue }
+        let info = registry.infos(local: VersionVector()).first { $0.id == peer.siteID.description }
         return (info?.sessionFailures ?? 0, info?.lastFailure)
     }
 

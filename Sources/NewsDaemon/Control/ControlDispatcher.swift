@@ -19,6 +19,32 @@ public struct ControlDispatcher: Sendable {
         self.logger = logger
     }
 
+    /// A `backup` request: the response, and the copy to stream after it (removed by the caller).
+    /// Nil for any other method.
+    public func backup(_ frame: [UInt8], caller: ControlAccess.Caller? = nil) async -> (response: [UInt8], path: String?)? {
+        let data = Data(frame)
+        guard (try? ControlJSON.decoder().decode(RequestMethod.self, from: data))?.method == BackupRequest.method else { return nil }
+        if let access, !access.mayChange(caller) {
+            logger?.warning("control: refused backup from \(caller.map { "\($0)" } ?? "an unnamed client"): not an admin")
+            return (Self.failure(access.refusal(for: caller, method: BackupRequest.method)), nil)
+        }
+        let request: BackupRequest
+        do { request = try ControlJSON.decoder().decode(RequestEnvelope<BackupRequest>.self, from: data).params } catch {
+            return (Self.failure(ControlFailure(.badRequest, "malformed backup request: \(Self.describe(error))")), nil)
+        }
+        logger?.notice("control: backup\(request.withKey ? " with the site key" : "") asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
+        do {
+            let (response, path) = try await ControlBackup.make(request, site: site)
+            logger?.notice("backup made: \(response.entries) entries, \(response.bytes) bytes; sending it")
+            return (Self.encode(ResponseEnvelope(result: response)), path)
+        } catch let failure as ControlFailure {
+            logger?.error("backup failed: \(failure.message)")
+            return (Self.failure(failure), nil)
+        } catch {
+            return (Self.failure(ControlFailure(.internal, "\(error)")), nil)
+        }
+    }
+
     public func respond(to frame: [UInt8], caller: ControlAccess.Caller? = nil) async -> [UInt8] {
         let data = Data(frame)
         let method: String

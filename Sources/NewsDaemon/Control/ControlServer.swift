@@ -83,6 +83,14 @@ public final class ControlServer: Service {
                     decoder.append(buffer.readableBytesView)
                     do {
                         while let frame = try decoder.nextFrame() {
+                            if let backup = await CloseOnIdleHandler.answering(idle, { await dispatcher.backup(frame, caller: caller) }) {
+                                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(backup.response)))
+                                if let path = backup.path {
+                                    defer { unlink(path) }
+                                    try await stream(path, to: outbound, idle: idle)
+                                }
+                                continue
+                            }
                             // Busy while answering; the write that follows is idle time again, so a
                             // client that stops reading its answer is still closed.
                             let response = await CloseOnIdleHandler.answering(idle) { await dispatcher.respond(to: frame, caller: caller) }
@@ -103,6 +111,16 @@ public final class ControlServer: Service {
 }
 
 extension ControlServer {
+    /// A backup copy, frame by frame; the connection counts as busy, so a slow disk is not idleness.
+    func stream(_ path: String, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, idle: CloseOnIdleHandler?) async throws {
+        idle?.busy.add(1, ordering: .relaxed)
+        defer { idle?.busy.subtract(1, ordering: .relaxed) }
+        let reader = try ControlBackup.ChunkReader(path)
+        while let chunk = try reader.next() {
+            try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(chunk)))
+        }
+    }
+
     /// The connected process's user, group and pid, from the kernel (`SO_PEERCRED`).
     static func caller(of channel: Channel) async -> ControlAccess.Caller? {
         guard let provider = channel as? SocketOptionProvider else { return nil }

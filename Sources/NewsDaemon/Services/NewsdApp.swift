@@ -22,6 +22,7 @@ public struct NewsdApp: Sendable {
         let folder = DataFolder(path: config.dataDir)
         try folder.create()
         let lock = try folder.lock()
+        ControlBackup.removeLeftovers(in: config.dataDir)
         let key = try folder.loadOrCreateKey()
         let log = try ArticleLog(path: folder.logPath)
         // Peers this site dials are asked for its own later entries before anything local is
