@@ -46,6 +46,7 @@ public struct SystemdService: Service, CustomStringConvertible {
         let status = await site.status()
         var line = "\(status.articles) articles, \(status.logEntries) log entries, \(registry.connectedCount)/\(registry.configuredCount) peers connected"
         if status.conflicts > 0 { line += ", \(status.conflicts) conflicts" }
+        if let rejoining = status.rejoining { line = "rejoining (local changes wait): \(rejoining); " + line }
         if let problem = status.problems.first { line += "; problem: \(problem)" }
         return line
     }
