@@ -19,12 +19,8 @@ import SyncProtocol
     func copyFixture() throws -> (data: String, watch: String) {
         let data = folder.sub("data"), watch = folder.sub("w")
         for (from, to) in [("data", data), ("folder", watch)] {
-            let copy = Process()
-            copy.executableURL = URL(fileURLWithPath: "/bin/cp")
-            copy.arguments = ["-r", releaseZeroOneFixture() + "/" + from, to]
-            try launch(copy)
-            copy.waitUntilExit()
-            #expect(copy.terminationStatus == 0)
+            let copy = try run("/bin/cp", ["-r", releaseZeroOneFixture() + "/" + from, to])
+            #expect(copy.status == 0, "\(copy.stderr)")
         }
         return (data, watch)
     }

@@ -21,14 +21,6 @@ public enum Binaries {
     public static var evilPeer: String { directory + "/evil-peer" }
 }
 
-/// Starts `process`, one at a time: Foundation's `Process.run` is not safe to call from several
-/// threads at once (it crashed copying the environment while end-to-end tests started processes
-/// side by side).
-public func launch(_ process: Process) throws {
-    try launching.withLock { try process.run() }
-}
-
-private let launching = NSLock()
 
 /// Resident memory of a process in KiB (VmRSS), or 0 when it is gone.
 public func residentKilobytes(_ pid: Int32) -> Int {
@@ -60,21 +52,23 @@ public struct CommandResult: Sendable {
 /// Runs a program to its end (killed after `timeout`); `whileRunning` is called about every 50 ms.
 public func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60),
                 whileRunning: () -> Void = {}) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try launch(process)
+    let (outRead, outWrite) = try ChildProcess.pipe()
+    let (errRead, errWrite) = try ChildProcess.pipe()
+    let process: ChildProcess
+    do {
+        defer { close(outWrite); close(errWrite) }
+        process = try ChildProcess(executable, arguments, stdout: outWrite, stderr: errWrite)
+    } catch {
+        close(outRead); close(errRead)
+        throw error
+    }
     // Read both pipes while it runs, so a large output cannot fill a pipe and stall the child.
     nonisolated(unsafe) var outData = Data(), errData = Data()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { outData = readToEnd(out.fileHandleForReading.fileDescriptor); group.leave() }
+    DispatchQueue.global().async { outData = readToEnd(outRead); close(outRead); group.leave() }
     group.enter()
-    DispatchQueue.global().async { errData = readToEnd(err.fileHandleForReading.fileDescriptor); group.leave() }
+    DispatchQueue.global().async { errData = readToEnd(errRead); close(errRead); group.leave() }
     let deadline = ContinuousClock.now + timeout
     var lastCall = ContinuousClock.now
     while process.isRunning && ContinuousClock.now < deadline {
@@ -93,27 +87,22 @@ public func run(_ executable: String, _ arguments: [String], timeout: Duration =
 
 /// A `newsd` running in the background for one test; killed when released, whatever happened.
 public final class DaemonProcess: @unchecked Sendable {
-    public let process = Process()
+    public let process: ChildProcess
     public let dataDir: String
     public let logPath: String
-    private var logHandle: FileHandle?
 
     /// `passWatch`: false leaves `watch` to the config file (a `--watch` flag would override it).
     public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:], passWatch: Bool = true) throws {
         dataDir = data
         logPath = data + ".newsd.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        logHandle = FileHandle(forWritingAtPath: logPath)
-        process.executableURL = URL(fileURLWithPath: Binaries.newsd)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw TimedOut(description: "cannot open \(logPath)") }
+        defer { close(log) }
         // Every daemon binds a port of its own (the kernel picks it: no port is picked early and
         // bound late) unless the test names one (or a config file does). `listeningPort` reads it.
         let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:0"]
-        process.arguments = (passWatch ? ["--watch", watch] : []) + ["--data", data, "--log-level", "debug"] + ownPort + extra
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        process.standardInput = FileHandle.nullDevice
-        try launch(process)
+        let arguments = (passWatch ? ["--watch", watch] : []) + ["--data", data, "--log-level", "debug"] + ownPort + extra
+        process = try ChildProcess(Binaries.newsd, arguments, environment: environment.isEmpty ? nil : environment, stdout: log, stderr: log)
     }
 
     deinit {
@@ -121,7 +110,6 @@ public final class DaemonProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? logHandle?.close()
     }
 
     public var pid: Int32 { process.processIdentifier }
