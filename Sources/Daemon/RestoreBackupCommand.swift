@@ -60,9 +60,17 @@ struct RestoreBackupCommand: ParsableCommand {
             throw ValidationError("the backup does not verify: \(report.problems.prefix(5).joined(separator: "; "))")
         }
 
-        // The log it replaces, with its write-ahead log, kept whole.
+        // The marker and the key first: a crash from here on leaves a folder whose next start is
+        // patient (and, with the key in place, the same site), whichever log it finds.
+        if let keyToWrite { try write(keyToWrite, to: folder.keyPath, mode: 0o600) }
+        try write("restored from \(file), made \(contents.madeMillis) ms since 1970 by newsd \(contents.newsdVersion)\n", to: folder.restoredMarkerPath, mode: 0o600)
+
+        // The log it replaces, its write-ahead log folded in first, kept whole.
         var keptIn: String?
         if access(folder.logPath, F_OK) == 0 {
+            guard try LogBackup.checkpointAndClose(folder.logPath) else {
+                throw ValidationError("\(folder.logPath)-wal is still there after a checkpoint: is another process using the log?")
+            }
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
             let kept = config.dataDir + "/before-restore-" + stamp
             try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -71,12 +79,12 @@ struct RestoreBackupCommand: ParsableCommand {
                     throw ValidationError("cannot move \(folder.logPath + suffix) aside: \(String(cString: strerror(errno)))")
                 }
             }
+            FileSystem.syncDirectory(kept)
             keptIn = kept
         }
+        for suffix in ["-wal", "-shm"] { unlink(incoming + suffix) }
         guard rename(incoming, folder.logPath) == 0 else { throw ValidationError("cannot put the backup in place: \(String(cString: strerror(errno)))") }
-        if let keyToWrite { try write(keyToWrite, to: folder.keyPath, mode: 0o600) }
-        try write("restored from \(file), made \(contents.madeMillis) ms since 1970 by newsd \(contents.newsdVersion)\n", to: folder.restoredMarkerPath, mode: 0o600)
-        matchOwner(of: config.dataDir, paths: [folder.logPath, folder.keyPath, folder.restoredMarkerPath, keptIn].compactMap { $0 })
+        matchOwner(of: config.dataDir, paths: [folder.logPath, folder.keyPath, folder.restoredMarkerPath, folder.lockPath, keptIn].compactMap { $0 })
         FileSystem.syncDirectory(config.dataDir)
         withExtendedLifetime(lock) {}
 
@@ -115,10 +123,11 @@ struct RestoreBackupCommand: ParsableCommand {
     private func matchOwner(of folder: String, paths: [String]) {
         var st = stat()
         guard stat(folder, &st) == 0, geteuid() == 0 else { return }
-        for path in paths { chown(path, st.st_uid, st.st_gid) }
+        // lchown: a symlink planted in the folder is not followed.
+        for path in paths { lchown(path, st.st_uid, st.st_gid) }
         if let kept = paths.first(where: { $0.contains("/before-restore-") }),
            let names = try? FileManager.default.contentsOfDirectory(atPath: kept) {
-            for name in names { chown(kept + "/" + name, st.st_uid, st.st_gid) }
+            for name in names { lchown(kept + "/" + name, st.st_uid, st.st_gid) }
         }
     }
 }

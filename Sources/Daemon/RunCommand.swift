@@ -30,11 +30,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning or error.", valueName: "LEVEL"))
     var logLevel: String?
 
-    @Option(name: .long, help: ArgumentHelp("At start, wait at most this long for peers to hand back this site's own entries before recording local changes (default 60; 0: do not wait).", valueName: "SECONDS"))
+    @Option(name: .long, help: ArgumentHelp("At start, wait at most this long for peers to hand back this site's own entries before recording local changes (default 60, at most 600; 0: do not wait).", valueName: "SECONDS"))
     var rejoinTimeout: Int?
 
     func validate() throws {
-        if let rejoinTimeout, !(0...86_400).contains(rejoinTimeout) { throw ValidationError("--rejoin-timeout must be 0-86400 seconds") }
+        if let rejoinTimeout, !(0...600).contains(rejoinTimeout) { throw ValidationError("--rejoin-timeout must be 0-600 seconds") }
     }
 
     func run() async throws {

@@ -81,11 +81,24 @@ public enum LogBackup {
     public static func prepareForUse(_ path: String) throws -> VerifyReport {
         do {
             let db = try Database(path: path)
-            try db.execute("DROP TABLE IF EXISTS backup_key; DROP TABLE IF EXISTS backup_info; VACUUM")
+            // The file cache described the folder as it was at the backup; the folder now may be
+            // older, newer or gone. Without it every file is read and compared with the log, and a
+            // missing one is owed to the folder, not a delete.
+            try db.execute("DROP TABLE IF EXISTS backup_key; DROP TABLE IF EXISTS backup_info; DELETE FROM file_state; VACUUM")
         }
         let report = try ArticleLog(path: path).verify()
         try syncFile(path)
         return report
+    }
+
+    /// Folds a log's write-ahead log into it and closes it, so the file alone is the whole log.
+    /// False if a `-wal` remains (another process has it open).
+    public static func checkpointAndClose(_ path: String) throws -> Bool {
+        do {
+            let db = try Database(path: path)
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        return access(path + "-wal", F_OK) != 0
     }
 
     static func syncFile(_ path: String) throws {

@@ -84,9 +84,11 @@ import TestSupport
 
     /// Back up, 50 edits, replicated; the disk is lost (data and articles); restore the backup and
     /// start: the 50 edits come back from the peer, nothing is forked. `peerDownAtFirst`: B starts
-    /// only after A has, and A waits for it (a restored site is patient).
-    @Test(arguments: [false, true])
-    func restoreAndRejoin(peerDownAtFirst: Bool) async throws {
+    /// only after A has, and A waits for it (a restored site is patient). `olderFolder`: the
+    /// articles folder comes back from a copy older than the backup instead of empty: its stale
+    /// files are not taken as edits (which would revert the articles everywhere).
+    @Test(arguments: [(false, false), (true, false), (false, true)])
+    func restoreAndRejoin(peerDownAtFirst: Bool, olderFolder: Bool) async throws {
         try await offThePool {
             let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
             for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản đầu.\n") }
@@ -95,6 +97,9 @@ import TestSupport
             defer { _ = db.terminate() }
             try da.waitUntilReady()
             try waitUntil(timeout: .seconds(20), "the first versions at B") { b.snapshot() == a.snapshot() && b.snapshot().count == 10 }
+            _ = try run("/bin/cp", ["-a", a.watch, folder.sub("a-watch.older")])
+            for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản sửa 0.\n") }
+            try waitUntil(timeout: .seconds(20), "round 0 logged at A") { try ownEntries(da, origin: a.id) == 20 }
             let backup = folder.sub("a.backup")
             let made = try da.ctl(["backup", backup, "--with-key"])
             #expect(made.status == 0 && made.stdout.contains("verified"), "\(made)")
@@ -102,9 +107,9 @@ import TestSupport
 
             for round in 1...5 {
                 for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản sửa \(round).\n") }
-                try waitUntil(timeout: .seconds(20), "round \(round) logged at A") { try ownEntries(da, origin: a.id) == 10 + 10 * round }
+                try waitUntil(timeout: .seconds(20), "round \(round) logged at A") { try ownEntries(da, origin: a.id) == 20 + 10 * round }
             }
-            try waitUntil(timeout: .seconds(20), "the 50 edits at B") { try ownEntries(db, origin: a.id) == 60 && b.snapshot() == a.snapshot() }
+            try waitUntil(timeout: .seconds(20), "the 50 edits at B") { try ownEntries(db, origin: a.id) == 70 && b.snapshot() == a.snapshot() }
             let edited = a.snapshot()
 
             // The disk is lost: no data folder, an empty articles folder. The backup goes back.
@@ -112,7 +117,11 @@ import TestSupport
             if peerDownAtFirst { #expect(db.terminate() == 0) }
             try FileManager.default.removeItem(atPath: a.data)
             try FileManager.default.removeItem(atPath: a.watch)
-            try FileManager.default.createDirectory(atPath: a.watch, withIntermediateDirectories: true)
+            if olderFolder {
+                _ = try run("/bin/cp", ["-a", folder.sub("a-watch.older"), a.watch])
+            } else {
+                try FileManager.default.createDirectory(atPath: a.watch, withIntermediateDirectories: true)
+            }
             let restored = try run(Binaries.newsd, ["restore-backup", backup, "--data", a.data])
             #expect(restored.status == 0, "\(restored)")
             print(restored.stdout)
@@ -122,17 +131,20 @@ import TestSupport
                 try waitUntil(timeout: .seconds(10), "A to say it is rejoining") {
                     (try da.ctl(["status"])).stdout.contains("rejoining")
                 }
+                let early = try da.ctl(["restore", "bai-0.txt"])
+                #expect(early.status == 1 && early.stderr.contains("rejoining"), "no local change while rejoining: \(early)")
                 db = try b.start(peers: [a])
             }
             try da.waitUntilReady(timeout: .seconds(60))
             try waitUntil(timeout: .seconds(20), "the 50 edits back in A's folder") { a.snapshot() == edited }
-            #expect(try ownEntries(da, origin: a.id) == 60)
+            #expect(try ownEntries(da, origin: a.id) == 70, "nothing recorded from the stale or empty folder")
+            if olderFolder { #expect(da.log.contains("10 file(s) hold older versions of their articles"), "\(da.log)") }
             #expect(da.log.contains("rejoined: caught up with every peer"), "\(da.log)")
             print(da.log.split(separator: "\n").filter { $0.contains("rejoin") || $0.contains("restore") }.joined(separator: "\n"))
 
             folder.write("a/watch/bai-0.txt", "Bài 0, sau khi khôi phục.\n")
             try waitUntil(timeout: .seconds(20), "A's edit after the restore at B") { folder.read("b/watch/bai-0.txt") == "Bài 0, sau khi khôi phục.\n" }
-            #expect(try ownEntries(db, origin: a.id) == 61, "no fork: A's chain goes on at 61")
+            #expect(try ownEntries(db, origin: a.id) == 71, "no fork: A's chain goes on at 71")
             #expect(!FileManager.default.fileExists(atPath: a.data + "/restored-from-backup"), "the restore is complete")
             for daemon in [da, db] { #expect(try daemon.ctl(["verify"]).status == 0) }
         }

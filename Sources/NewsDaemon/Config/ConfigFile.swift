@@ -93,7 +93,9 @@ public struct ConfigFile: Sendable, Equatable {
         config.maxFileBytes = try int("max_file_bytes", 1...Int(WireCodec.maximumBlobBytes))
         config.massDeleteMinimum = try int("mass_delete_minimum", 0...Int(Int32.max))
         config.massDeleteWindowSeconds = try int("mass_delete_window_s", 0...86_400)
-        config.rejoinTimeoutSeconds = try int("rejoin_timeout_s", 0...86_400)
+        // Below the unit's TimeoutStartSec (15 min) with room for the scan: a wait systemd cuts short
+        // would restart newsd and begin the wait again.
+        config.rejoinTimeoutSeconds = try int("rejoin_timeout_s", 0...600)
         if let value = table["mass_delete_fraction"] {
             guard let f = value.double ?? value.int.map(Double.init), (0...1).contains(f) else {
                 throw Invalid(file: file, detail: "'mass_delete_fraction' must be a number from 0 to 1")

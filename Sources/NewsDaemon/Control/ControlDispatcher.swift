@@ -32,6 +32,12 @@ public struct ControlDispatcher: Sendable {
         do { request = try ControlJSON.decoder().decode(RequestEnvelope<BackupRequest>.self, from: data).params } catch {
             return (Self.failure(ControlFailure(.badRequest, "malformed backup request: \(Self.describe(error))")), nil)
         }
+        // The key is readable by root and newsd only (0600 in a 0700 folder); the admin group
+        // may back up the log, not take the key out.
+        if request.withKey, access != nil, caller.map({ $0.uid != 0 && $0.uid != getuid() }) ?? true {
+            logger?.warning("control: refused backup --with-key from \(caller.map { "\($0)" } ?? "an unnamed client"): the site key leaves only with root")
+            return (Self.failure(ControlFailure(.forbidden, "a backup with the site key needs root (sudo newsctl backup --with-key)")), nil)
+        }
         logger?.notice("control: backup\(request.withKey ? " with the site key" : "") asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
         do {
             let (response, path) = try await ControlBackup.make(request, site: site)
@@ -57,6 +63,11 @@ public struct ControlDispatcher: Sendable {
                 return Self.failure(access.refusal(for: caller, method: String(method.prefix(64))))
             }
             logger?.notice("control: \(method.prefix(64)) asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
+            // Restore, resolve and confirmed deletes record local changes (and take in what is on
+            // disk first): not while this site may not yet hold its own later entries.
+            if method != SyncRequest.method, let rejoin = site.rejoin, rejoin.isRejoining {
+                return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
+            }
         }
         switch method {
         case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in try await status() }

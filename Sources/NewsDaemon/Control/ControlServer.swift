@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -84,11 +85,9 @@ public final class ControlServer: Service {
                     do {
                         while let frame = try decoder.nextFrame() {
                             if let backup = await CloseOnIdleHandler.answering(idle, { await dispatcher.backup(frame, caller: caller) }) {
+                                defer { if let path = backup.path { ControlBackup.remove(path) } }
                                 try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(backup.response)))
-                                if let path = backup.path {
-                                    defer { unlink(path) }
-                                    try await stream(path, to: outbound, idle: idle)
-                                }
+                                if let path = backup.path { try await stream(path, to: outbound, channel: connection.channel, idle: idle) }
                                 continue
                             }
                             // Busy while answering; the write that follows is idle time again, so a
@@ -111,13 +110,27 @@ public final class ControlServer: Service {
 }
 
 extension ControlServer {
-    /// A backup copy, frame by frame; the connection counts as busy, so a slow disk is not idleness.
-    func stream(_ path: String, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, idle: CloseOnIdleHandler?) async throws {
+    /// A backup copy, frame by frame. The connection counts as busy (the client only reads), so a
+    /// reader that stops reading is dropped here instead: no chunk taken for 60 s closes it.
+    func stream(_ path: String, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: Channel, idle: CloseOnIdleHandler?) async throws {
         idle?.busy.add(1, ordering: .relaxed)
         defer { idle?.busy.subtract(1, ordering: .relaxed) }
         let reader = try ControlBackup.ChunkReader(path)
-        while let chunk = try reader.next() {
-            try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(chunk)))
+        let lastWrite = NIOLockedValueBox(ContinuousClock.now)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(1))) != nil {
+                    if ContinuousClock.now - lastWrite.withLockedValue({ $0 }) > .seconds(60) {
+                        try? await channel.close()
+                        return
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            while let chunk = try reader.next() {
+                try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(chunk)))
+                lastWrite.withLockedValue { $0 = .now }
+            }
         }
     }
 

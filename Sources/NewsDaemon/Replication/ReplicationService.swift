@@ -189,7 +189,9 @@ public final class ReplicationService: Service {
                                               authenticated: authenticated, remote: address.description, timing: timing)
                     let outcome = await session.run(connection, activity: activity, onHello: {})
                     backoff.sessionEnded(clean: outcome.error == nil || outcome.duplicate, lasted: ContinuousClock.now - started)
-                    if let error = outcome.error { site.rejoin?.unreachable(peer, "session failed: \(error)") }
+                    // Refused before its hello (not trusted there, wrong version): this peer will not
+                    // answer. One that failed later is retried within the rejoin's time limit.
+                    if let error = outcome.error, !outcome.helloSeen { site.rejoin?.unreachable(peer, "session refused: \(error)") }
                 } catch {
                     site.rejoin?.unreachable(peer, "\(error)")
                     backoff.dialFailed()

@@ -24,10 +24,15 @@ public final class IngestService: Service {
         // Watch first, then scan: a change made during the scan is seen twice, never missed.
         watcher.watchAll()
         watcher.start()
-        if let rejoin = site.rejoin { await self.rejoin(rejoin) }
-        await rescan(reason: "start-up", startUp: true)
-        do { try await site.checkoutOutOfStep() } catch { logger.error("cannot bring the folder in step with the log: \(error)") }
-        await site.finishRestore()
+        let rejoined = site.rejoin == nil ? true : await self.rejoin(site.rejoin!)
+        var reconciled = await rescan(reason: "start-up", startUp: true)
+        do { try await site.checkoutOutOfStep() } catch {
+            reconciled = false
+            logger.error("cannot bring the folder in step with the log: \(error)")
+        }
+        // After a restore: ordinary starts again only once the folder is reconciled and every peer
+        // has handed back this site's entries; until then each start is patient again.
+        if reconciled && rejoined { await site.finishRestore() }
         await site.markReady()
         await onReady()
         let watcher = self.watcher
@@ -62,7 +67,7 @@ public final class IngestService: Service {
 
     /// Waits for the peers to hand back this site's own later entries before anything local is
     /// recorded (see `RejoinProgress`); saves made meanwhile are in the folder and recorded after.
-    private func rejoin(_ rejoin: Rejoin) async {
+    private func rejoin(_ rejoin: Rejoin) async -> Bool {
         let peers = rejoin.progress.peers.count
         logger.notice("rejoining: asking \(peers) peer(s) for this site's own entries before recording local changes (at most \(rejoin.timeout))")
         let started = ContinuousClock.now
@@ -71,24 +76,29 @@ public final class IngestService: Service {
         switch outcome {
         case .caughtUp:
             logger.notice("rejoined: caught up with every peer in \(took)")
+            return true
         case .startedWithout(let missing):
             logger.warning("rejoin: \(missing.count) of \(peers) peer(s) not reachable (\(missing.map(\.short).joined(separator: ", "))); starting without them: \(rejoin.progress.summary)")
         case .timedOut(let missing):
             logger.warning("rejoin: gave up after \(took) waiting for \(missing.map(\.short).joined(separator: ", ")); starting: \(rejoin.progress.summary). If a peer holds newer entries of this site, `newsctl status` will say so")
         }
+        return false
     }
 
     private func retryOwedWrites(all: Bool = false) async {
         do { try await site.retryOwedWrites(all: all) } catch { logger.error("retrying writes the folder is owed failed: \(error)") }
     }
 
-    private func rescan(reason: String, startUp: Bool = false) async {
+    @discardableResult
+    private func rescan(reason: String, startUp: Bool = false) async -> Bool {
         do {
             let summary = try await site.scanAll(startUp: startUp)
             logger.debug("\(reason) scan: \(summary.entries) new entries, \(summary.filesRead) files read, \(summary.unchanged) unchanged")
+            return true
         } catch {
             logger.error("\(reason) scan failed, will retry: \(error)")
             await site.requestRescan()
+            return false
         }
     }
 }

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import SyncProtocol
 
 /// Serves Prometheus text format at `/metrics` (`--metrics HOST:PORT`). Gauges are refreshed from
 /// the site and the peers at each scrape, so nothing runs between scrapes; counters and the ingest
@@ -95,7 +96,8 @@ public final class MetricsService: Service, CustomStringConvertible {
         Gauge(label: "newsd_rejected_sessions").record(registry.rejectedSessions)
         let vector = await site.versionVector()
         for peer in registry.infos(local: vector) {
-            let dimensions = [("peer", peer.id)]
+            // The 24-character form, as series before check characters were printed.
+            let dimensions = [("peer", SiteID(peer.id)?.rawValue ?? peer.id)]
             Gauge(label: "newsd_peer_connected", dimensions: dimensions).record(peer.connected ? 1 : 0)
             Gauge(label: "newsd_peer_behind_entries", dimensions: dimensions).record(peer.behind)
             Gauge(label: "newsd_peer_ahead_entries", dimensions: dimensions).record(peer.ahead)

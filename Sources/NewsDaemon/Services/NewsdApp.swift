@@ -28,9 +28,11 @@ public struct NewsdApp: Sendable {
         // Peers this site dials are asked for its own later entries before anything local is
         // recorded; after a restore from backup, patiently (see RejoinProgress).
         let restored = folder.wasRestored
-        let dialled = config.trustedPeers.filter { $0.site != key.siteID && $0.endpoint != nil }.map(\.site)
-        let rejoin = dialled.isEmpty || config.rejoinTimeout == .zero ? nil
-            : Rejoin(peers: dialled, patient: restored, timeout: config.rejoinTimeout)
+        // After a restore, accept-only peers are waited for too (they dial in); otherwise only the
+        // peers this site dials, so an ordinary start is not held up by a peer that may never call.
+        let asked = config.trustedPeers.filter { $0.site != key.siteID && ($0.endpoint != nil || restored) }.map(\.site)
+        let rejoin = asked.isEmpty || config.rejoinTimeout == .zero ? nil
+            : Rejoin(peers: asked, patient: restored, timeout: config.rejoinTimeout)
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin)
         if restored {
             logger.notice("first start after `newsd restore-backup`: files missing from the folder are written back from the log, not deleted")

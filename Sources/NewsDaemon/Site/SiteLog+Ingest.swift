@@ -32,7 +32,7 @@ extension SiteLog {
         let cached = try log.allFileStates()
         // Empty while the log has articles the folder held: taken as unmounted. Articles never
         // written here (received while rejoining, before this scan) are owed, not a sign of that.
-        if scan.files.isEmpty && !restoredFromBackup && cached.values.contains(where: { live.contains($0.article) }) {
+        if scan.files.isEmpty && cached.values.contains(where: { live.contains($0.article) }) {
             setFolderState(.emptyWhileLogHasArticles(live.count))
             return IngestSummary()
         }
@@ -65,25 +65,41 @@ extension SiteLog {
             }
             // A path the ignore rules now cover is no longer watched, not deleted.
             if scanner.ignore.ignores(path: path) { continue }
-            // After a restore the folder may be older than the log, or lost with the disk: what it
-            // lacks is written back, not recorded as deleted.
-            if restoredFromBackup {
-                try log.removeFileState(path: path)
-                checkoutDue = true
-                continue
-            }
             gone.append((article, path))
         }
         // Cache rows of files that vanished without a live article (already deleted) are dropped.
         let stale = cached.values.filter { !present.contains($0.article) && !live.contains($0.article) }
         for state in stale { try log.removeFileState(path: state.path) }
 
+        if restoredFromBackup { toRead = try setAsideStaleCopies(toRead) }
         try ingest(reading: toRead, deleting: gone, into: &summary)
         if checkoutDue {
             checkoutDue = false
             try checkoutOutOfStep()
         }
         return summary
+    }
+
+    /// After a restore the folder may be older than the log (put back from an older copy): a file
+    /// holding an older version of its article is that version, out of step, not an edit; it is
+    /// recorded as such and the head written back. Anything else goes on to be read as usual.
+    private func setAsideStaleCopies(_ files: [ScannedFile]) throws -> [ScannedFile] {
+        var rest: [ScannedFile] = []
+        for file in files {
+            guard let snapshot = try? FileSystem.readConsistently(scanner.absolute(file.path)) else { rest.append(file); continue }
+            let hash = ContentHash.of(snapshot.bytes)
+            let heads = try log.heads(of: file.article)
+            guard !heads.contains(where: { $0.contentHash == hash }),
+                  let older = try log.history(of: file.article).first(where: { $0.operation == .put && $0.contentHash == hash }) else {
+                rest.append(file)
+                continue
+            }
+            try log.setFileState(FileState(path: file.path, article: file.article, size: snapshot.stat.size, mtimeNanos: snapshot.stat.mtimeNanos,
+                                           ctimeNanos: snapshot.stat.ctimeNanos, inode: snapshot.stat.inode, contentHash: hash, base: older.version))
+            checkoutDue = true
+        }
+        if rest.count < files.count { logger.notice("after the restore: \(files.count - rest.count) file(s) hold older versions of their articles; the newest are written back") }
+        return rest
     }
 
     /// newsd's temp files found at start-up: none is in use before this process writes, so they are
