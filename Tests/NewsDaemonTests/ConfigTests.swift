@@ -22,6 +22,15 @@ import Testing
         #expect(config.massDeleteFraction == 0.25 && config.massDeleteMinimum == 5 && config.maxFileBytes == 1 << 20)
     }
 
+    @Test func rejoinTimeoutIsReadAndBoundedBelowTheUnitsStartTimeout() throws {
+        #expect(try ConfigFile.parse("rejoin_timeout_s = 0").rejoinTimeoutSeconds == 0)
+        #expect(try ConfigFile.parse("rejoin_timeout_s = 600").rejoinTimeoutSeconds == 600)
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse("rejoin_timeout_s = 601") }
+        let resolved = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d", rejoinTimeoutSeconds: 5), environment: [:])
+        #expect(resolved.rejoinTimeout == .seconds(5))
+        #expect(try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d"), environment: [:]).rejoinTimeout == .seconds(60))
+    }
+
     @Test func roundTwoKeysAreReadAndChecked() throws {
         let revoked = SiteKey().siteID, kept = SiteKey().siteID
         let config = try ConfigFile.parse("""
