@@ -93,7 +93,8 @@ let package = Package(
             path: "Tests/EvilPeer"
         ),
         // Helpers shared by the test targets: temp folders, the seeds, running the built binaries.
-        .target(name: "TestSupport", dependencies: ["SyncProtocol"], path: "Tests/TestSupport"),
+        .target(name: "CSpawn", path: "Tests/CSpawn"),
+        .target(name: "TestSupport", dependencies: ["SyncProtocol", "CSpawn"], path: "Tests/TestSupport"),
         .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SyncProtocol", "TestSupport"]),
         .testTarget(name: "NewsDaemonTests", dependencies: [
