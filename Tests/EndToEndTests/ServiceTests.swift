@@ -7,6 +7,22 @@ import TestSupport
     let folder = TemporaryFolder("service")
     var repository: String { URL(fileURLWithPath: Seeds.folder).deletingLastPathComponent().path }
 
+    /// A manager that stops reading its notify socket (its queue full) must not stall newsd: the
+    /// sends used to block a thread of the two-thread pool, and SIGTERM was never acted on.
+    @Test func aNotifySocketNobodyReadsDoesNotStallTheDaemon() async throws {
+        try await offThePool {
+            let notify = NotifySocket(path: folder.sub("unread.sock"))
+            try FileManager.default.createDirectory(atPath: folder.sub("unread-w"), withIntermediateDirectories: true)
+            let daemon = try DaemonProcess(watch: folder.sub("unread-w"), data: folder.sub("unread-d"),
+                                           environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "20000"])
+            // A ping every 10 ms and none read: the queue is full within a few seconds.
+            usleep(6_000_000)
+            #expect(try daemon.ctl(["status"]).status == 0, "still answers")
+            #expect(daemon.terminate(timeout: .seconds(5)) == 0, "stops at SIGTERM")
+            withExtendedLifetime(notify) {}
+        }
+    }
+
     @Test func notifyReloadAndStopFollowSystemdsProtocol() async throws {
         try await offThePool {
             let notify = NotifySocket(path: folder.sub("notify.sock"))
@@ -62,7 +78,8 @@ import TestSupport
             #expect(scraped.contains("# TYPE newsd_log_entries gauge"))
 
             // SIGTERM: STOPPING=1, exit 0, and the log verifies at the next start.
-            #expect(daemon.terminate() == 0)
+            let stopped = daemon.terminate()
+            #expect(stopped == 0, "its log ends:\n\(daemon.log.split(separator: "\n").suffix(25).joined(separator: "\n"))")
             #expect(notify.drain().contains("STOPPING=1"))
             let again = try DaemonProcess(watch: folder.sub("w"), data: folder.sub("d"), extra: ["--listen", "127.0.0.1:0"])
             try again.waitUntilReady()
