@@ -117,11 +117,21 @@ struct PeerSession {
     ) async throws {
         let (starts, startSending) = AsyncStream.makeStream(of: SenderStart.self, bufferingPolicy: .bufferingOldest(1))
         try out.post(.hello(hello))
+        // The reader's failure, kept before the sender is released: the sender, ending because the
+        // reader did, may be the first task the group hands back, and the session's error is the
+        // reader's (it was lost so once, in a loaded full test run: answered, never logged).
+        let readFailure = ReadFailure()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                defer { startSending.finish() }
-                try await read(inbound: inbound, out: out, activity: activity, channel: channel, id: id, outcome: outcome,
-                               onHello: onHello, startSending: startSending)
+                do {
+                    try await read(inbound: inbound, out: out, activity: activity, channel: channel, id: id, outcome: outcome,
+                                   onHello: onHello, startSending: startSending)
+                } catch {
+                    readFailure.value.withLock { $0 = error }
+                    startSending.finish()
+                    throw error
+                }
+                startSending.finish()
             }
             group.addTask {
                 for await start in starts {
@@ -145,6 +155,7 @@ struct PeerSession {
             defer { group.cancelAll() }
             do {
                 try await group.next()
+                if let failure = readFailure.value.withLock({ $0 }) { throw failure }
             } catch {
                 // A frame that fails a check, a store error, a timeout: the peer is told why.
                 if let reason = (error as? WireError) ?? (error as? FrameDecoder.FrameError).map({ WireError(.tooLarge, $0.description) }),
@@ -158,6 +169,11 @@ struct PeerSession {
             }
             channel.close(promise: nil)
         }
+    }
+
+    /// How the reader ended, if it failed (see `supervise`).
+    final class ReadFailure: Sendable {
+        let value = Mutex<(any Error)?>(nil)
     }
 
     /// This site's latest report of itself, fetched beside the watchdog.
