@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 import SyncProtocol
 
@@ -98,7 +99,8 @@ public final class Rejoin: Sendable {
     public func wait() async -> Outcome {
         while true {
             let (finished, late, progress) = state.withLock { ($0.progress.isFinished, ContinuousClock.now >= $0.deadline, $0.progress) }
-            if finished || late || Task.isCancelled {
+            // A stop asked meanwhile ends the wait: SIGTERM must not wait out the time limit.
+            if finished || late || Task.isCancelled || Task.isShuttingDownGracefully {
                 state.withLock { $0.finished = true }
                 let missing = progress.outstanding.map(\.0)
                 if missing.isEmpty { return .caughtUp }
