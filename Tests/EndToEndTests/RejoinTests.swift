@@ -2,17 +2,18 @@ import Foundation
 import Testing
 import TestSupport
 
+/// Entries of `origin` in the daemon's log.
+private func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
+    let result = try daemon.ctl(["log", "-n", "1000000", "--json"])
+    let versions = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+    return versions.filter { $0["origin"] as? String == origin }.count
+}
+
 /// A site put back from an older copy of its data folder rejoins its peers without forking its own
 /// chain: at start it takes back from them the entries it made after the copy, and only then
 /// records anything local.
 @Suite(.serialized) struct RejoinTests {
     let folder = TemporaryFolder("rejoin")
-
-    func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
-        let result = try daemon.ctl(["log", "-n", "1000000", "--json"])
-        let versions = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
-        return versions.filter { $0["origin"] as? String == origin }.count
-    }
 
     func replace(_ path: String, with copy: String) throws {
         try FileManager.default.removeItem(atPath: path)
@@ -75,12 +76,6 @@ import TestSupport
 /// `newsctl backup` while editors save, and `newsd restore-backup` after a lost disk.
 @Suite(.serialized) struct BackupTests {
     let folder = TemporaryFolder("backup")
-
-    func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
-        let result = try daemon.ctl(["log", "-n", "1000000", "--json"])
-        let versions = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
-        return versions.filter { $0["origin"] as? String == origin }.count
-    }
 
     /// Back up, 50 edits, replicated; the disk is lost (data and articles); restore the backup and
     /// start: the 50 edits come back from the peer, nothing is forked. `peerDownAtFirst`: B starts
