@@ -48,6 +48,9 @@ struct StatusCommand: AsyncParsableCommand {
         }
         out += "conflicts   \(s.conflicts)\(s.conflicts > 0 ? " (newsctl conflicts)" : "")\n"
         if s.refusedConnections > 0 { out += "refused     \(s.refusedConnections) connection(s) from unlisted or bad peers\n" }
+        if let pending = s.pendingPeers, pending > 0 {
+            out += "pending     \(pending) site(s) asked to connect and are not peers (newsctl peers --pending)\n"
+        }
         if s.pendingDeletes > 0 { out += "held        \(s.pendingDeletes) delete(s) waiting for `newsctl deletes --confirm`\n" }
         out += "uptime      \(humanDuration(s.uptimeSeconds))\n"
         out += "version     \(s.version)\n"

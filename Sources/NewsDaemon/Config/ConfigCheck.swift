@@ -119,10 +119,10 @@ public enum ConfigCheck {
         for site in Set(sites) where sites.filter({ $0 == site }).count > 1 {
             found.append(.warning("peers", "\(site) is listed more than once; the last address is used"))
         }
-        for peer in config.peers where config.revoked.contains(peer.site) {
+        for peer in DaemonConfig.merge(configured: config.peers, added: config.addedPeers) where config.revoked.contains(peer.site) {
             found.append(.warning("peers", "\(peer.site) is also revoked, so it is refused"))
         }
-        if config.listen.isLoopback && !config.peers.isEmpty {
+        if config.listen.isLoopback && !config.trustedPeers.isEmpty {
             found.append(.warning("listen", "\(config.listen) takes connections from this machine only: other sites cannot dial in (set listen = \"0.0.0.0:7420\" and open the port)"))
         }
         if let file = config.configFile {

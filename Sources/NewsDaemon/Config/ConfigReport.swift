@@ -5,8 +5,11 @@ public enum ConfigReport {
     public static func render(_ config: DaemonConfig, site: SiteID?) -> String {
         let ownership = config.siteSettings.ownership
         let group = config.group ?? ownership.group.flatMap(GroupDirectory.name(of:)).map { "\($0) (the watched folder's)" } ?? "as made"
-        let peers = config.peers.isEmpty ? "none" : config.peers.map { peer in
-            peer.endpoint.map { "\(peer.site)@\($0)" } ?? "\(peer.site) (accept only)"
+        let added = Set(config.addedPeers.map(\.site)).subtracting(config.peers.map(\.site))
+        let all = DaemonConfig.merge(configured: config.peers, added: config.addedPeers)
+        let peers = all.isEmpty ? "none" : all.map { peer in
+            (peer.endpoint.map { "\(peer.site)@\($0)" } ?? "\(peer.site) (accept only)")
+                + (peer.name.map { " \"\($0)\"" } ?? "") + (added.contains(peer.site) ? " [peers add]" : "")
         }.joined(separator: ", ")
         let rows: [(String, String)] = [
             ("config", config.configFile ?? "none (flags and defaults)"),

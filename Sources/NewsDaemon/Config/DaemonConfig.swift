@@ -9,7 +9,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var dataDir: String
     public var controlPath: String
     public var listen: Endpoint
+    /// Peers from the config file and `--peer` flags.
     public var peers: [PeerAddress]
+    /// Peers added with `newsctl peers add`, from the data folder's `peers.toml`.
+    public var addedPeers: [PeerAddress] = []
     /// Where to serve Prometheus metrics; nil for off.
     public var metrics: Endpoint?
     public var logLevel: Logger.Level
@@ -106,6 +109,10 @@ public struct DaemonConfig: Sendable, Equatable {
         } catch {
             throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(error)")
         }
+        let added: [PeerAddress]
+        do { added = try AddedPeersFile.load(dataDir: data).peerAddresses() } catch let invalid as ConfigFile.Invalid { throw invalid } catch {
+            throw ConfigFile.Invalid(file: AddedPeersFile.path(dataDir: data), detail: "\(error)")
+        }
         return DaemonConfig(
             siteName: overrides.siteName ?? file.siteName ?? ProcessInfo.processInfo.hostName,
             watchDir: absolute(overrides.watch ?? file.watch ?? "seeds"),
@@ -113,6 +120,7 @@ public struct DaemonConfig: Sendable, Equatable {
             controlPath: absolute(overrides.control ?? file.control ?? data + "/newsd.sock"),
             listen: listen,
             peers: peers,
+            addedPeers: added,
             metrics: metrics,
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
@@ -133,7 +141,13 @@ public struct DaemonConfig: Sendable, Equatable {
 
     /// The peers to dial and accept: the listed ones that are not revoked (this site itself is
     /// dropped where its ID is known, so one list can serve every site).
-    public var trustedPeers: [PeerAddress] { peers.filter { !revoked.contains($0.site) } }
+    public var trustedPeers: [PeerAddress] { Self.merge(configured: peers, added: addedPeers).filter { !revoked.contains($0.site) } }
+
+    /// The config's peers, then the added ones it does not list: a site in both is the config's.
+    public static func merge(configured: [PeerAddress], added: [PeerAddress]) -> [PeerAddress] {
+        let listed = Set(configured.map(\.site))
+        return configured + added.filter { !listed.contains($0.site) }
+    }
 
     public var siteSettings: SiteSettings {
         SiteSettings(siteName: siteName, watchDir: watchDir, dataDir: dataDir, maximumFileBytes: maximumFileBytes,

@@ -40,7 +40,7 @@ public struct ControlAccess: Sendable {
     /// Whether a request changes the site rather than reads it.
     public static func isChange(method: String, frame: [UInt8]) -> Bool {
         switch method {
-        case RestoreRequest.method, ResolveRequest.method, SyncRequest.method: return true
+        case RestoreRequest.method, ResolveRequest.method, SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method: return true
         case DeletesRequest.method:
             // Listing what is held is a read; anything else (confirm, or an action this build does
             // not know) is treated as a change.

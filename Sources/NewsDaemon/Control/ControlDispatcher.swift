@@ -8,13 +8,16 @@ import SyncProtocol
 public struct ControlDispatcher: Sendable {
     public let site: SiteLog
     public let registry: PeerRegistry?
+    /// Changes the peer list (`peers add`, `peers remove`); nil where there is none (in-process tests).
+    public let directory: PeerDirectory?
     /// Who may change the site; nil lets every caller (in-process tests).
     public let access: ControlAccess?
     let logger: Logger?
 
-    public init(site: SiteLog, registry: PeerRegistry? = nil, access: ControlAccess? = nil, logger: Logger? = nil) {
+    public init(site: SiteLog, registry: PeerRegistry? = nil, directory: PeerDirectory? = nil, access: ControlAccess? = nil, logger: Logger? = nil) {
         self.site = site
         self.registry = registry
+        self.directory = directory
         self.access = access
         self.logger = logger
     }
@@ -65,7 +68,7 @@ public struct ControlDispatcher: Sendable {
             logger?.notice("control: \(method.prefix(64)) asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
             // Restore, resolve and confirmed deletes record local changes (and take in what is on
             // disk first): not while this site may not yet hold its own later entries.
-            if method != SyncRequest.method, let rejoin = site.rejoin, rejoin.isRejoining {
+            if ![SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method].contains(method), let rejoin = site.rejoin, rejoin.isRejoining {
                 return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
             }
         }
@@ -82,6 +85,9 @@ public struct ControlDispatcher: Sendable {
         case PeersRequest.method: return await handle(PeersRequest.self, data) { _ in try await peers() }
         case SyncRequest.method: return await handle(SyncRequest.self, data) { try sync($0) }
         case PeerDiffRequest.method: return await handle(PeerDiffRequest.self, data) { try await peerDiff($0) }
+        case PeerAddRequest.method: return await handle(PeerAddRequest.self, data) { try await addPeer($0) }
+        case PeerRemoveRequest.method: return await handle(PeerRemoveRequest.self, data) { try await removePeer($0) }
+        case PendingPeersRequest.method: return await handle(PendingPeersRequest.self, data) { _ in registry?.pendingPeers ?? [] }
         default:
             return Self.failure(ControlFailure(.unknownMethod, "unknown method '\(method.prefix(64))'"))
         }
@@ -95,6 +101,7 @@ public struct ControlDispatcher: Sendable {
             }
             status.refusedConnections = registry.refusedConnections
             status.listening = registry.listening
+            status.pendingPeers = registry.pendingPeers.count
         }
         return status
     }
@@ -117,6 +124,65 @@ public struct ControlDispatcher: Sendable {
             return id
         }
         return .init(dialing: registry.nudge(target).map(\.description))
+    }
+
+    private func addPeer(_ request: PeerAddRequest) async throws -> PeerChange {
+        guard let directory, let registry else { throw ControlFailure(.unavailable, "this newsd has no peer list to change") }
+        var peer: PeerAddress
+        do { peer = try PeerAddress(request.peer.trimmingCharacters(in: .whitespaces)) } catch {
+            throw ControlFailure(.badRequest, "\(error)")
+        }
+        if let name = request.name {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ControlFailure(.badRequest, "--name must be 1 to 64 printable characters")
+            }
+            peer.name = trimmed
+        }
+        // Where it last knocked from, when it did: an accept-only peer on this machine needs no warning.
+        let knocked = registry.pendingPeers.first { SiteID($0.id) == peer.site }?.address
+        let change: PeerChange.Change
+        do { change = try await directory.add(peer) } catch let refusal as PeerDirectory.Refusal {
+            throw Self.failure(for: refusal)
+        } catch {
+            throw ControlFailure(.internal, "cannot keep the peer list: \(error)")
+        }
+        var warnings: [String] = []
+        let listening = registry.listening
+        if let listening, let bound = try? Endpoint(listening, listening: true), bound.isLoopback,
+           !(peer.endpoint?.isLoopback ?? knocked.map { Endpoint(host: $0, port: 0).isLoopback } ?? false) {
+            warnings.append("this site accepts peers on \(listening) only, which other machines cannot reach: "
+                + "set listen = \"0.0.0.0:\(bound.port)\" in the config and reload, or the peer cannot dial in")
+        }
+        if peer.endpoint == nil {
+            warnings.append("accept only: this site waits for \(peer.site) to dial it, so that site needs this one in its own peers")
+        }
+        return PeerChange(site: peer.site.description, address: peer.endpoint?.description, name: peer.name, change: change,
+                          keptIn: await directory.source(of: peer.site) ?? "", thisSite: registry.local.description,
+                          listening: listening, warnings: warnings)
+    }
+
+    private func removePeer(_ request: PeerRemoveRequest) async throws -> PeerChange {
+        guard let directory, let registry else { throw ControlFailure(.unavailable, "this newsd has no peer list to change") }
+        let id = try Self.site(request.site)
+        do {
+            let gone = try await directory.remove(id)
+            return PeerChange(site: id.description, address: gone.endpoint?.description, name: gone.name, change: .removed,
+                              keptIn: AddedPeersFile.path(dataDir: directory.dataDir), thisSite: registry.local.description,
+                              listening: registry.listening)
+        } catch let refusal as PeerDirectory.Refusal {
+            throw Self.failure(for: refusal)
+        } catch {
+            throw ControlFailure(.internal, "cannot keep the peer list: \(error)")
+        }
+    }
+
+    static func failure(for refusal: PeerDirectory.Refusal) -> ControlFailure {
+        switch refusal.kind {
+        case .invalid: ControlFailure(.badRequest, refusal.description)
+        case .notFound: ControlFailure(.notFound, refusal.description)
+        case .listedInConfig, .revoked: ControlFailure(.unavailable, refusal.description)
+        }
     }
 
     /// A site ID from a request; a typo is a bad request naming the group.

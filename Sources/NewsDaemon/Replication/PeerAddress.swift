@@ -4,6 +4,8 @@ import SyncProtocol
 public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public var site: SiteID
     public var endpoint: Endpoint?
+    /// A name the operator gave it (`newsctl peers add --name`); the peer's own is in its hello.
+    public var name: String? = nil
 
     public struct Invalid: Error, CustomStringConvertible, Equatable {
         public let text: String
@@ -13,9 +15,10 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
         public var description: String { "\(subject) '\(text)': \(why)" }
     }
 
-    public init(site: SiteID, endpoint: Endpoint?) {
+    public init(site: SiteID, endpoint: Endpoint?, name: String? = nil) {
         self.site = site
         self.endpoint = endpoint
+        self.name = name
     }
 
     public init(_ text: String) throws {

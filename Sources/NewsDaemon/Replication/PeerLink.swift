@@ -49,9 +49,9 @@ public final class PeerLink: Sendable {
 
     var vector: VersionVector { read(\.vector) }
 
-    func info(address: Endpoint?, local: VersionVector) -> PeerInfo {
+    func info(address: Endpoint?, label: String? = nil, local: VersionVector) -> PeerInfo {
         read { s in
-            PeerInfo(id: site.description, name: s.name, address: address?.description, connected: s.connected,
+            var info = PeerInfo(id: site.description, name: s.name, address: address?.description, connected: s.connected,
                      since: s.since.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
                      lastExchange: s.lastExchange.map { VersionInfo.format(milliseconds: UInt64($0.timeIntervalSince1970 * 1000)) },
                      entriesSent: s.entriesSent, entriesReceived: s.entriesReceived, bytesSent: s.bytesSent,
@@ -59,6 +59,8 @@ public final class PeerLink: Sendable {
                      reported: s.reported, lastError: s.lastError,
                      sessionFailures: s.sessionFailures,
                      lastFailure: s.lastFailure.map { "\(VersionInfo.format(milliseconds: UInt64($0.at.timeIntervalSince1970 * 1000))): \($0.reason)" })
+            info.label = label
+            return info
         }
     }
 }

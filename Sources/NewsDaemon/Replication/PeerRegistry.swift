@@ -30,7 +30,20 @@ public final class PeerRegistry: Sendable {
         var listening: String?
         /// Sites revoked in the config: never let in, whatever `peers` says.
         var revoked: Set<SiteID> = []
+        /// Sites that proved their key but are not peers, for `newsctl peers --pending`.
+        var pending: [SiteID: Pending] = [:]
     }
+
+    /// A refused site: where from, when, how often.
+    struct Pending {
+        var address: String
+        var first: Date
+        var last: Date
+        var attempts: UInt64
+    }
+
+    /// Refused sites remembered at most: anyone can make keys, so the list must not grow with them.
+    static let maximumPending = 64
 
     public init(local: SiteID, peers: [PeerAddress], logger: Logger) {
         self.local = local
@@ -44,6 +57,7 @@ public final class PeerRegistry: Sendable {
         let dropped: [Channel] = state.withLock { s in
             s.peers = Dictionary(peers.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
             for peer in peers where s.links[peer.site] == nil { s.links[peer.site] = PeerLink(site: peer.site) }
+            for peer in peers { s.pending.removeValue(forKey: peer.site) }
             let gone = s.sessions.filter { s.peers[$0.key] == nil }
             for key in gone.keys { s.sessions.removeValue(forKey: key) }
             return gone.values.map(\.channel)
@@ -78,6 +92,35 @@ public final class PeerRegistry: Sendable {
     func setListening(_ address: String) { state.withLock { $0.listening = address } }
 
     func countRefused() { state.withLock { $0.refused += 1 } }
+
+    /// Remembers a site refused at the handshake for not being a peer; the least recent is
+    /// forgotten past `maximumPending`.
+    func notePending(_ site: SiteID, from address: String, at now: Date = Date()) {
+        state.withLock { s in
+            guard site != local, s.peers[site] == nil, !s.revoked.contains(site) else { return }
+            if var known = s.pending[site] {
+                known.address = address
+                known.last = now
+                known.attempts &+= 1
+                s.pending[site] = known
+                return
+            }
+            if s.pending.count >= Self.maximumPending, let oldest = s.pending.min(by: { $0.value.last < $1.value.last })?.key {
+                s.pending.removeValue(forKey: oldest)
+            }
+            s.pending[site] = Pending(address: address, first: now, last: now, attempts: 1)
+        }
+    }
+
+    public var pendingPeers: [PendingPeer] {
+        state.withLock { s in
+            s.pending.sorted { $0.value.last > $1.value.last }.map { site, pending in
+                func iso(_ date: Date) -> String { VersionInfo.format(milliseconds: UInt64(date.timeIntervalSince1970 * 1000)) }
+                return PendingPeer(id: site.description, address: pending.address, firstSeen: iso(pending.first), lastSeen: iso(pending.last),
+                                   attempts: pending.attempts, accept: "newsctl peers add \(site)")
+            }
+        }
+    }
     func countRejected() { state.withLock { $0.rejected += 1 } }
 
     /// Registers a session whose hello arrived. False means it duplicates a session that wins
@@ -142,7 +185,7 @@ public final class PeerRegistry: Sendable {
     public func infos(local vector: VersionVector) -> [PeerInfo] {
         let (peers, links) = state.withLock { ($0.peers, $0.links) }
         return peers.values.sorted { $0.site < $1.site }.compactMap { peer in
-            links[peer.site]?.info(address: peer.endpoint, local: vector)
+            links[peer.site]?.info(address: peer.endpoint, label: peer.name, local: vector)
         }
     }
 

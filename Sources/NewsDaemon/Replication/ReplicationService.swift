@@ -22,8 +22,8 @@ public final class ReplicationService: Service {
     private let boundPort = Mutex<Int?>(nil)
     /// Peers with a dialler running; a reload starts diallers for new ones.
     private let dialing = Mutex<Set<SiteID>>([])
-    private let newPeers: AsyncStream<SiteID>
-    private let newPeersContinuation: AsyncStream<SiteID>.Continuation
+    private let events: AsyncStream<Event>
+    private let eventsContinuation: AsyncStream<Event>.Continuation
     let onBound: @Sendable () async -> Void
     let timing: SessionTiming
 
@@ -31,7 +31,7 @@ public final class ReplicationService: Service {
                 timing: SessionTiming = SessionTiming(), onBound: @escaping @Sendable () async -> Void = {}) throws {
         self.onBound = onBound
         self.timing = timing
-        (newPeers, newPeersContinuation) = AsyncStream.makeStream(of: SiteID.self)
+        (events, eventsContinuation) = AsyncStream.makeStream(of: Event.self)
         self.site = site
         self.registry = registry
         self.listen = listen
@@ -43,61 +43,160 @@ public final class ReplicationService: Service {
     /// The port actually bound (useful when listening on port 0).
     public var port: Int? { boundPort.withLock { $0 } }
 
+    /// What the run loop is asked to do: dial a peer newly listed, or accept on a new listener.
+    private enum Event: Sendable {
+        case peer(SiteID)
+        case accept(NIOAsyncChannel<Accepted, Never>)
+    }
+
+    /// The listening socket in use, and the address it was asked for.
+    private struct Listener: Sendable {
+        let server: NIOAsyncChannel<Accepted, Never>
+        let requested: Endpoint
+        var bound: Endpoint { Endpoint(host: requested.host, port: server.channel.localAddress?.port ?? requested.port) }
+    }
+    private let listener = Mutex<Listener?>(nil)
+
     public func run() async throws {
         let serverContext = try credentials.serverContext()
         let clientContext = try credentials.clientContext()
-        let server: NIOAsyncChannel<Accepted, Never>
-        do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // Room for a burst of connections in the kernel's queue: past the pending-hello limit they
-            // are accepted and closed at once, which a client in SYN retransmission would wait seconds for.
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .bind(host: listen.host, port: listen.port) { [registry] channel in
-                let authenticated = AuthenticatedPeer()
-                let activity = SessionActivity()
-                let remote = channel.remoteAddress?.description ?? "?"
-                return channel.eventLoop.makeCompletedFuture {
-                    let verify = Self.verifier(registry: registry, authenticated: authenticated)
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
-                    try channel.pipeline.syncOperations.addHandler(SessionActivity.Handler(activity))
-                    return Accepted(connection: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
-                                    authenticated: authenticated, activity: activity, remote: remote)
-                }
-            }
-        } catch let error as IOError {
-            throw ListenFailure(endpoint: listen, reason: String(cString: strerror(error.errnoCode)))
-        }
-        boundPort.withLock { $0 = server.channel.localAddress?.port }
-        let bound = Endpoint(host: listen.host, port: server.channel.localAddress?.port ?? listen.port)
-        registry.setListening(bound.description)
-        logger.notice("accepting peers on \(bound)")
+        self.serverContext.withLock { $0 = serverContext }
+        let first = try await bind(listen, context: serverContext)
+        use(first)
         await onBound()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                for peer in registry.peers { newPeersContinuation.yield(peer.site) }
-                group.addTask { try await self.accept(server) }
-                for await peer in newPeers {
-                    guard registry.address(of: peer)?.endpoint != nil,
-                          dialing.withLock({ $0.insert(peer).inserted }) else { continue }
-                    group.addTask {
-                        await self.dial(peer, context: clientContext)
-                        self.dialing.withLock { _ = $0.remove(peer) }
+                for peer in registry.peers { eventsContinuation.yield(.peer(peer.site)) }
+                group.addTask { try await self.acceptWhileInUse(first) }
+                for await event in events {
+                    switch event {
+                    case .peer(let peer):
+                        guard registry.address(of: peer)?.endpoint != nil,
+                              dialing.withLock({ $0.insert(peer).inserted }) else { continue }
+                        group.addTask {
+                            await self.dial(peer, context: clientContext)
+                            self.dialing.withLock { _ = $0.remove(peer) }
+                        }
+                    case .accept(let server):
+                        group.addTask { try await self.acceptWhileInUse(server) }
                     }
                 }
             }
         } onGracefulShutdown: {
-            self.newPeersContinuation.finish()
-            server.channel.close(promise: nil)
+            self.eventsContinuation.finish()
+            self.listener.withLock { $0 }?.server.channel.close(promise: nil)
             self.registry.closeAll()
         }
     }
 
-    /// Applies a new peer list (SIGHUP): sessions with dropped peers close, new peers are dialled.
+    /// Applies a new peer list (SIGHUP, `newsctl peers add`): sessions with dropped peers close,
+    /// new peers are dialled.
     public func reconfigure(peers: [PeerAddress]) {
         registry.configure(peers)
-        for peer in peers { newPeersContinuation.yield(peer.site) }
+        for peer in peers { eventsContinuation.yield(.peer(peer.site)) }
+    }
+
+    /// Accepts peers on `endpoint` instead (a reload changed `listen`); established sessions stay
+    /// up. Returns the address now bound; on failure the old address is still accepting.
+    public func listen(on endpoint: Endpoint) async -> Result<String, ListenFailure> {
+        guard let context = serverContext.withLock({ $0 }) else {
+            if endpoint == listen { return .success(endpoint.description) }
+            return .failure(ListenFailure(endpoint: endpoint, reason: "not accepting peers yet"))
+        }
+        let (accepting, result) = await rebind(to: endpoint, context: context)
+        if let accepting, case .terminated = eventsContinuation.yield(.accept(accepting)) {
+            // Stopping: the run loop takes no more listeners.
+            accepting.channel.close(promise: nil)
+        }
+        return result
+    }
+    private let serverContext = Mutex<NIOSSLContext?>(nil)
+
+    private func bind(_ endpoint: Endpoint, context serverContext: NIOSSLContext) async throws(ListenFailure) -> NIOAsyncChannel<Accepted, Never> {
+        do {
+            return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Room for a burst of connections in the kernel's queue: past the pending-hello limit they
+                // are accepted and closed at once, which a client in SYN retransmission would wait seconds for.
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .bind(host: endpoint.host, port: endpoint.port) { [registry] channel in
+                    let authenticated = AuthenticatedPeer()
+                    let activity = SessionActivity()
+                    let remote = channel.remoteAddress?.description ?? "?"
+                    let from = channel.remoteAddress?.ipAddress ?? remote
+                    return channel.eventLoop.makeCompletedFuture {
+                        let verify = Self.verifier(registry: registry, authenticated: authenticated, from: from)
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
+                        try channel.pipeline.syncOperations.addHandler(SessionActivity.Handler(activity))
+                        return Accepted(connection: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
+                                        authenticated: authenticated, activity: activity, remote: remote)
+                    }
+                }
+        } catch let error as IOError {
+            throw ListenFailure(endpoint: endpoint, reason: String(cString: strerror(error.errnoCode)))
+        } catch {
+            throw ListenFailure(endpoint: endpoint, reason: "\(error)")
+        }
+    }
+
+    /// Makes `server` the listener in use and says where it is.
+    private func use(_ server: NIOAsyncChannel<Accepted, Never>, requested: Endpoint? = nil) {
+        let next = Listener(server: server, requested: requested ?? listen)
+        listener.withLock { $0 = next }
+        boundPort.withLock { $0 = next.bound.port }
+        registry.setListening(next.bound.description)
+        logger.notice("accepting peers on \(next.bound)")
+    }
+
+    /// Binds `endpoint`, then lets the old listener go. The same port on another address (loopback
+    /// to all addresses, say) cannot be bound while the old socket holds it: then the old one is
+    /// closed first and, if the new bind still fails, taken back.
+    private func rebind(to endpoint: Endpoint, context: NIOSSLContext) async
+        -> (accepting: NIOAsyncChannel<Accepted, Never>?, result: Result<String, ListenFailure>) {
+        guard let old = listener.withLock({ $0 }) else {
+            return (nil, .failure(ListenFailure(endpoint: endpoint, reason: "not accepting peers yet")))
+        }
+        if endpoint == old.requested { return (nil, .success(old.bound.description)) }
+        do {
+            let next = try await bind(endpoint, context: context)
+            use(next, requested: endpoint)
+            old.server.channel.close(promise: nil)
+            return (next, .success(listener.withLock { $0 }!.bound.description))
+        } catch {
+            guard endpoint.port != 0, endpoint.port == old.bound.port else {
+                logger.error("reload: \(error); still accepting peers on \(old.bound)")
+                return (nil, .failure(error))
+            }
+            try? await old.server.channel.close()
+            do {
+                let next = try await bind(endpoint, context: context)
+                use(next, requested: endpoint)
+                return (next, .success(next.channel.localAddress.map { "\(endpoint.host):\($0.port ?? endpoint.port)" } ?? endpoint.description))
+            } catch {
+                logger.error("reload: \(error); taking \(old.bound) back")
+                do {
+                    let back = try await bind(old.bound, context: context)
+                    use(back, requested: old.requested)
+                    return (back, .failure(error))
+                } catch let lost {
+                    // Nothing holds a port now: said loudly; sessions that are up stay up, and
+                    // this site still dials its peers.
+                    listener.withLock { $0 = nil }
+                    logger.critical("not accepting peers: \(lost); established sessions and dialled peers go on; fix `listen` and reload")
+                    return (nil, .failure(error))
+                }
+            }
+        }
+    }
+
+    /// Accepts on `server` until it is closed; a listener replaced by a reload ends quietly, its
+    /// sessions going on to their own ends.
+    private func acceptWhileInUse(_ server: NIOAsyncChannel<Accepted, Never>) async throws {
+        do { try await accept(server) } catch {
+            let inUse = listener.withLock { $0.map { $0.server.channel === server.channel } ?? false }
+            if inUse && !Task.isShuttingDownGracefully { throw error }
+        }
     }
 
     /// An accepted connection, with what its pipeline learns of the peer.
@@ -143,8 +242,9 @@ public final class ReplicationService: Service {
         }
     }
 
-    /// Accepts a certificate only if its key's fingerprint is a configured peer.
-    static func verifier(registry: PeerRegistry, authenticated: AuthenticatedPeer) -> NIOSSLCustomVerificationCallback {
+    /// Accepts a certificate only if its key's fingerprint is a configured peer. `from`: the
+    /// address of a connection this site accepted, where a refused site is remembered as pending.
+    static func verifier(registry: PeerRegistry, authenticated: AuthenticatedPeer, from: String? = nil) -> NIOSSLCustomVerificationCallback {
         { certificates, promise in
             guard let leaf = certificates.first, let spki = try? leaf.extractPublicKey().toSPKIBytes() else {
                 authenticated.refusal.withLock { $0 = "no usable certificate" }
@@ -153,7 +253,9 @@ public final class ReplicationService: Service {
             }
             let site = SiteID(publicKeyDER: spki)
             guard registry.isAllowed(site) else {
-                let why = registry.isRevoked(site) ? "site \(site) is revoked" : "site \(site) is not a configured peer"
+                let revoked = registry.isRevoked(site)
+                let why = revoked ? "site \(site) is revoked" : "site \(site) is not a configured peer (`newsctl peers --pending`)"
+                if !revoked, let from { registry.notePending(site, from: from) }
                 authenticated.refusal.withLock { $0 = why }
                 promise.succeed(.failed)
                 return

@@ -70,7 +70,8 @@ public struct NewsdApp: Sendable {
                                                  siteName: config.siteName, logger: logger, timing: timing ?? SessionTiming()) {
             await gate.done(.replication)
         }
-        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry,
+        let directory = PeerDirectory(local: key.siteID, config: config, logger: logger) { replication.reconfigure(peers: $0) }
+        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry, directory: directory,
                                                                                 access: ControlAccess(adminGroup: config.adminGroup), logger: logger),
                                     logger: logger) { await gate.done(.control) }
         let refusal = ReloadRefusal()
@@ -83,7 +84,12 @@ public struct NewsdApp: Sendable {
             let revoked = next.revoked.filter { $0 != key.siteID }
             do { try await site.revoke(revoked) } catch { logger.error("cannot record the revocations (retried at the next reload): \(error)") }
             registry.setRevoked(revoked)
-            replication.reconfigure(peers: next.trustedPeers.filter { $0.site != key.siteID })
+            await directory.reload(next)
+            // A new `listen` is bound before the old one is let go; sessions that are up stay up.
+            if case .failure(let failure) = await replication.listen(on: next.listen) {
+                return ["listen: \(failure); peers are still accepted on \(registry.listening ?? "no address")"]
+            }
+            return []
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ingest), .init(service: replication), .init(service: control),

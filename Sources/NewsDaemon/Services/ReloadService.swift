@@ -3,8 +3,8 @@ import ServiceLifecycle
 import SyncProtocol
 import UnixSignals
 
-/// Re-reads the config on SIGHUP and applies what can change without a restart: peers, ignore
-/// patterns, debounce, size limit, mass-delete guard, log level. Sessions with peers still listed
+/// Re-reads the config on SIGHUP and applies what can change without a restart: peers, `listen`,
+/// ignore patterns, debounce, size limit, mass-delete guard, log level. Sessions with peers still listed
 /// stay up. A config with errors is refused with one log line, and the old one stays in force.
 public struct ReloadService: Service, CustomStringConvertible {
     public var description: String { "ReloadService" }
@@ -12,7 +12,8 @@ public struct ReloadService: Service, CustomStringConvertible {
     let configFile: String?
     let overrides: DaemonConfig.Overrides
     let current: DaemonConfig
-    let apply: @Sendable (DaemonConfig) async -> Void
+    /// Applies a config; returns what it could not apply (the rest is in force).
+    let apply: @Sendable (DaemonConfig) async -> [String]
     let notifier: SystemdNotifier
     let refusal: ReloadRefusal
     let site: SiteID?
@@ -20,7 +21,7 @@ public struct ReloadService: Service, CustomStringConvertible {
 
     public init(configFile: String?, overrides: DaemonConfig.Overrides, current: DaemonConfig, notifier: SystemdNotifier,
                 refusal: ReloadRefusal = ReloadRefusal(), site: SiteID? = nil,
-                logger: Logger, apply: @escaping @Sendable (DaemonConfig) async -> Void) {
+                logger: Logger, apply: @escaping @Sendable (DaemonConfig) async -> [String]) {
         self.refusal = refusal
         self.site = site
         self.configFile = configFile
@@ -42,15 +43,21 @@ public struct ReloadService: Service, CustomStringConvertible {
                     throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(problem)")
                 }
                 for (name, before, after) in [("watch", inForce.watchDir, next.watchDir), ("data", inForce.dataDir, next.dataDir),
-                                              ("control", inForce.controlPath, next.controlPath),
-                                              ("listen", inForce.listen.description, next.listen.description)] where before != after {
+                                              ("control", inForce.controlPath, next.controlPath)] where before != after {
                     logger.warning("reload: '\(name)' changed from \(before) to \(after); it takes effect at the next restart")
                 }
-                await apply(next)
+                let unapplied = await apply(next)
                 inForce = next
-                refusal.set(nil)
-                logger.notice("reloaded \(configFile ?? "flags"): \(next.peers.count) peers, log level \(next.logLevel)")
-                notifier.ready(status: "reloaded \(configFile ?? "flags")")
+                if unapplied.isEmpty {
+                    refusal.set(nil)
+                    logger.notice("reloaded \(configFile ?? "flags"): \(next.trustedPeers.count) peers, log level \(next.logLevel)")
+                    notifier.ready(status: "reloaded \(configFile ?? "flags")")
+                } else {
+                    let why = unapplied.joined(separator: "; ")
+                    refusal.set(why)
+                    logger.error("reloaded \(configFile ?? "flags") except: \(why)")
+                    notifier.ready(status: "reload partly refused: \(why)")
+                }
             } catch {
                 refusal.set("\(error)")
                 logger.error("reload refused, the configuration in force stays: \(error)")

@@ -14,7 +14,10 @@ public struct RevokedRequest: ControlRequest {
 
 public struct PeerInfo: Codable, Sendable, Equatable {
     public var id: String
+    /// The name the peer gives itself (its `site_name`), from its hello.
     public var name: String?
+    /// The name this site's operator gave it (`newsctl peers add --name`). Absent from older daemons.
+    public var label: String?
     /// `host:port` dialled, or nil for an accept-only peer.
     public var address: String?
     public var connected: Bool

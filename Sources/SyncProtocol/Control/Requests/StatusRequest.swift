@@ -45,6 +45,9 @@ public struct StatusRequest: ControlRequest {
         /// Set while start-up waits for peers to hand back this site's own entries before recording
         /// local changes: how far the catch-up is. Absent when not rejoining, and from older daemons.
         public var rejoining: String?
+        /// Sites refused at the handshake as not peers since start (`newsctl peers --pending`).
+        /// Absent from older daemons.
+        public var pendingPeers: Int?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
