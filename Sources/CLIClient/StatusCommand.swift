@@ -35,6 +35,11 @@ struct StatusCommand: AsyncParsableCommand {
         out += "skipped     \(s.skipped.count) file(s)\n"
         for file in s.skipped.prefix(20) { out += "              \(ArticlePath.escape(file.path)): \(file.reason)\n" }
         if s.skipped.count > 20 { out += "              … and \(s.skipped.count - 20) more (see --json)\n" }
+        if let unwatched = s.unwatched, !unwatched.isEmpty {
+            out += "unwatched   \(unwatched.count) folder(s), rescanned periodically instead\n"
+            for folder in unwatched.prefix(10) { out += "              \(ArticlePath.escape(folder.path)): \(folder.reason)\n" }
+            if unwatched.count > 10 { out += "              … and \(unwatched.count - 10) more (see --json)\n" }
+        }
         if let listening = s.listening { out += "listening   \(listening)\n" }
         for site in s.revoked ?? [] { out += "revoked     \(site.id): \(site.keptText); \(site.refused) later ones held aside\n" }
         if s.peers.isEmpty {

@@ -149,6 +149,12 @@ public final class ArticleLog {
         HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE origin = ?", .text(origin.rawValue)) ?? 0))
     }
 
+    /// When this site stored an origin's entry (wall milliseconds), nil if it holds none such.
+    public func receivedMillis(origin: SiteID, sequence: UInt64) throws -> UInt64? {
+        try db.scalar("SELECT received_ms FROM entries WHERE origin = ? AND origin_seq = ?", .text(origin.rawValue), .uint(sequence))
+            .map { UInt64(max(0, $0)) }
+    }
+
     /// The latest time on any entry that is not past `limit`.
     public func latestTime(notAfter limit: HybridTimestamp) throws -> HybridTimestamp {
         HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries WHERE hlc >= 0 AND hlc <= ?", .uint(limit.rawValue)) ?? 0))

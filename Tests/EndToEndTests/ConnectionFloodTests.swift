@@ -71,7 +71,7 @@ import Glibc
             #expect(refused >= 1000 - refusedByKernel, "every connection that reached newsd is counted (\(refusedByKernel) refused by the kernel)")
             #expect(refusedByKernel < 1000)
             let scraped = try httpGet(port: metrics, path: "/metrics")
-            let counted = scraped.split(separator: "\n").first { $0.hasPrefix("newsd_refused_connections ") }
+            let counted = scraped.split(separator: "\n").first { $0.hasPrefix("newsd_refused_connections_total ") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
             #expect(Int(counted) == refused, "the metric agrees with status")
             #expect(da.log.contains("no hello within"), "the timed-out connections are logged as such")

@@ -92,7 +92,10 @@ public final class DaemonProcess: @unchecked Sendable {
     public let logPath: String
 
     /// `passWatch`: false leaves `watch` to the config file (a `--watch` flag would override it).
-    public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:], passWatch: Bool = true) throws {
+    /// `launcher`: a command that ends by exec'ing newsd with the arguments after it (a namespace,
+    /// a limit); newsd keeps its pid.
+    public init(watch: String, data: String, extra: [String] = [], environment: [String: String] = [:], passWatch: Bool = true,
+                launcher: [String] = []) throws {
         dataDir = data
         logPath = data + ".newsd.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -102,7 +105,8 @@ public final class DaemonProcess: @unchecked Sendable {
         // bound late) unless the test names one (or a config file does). `listeningPort` reads it.
         let ownPort = extra.contains("--listen") || extra.contains("--config") ? [] : ["--listen", "127.0.0.1:0"]
         let arguments = (passWatch ? ["--watch", watch] : []) + ["--data", data, "--log-level", "debug"] + ownPort + extra
-        process = try ChildProcess(Binaries.newsd, arguments, environment: environment.isEmpty ? nil : environment, stdout: log, stderr: log)
+        let command = launcher.isEmpty ? [Binaries.newsd] + arguments : launcher + [Binaries.newsd] + arguments
+        process = try ChildProcess(command[0], Array(command.dropFirst()), environment: environment.isEmpty ? nil : environment, stdout: log, stderr: log)
     }
 
     deinit {

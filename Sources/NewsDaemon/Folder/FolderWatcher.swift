@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Logging
 import Synchronization
 
 /// What changed in the watched folder, as the watcher reports it after debouncing.
@@ -25,16 +26,23 @@ public final class FolderWatcher: Sendable {
     public let changes: AsyncStream<[FolderChange]>
     private let continuation: AsyncStream<[FolderChange]>.Continuation
     private let state: Mutex<WatchTable>
+    /// Folders that could not be watched are listed here, and rescanned until they can be.
+    public let health: SiteHealth
+    let logger: Logger?
 
     public struct Settings: Sendable {
         public var debounce: Duration
         public var maximumDelay: Duration
         public var ignore: IgnoreRules
+        /// How often a folder that could not be watched is tried again and rescanned meanwhile.
+        public var unwatchedRescan: Duration
 
-        public init(debounce: Duration, maximumDelay: Duration = .seconds(1), ignore: IgnoreRules) {
+        public init(debounce: Duration, maximumDelay: Duration = .seconds(1), ignore: IgnoreRules,
+                    unwatchedRescan: Duration = FolderWatcher.unwatchedRescanInterval) {
             self.debounce = debounce
             self.maximumDelay = maximumDelay
             self.ignore = ignore
+            self.unwatchedRescan = unwatchedRescan
         }
     }
 
@@ -43,13 +51,17 @@ public final class FolderWatcher: Sendable {
     }
 
     public static let bufferedBatches = 256
+    public static let unwatchedRescanInterval = Duration.seconds(30)
 
     static let mask: UInt32 = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE
         | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB) | UInt32(IN_ONLYDIR) | UInt32(IN_EXCL_UNLINK)
 
     /// `bufferedBatches`: batches held while ingest is behind; past them, one rescan replaces the rest.
-    public init(root: String, settings: Settings, bufferedBatches: Int = FolderWatcher.bufferedBatches) throws {
+    public init(root: String, settings: Settings, bufferedBatches: Int = FolderWatcher.bufferedBatches,
+                health: SiteHealth = SiteHealth(), logger: Logger? = nil) throws {
         self.root = root
+        self.health = health
+        self.logger = logger
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard fd >= 0 else { throw FileSystemError("inotify_init1", root) }
         var fds: [Int32] = [0, 0]
@@ -83,9 +95,53 @@ public final class FolderWatcher: Sendable {
     private func addWatch(_ relative: String) -> Bool {
         let path = relative.isEmpty ? root : root + "/" + relative
         let wd = inotify_add_watch(fd, path, Self.mask)
-        guard wd >= 0 else { return false }
+        guard wd >= 0 else {
+            let code = errno
+            // Gone or not a folder (any more): nothing to watch, nothing wrong.
+            if code == ENOENT || code == ENOTDIR {
+                health.forget(relative)
+                return false
+            }
+            let why = Self.reason(errno: code)
+            if health.unwatchable(relative, why: why) {
+                let every = settings.withLock { $0.unwatchedRescan }
+                let raise = code == ENOSPC ? ". Raise the limit: `sysctl fs.inotify.max_user_watches=524288`, and keep it in /etc/sysctl.d/90-newsd.conf" : ""
+                logger?.warning("cannot watch \(relative.isEmpty ? root : relative): \(why); changes there are found by a rescan every \(every)\(raise)")
+            }
+            return false
+        }
+        health.watched(relative)
         state.withLock { $0.pathByDescriptor[wd] = relative }
         return true
+    }
+
+    static func reason(errno code: Int32) -> String {
+        switch code {
+        case ENOSPC:
+            // The limit in force for newsd's user namespace (the same as fs.inotify.max_user_watches
+            // outside one); hidden under the unit's ProcSubset=pid.
+            let limit = ["/proc/sys/user/max_inotify_watches", "/proc/sys/fs/inotify/max_user_watches"].lazy
+                .compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first?.trimmingCharacters(in: .whitespacesAndNewlines)
+            return "the inotify watch limit is reached" + (limit.map { " (fs.inotify.max_user_watches = \($0))" } ?? " (fs.inotify.max_user_watches)")
+        case EACCES, EPERM: return "permission denied: newsd's user may not read it"
+        case ENOMEM: return "the kernel is out of memory for inotify watches"
+        default: return "inotify_add_watch: \(String(cString: strerror(code)))"
+        }
+    }
+
+    /// Tries the folders that could not be watched again; each is rescanned whatever the outcome,
+    /// since changes in it were not seen.
+    private func retryUnwatched(add: (FolderChange) -> Void) {
+        for folder in health.unwatchedFolders {
+            let path = folder.isEmpty ? root : root + "/" + folder
+            guard (try? FileSystem.lstat(path))?.kind == .directory else {
+                health.forget(folder)
+                add(.folder(folder))
+                continue
+            }
+            watchTree(folder)
+            add(folder.isEmpty ? .everything : .folder(folder))
+        }
     }
 
     /// Adds watches for a folder and every folder below it, as it is now.
@@ -121,6 +177,7 @@ public final class FolderWatcher: Sendable {
         var quietUntil = ContinuousClock.now
         // A batch was dropped (the buffer was full): a rescan of everything is owed.
         var lost = false
+        var nextUnwatchedRetry = ContinuousClock.now + settings.withLock { $0.unwatchedRescan }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
         defer { buffer.deallocate() }
 
@@ -156,6 +213,17 @@ public final class FolderWatcher: Sendable {
                     quietUntil = now + max(current.debounce / 2, .milliseconds(100))
                 }
                 if lost { timeout = milliseconds(quietUntil - now) }
+            }
+            if !health.unwatchedFolders.isEmpty {
+                let now = ContinuousClock.now
+                if now >= nextUnwatchedRetry {
+                    nextUnwatchedRetry = now + current.unwatchedRescan
+                    retryUnwatched(add: add)
+                }
+                let wait = milliseconds(nextUnwatchedRetry - now)
+                timeout = timeout < 0 ? wait : min(timeout, wait)
+            } else {
+                nextUnwatchedRetry = ContinuousClock.now + current.unwatchedRescan
             }
             if !pending.isEmpty {
                 let now = ContinuousClock.now

@@ -182,6 +182,12 @@ public final class PeerRegistry: Sendable {
 
     func takeNudge(_ site: SiteID) -> Bool { state.withLock { $0.nudged.remove(site) != nil } }
 
+    /// Each configured peer's last known vector (what it reported, and what it was sent since).
+    public var vectors: [SiteID: VersionVector] {
+        let (peers, links) = state.withLock { ($0.peers, $0.links) }
+        return Dictionary(uniqueKeysWithValues: peers.keys.compactMap { site in links[site].map { (site, $0.vector) } })
+    }
+
     public func infos(local vector: VersionVector) -> [PeerInfo] {
         let (peers, links) = state.withLock { ($0.peers, $0.links) }
         return peers.values.sorted { $0.site < $1.site }.compactMap { peer in

@@ -33,7 +33,8 @@ public struct NewsdApp: Sendable {
         let asked = config.trustedPeers.filter { $0.site != key.siteID && ($0.endpoint != nil || restored) }.map(\.site)
         let rejoin = asked.isEmpty || config.rejoinTimeout == .zero ? nil
             : Rejoin(peers: asked, patient: restored, timeout: config.rejoinTimeout)
-        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin)
+        let health = SiteHealth()
+        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health)
         if restored {
             logger.notice("first start after `newsd restore-backup`: files missing from the folder are written back from the log, not deleted")
             await site.markRestoredFromBackup()
@@ -43,8 +44,14 @@ public struct NewsdApp: Sendable {
             logger.warning("test seam: the folder writer pauses \(pause) ms before each swap (NEWSD_TEST_SWAP_PAUSE_MS)")
             await site.setBeforeSwap { _ in usleep(min(pause, 60_000) * 1000) }
         }
-        let watcher = try FolderWatcher(root: config.watchDir, settings: .init(
-            debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns)))
+        // Test seams: how often unwatched folders are retried, how often the disk heartbeat beats.
+        let environment = ProcessInfo.processInfo.environment
+        let unwatchedRescan = environment["NEWSD_TEST_UNWATCHED_RESCAN_MS"].flatMap(Int64.init).map { Duration.milliseconds(max(50, $0)) }
+            ?? FolderWatcher.unwatchedRescanInterval
+        let watcherSettings = { @Sendable (config: DaemonConfig) in
+            FolderWatcher.Settings(debounce: config.debounce, ignore: IgnoreRules(patterns: config.ignorePatterns), unwatchedRescan: unwatchedRescan)
+        }
+        let watcher = try FolderWatcher(root: config.watchDir, settings: watcherSettings(config), health: health, logger: logger)
         guard !config.revoked.contains(key.siteID) else {
             throw DataFolder.Failure(description: "config: `revoked` lists this site itself (\(key.siteID))")
         }
@@ -79,7 +86,7 @@ public struct NewsdApp: Sendable {
                                    refusal: refusal, site: key.siteID, logger: logger) { next in
             NewsdLogLevel.set(next.logLevel)
             await site.update(next.siteSettings)
-            watcher.update(.init(debounce: next.debounce, ignore: IgnoreRules(patterns: next.ignorePatterns)))
+            watcher.update(watcherSettings(next))
             // Recorded first, so nothing a closing session still hands over is taken as trusted.
             let revoked = next.revoked.filter { $0 != key.siteID }
             do { try await site.revoke(revoked) } catch { logger.error("cannot record the revocations (retried at the next reload): \(error)") }
@@ -95,6 +102,10 @@ public struct NewsdApp: Sendable {
             .init(service: ingest), .init(service: replication), .init(service: control),
             .init(service: reload), .init(service: SystemdService(notifier: notifier, site: site, registry: registry, refusal: refusal)),
         ]
+        let heartbeat = environment["NEWSD_TEST_HEARTBEAT_MS"].flatMap(Int64.init).map { Duration.milliseconds(max(50, $0)) }
+            ?? SystemdNotifier.watchdogInterval().map { $0 / 2 } ?? .seconds(10)
+        services.append(.init(service: HealthService(health: health, dataDir: config.dataDir, watchDir: config.watchDir,
+                                                     interval: heartbeat, logger: logger)))
         if let endpoint = config.metrics {
             services.append(.init(service: MetricsService(endpoint: endpoint, prometheus: MetricsService.bootstrap(),
                                                           site: site, registry: registry, logger: logger)))

@@ -19,6 +19,8 @@ extension SiteLog {
                 + (now > ahead.seenAtMillis + 3_600_000 ? " (last seen over an hour ago)" : "")
         }
         if folderState != .ok { problemList.insert("watched folder \(folderState.description)", at: 0) }
+        // A failing disk first: everything else may follow from it.
+        problemList.insert(contentsOf: health.problems, at: 0)
         if let pendingReason { problemList.append(pendingReason) }
         let folderText: String
         switch folderState {
@@ -37,6 +39,8 @@ extension SiteLog {
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
             version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes, revoked: revocations())
         response.rejoining = rejoinState
+        let unwatched = health.unwatched
+        if !unwatched.isEmpty { response.unwatched = unwatched }
         return response
     }
 
@@ -94,9 +98,23 @@ extension SiteLog {
         return bytes
     }
 
+    public var verifyCounts: (runs: UInt64, failures: UInt64) { (verifyRuns, verifyFailures) }
+
     public func verify() throws -> VerifyRequest.Response {
-        let report = try log.verify()
-        if !report.problems.isEmpty { logger.error("verify found \(report.problems.count) problems") }
+        verifyRuns &+= 1
+        let report: VerifyReport
+        do { report = try log.verify() } catch {
+            verifyFailures &+= 1
+            problems["verify"] = "the last verify could not read the log: \(error)"
+            throw error
+        }
+        if report.problems.isEmpty {
+            problems.removeValue(forKey: "verify")
+        } else {
+            verifyFailures &+= 1
+            logger.error("verify found \(report.problems.count) problems")
+            problems["verify"] = "the last verify found \(report.problems.count) problem(s) in the log: newsctl verify"
+        }
         var response = VerifyRequest.Response(entries: report.entries, blobs: report.blobs, sites: report.sites, problems: report.problems)
         response.revoked = revocations()
         return response

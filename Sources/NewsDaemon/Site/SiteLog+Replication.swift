@@ -24,6 +24,16 @@ extension SiteLog {
 
     public func versionVector() -> VersionVector { log.versionVector() }
 
+    /// How long the oldest entry this site holds and `peer` does not (by what it reported and
+    /// what was sent to it) has waited here, in seconds; 0 when the peer holds everything.
+    public func lagSeconds(behind peer: VersionVector) -> Double {
+        let now = Self.wallMillis()
+        let oldest = log.versionVector().ahead(of: peer).compactMap { origin, first in
+            try? log.receivedMillis(origin: origin, sequence: first)
+        }.min()
+        return oldest.map { Double(now > $0 ? now - $0 : 0) / 1000 } ?? 0
+    }
+
     /// Articles touched by entries this site holds beyond `vector`.
     public func articlesAhead(of vector: VersionVector) throws -> [String] {
         let positions = try log.missingPositions(for: vector)

@@ -52,6 +52,9 @@ public actor SiteLog {
     var revokedRefused: [SiteID: Int] = [:]
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
+    /// Verifications of the whole log since start, and those that found problems (for the metrics).
+    var verifyRuns: UInt64 = 0
+    var verifyFailures: UInt64 = 0
     /// Test seam: called just before each article is swapped in or moved aside.
     var beforeSwap: (@Sendable (String) -> Void)?
     /// The start-up catch-up with peers: while it runs, nothing local is recorded and entries from
@@ -75,8 +78,13 @@ public actor SiteLog {
     static let batchFiles = 512
     static let batchBytes = 32 << 20
 
-    public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger, rejoin: Rejoin? = nil) {
+    /// Unwatched folders and the disk heartbeat, shared with the watcher and the health check.
+    public nonisolated let health: SiteHealth
+
+    public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger, rejoin: Rejoin? = nil,
+                health: SiteHealth = SiteHealth()) {
         self.rejoin = rejoin
+        self.health = health
         self.log = log
         self.key = key
         self.settings = settings
@@ -107,7 +115,12 @@ public actor SiteLog {
     func setBeforeSwap(_ hook: (@Sendable (String) -> Void)?) { beforeSwap = hook }
 
     public var stats: ArticleLog.Stats { log.stats }
-    public var hasProblems: Bool { !problems.isEmpty || folderState != .ok || !owedWrites.isEmpty || !unrecordedSaves.isEmpty }
+    public var hasProblems: Bool {
+        !problems.isEmpty || folderState != .ok || !owedWrites.isEmpty || !unrecordedSaves.isEmpty || !health.problems.isEmpty
+    }
+
+    /// Whether saves are held because the disk is full.
+    public var isDiskFull: Bool { problems["disk"] != nil }
 
     static func wallMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 }

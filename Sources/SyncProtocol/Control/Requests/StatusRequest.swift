@@ -48,6 +48,9 @@ public struct StatusRequest: ControlRequest {
         /// Sites refused at the handshake as not peers since start (`newsctl peers --pending`).
         /// Absent from older daemons.
         public var pendingPeers: Int?
+        /// Folders without an inotify watch (limit reached, permission), each with why; changes in
+        /// them are found by a periodic rescan. Absent when none, and from older daemons.
+        public var unwatched: [SkippedFile]?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
