@@ -23,6 +23,7 @@ struct StatusCommand: AsyncParsableCommand {
         out += "site        \(s.siteId) (\(s.siteName))\n"
         let state = s.ready ? "ready" : s.rejoining.map { "rejoining: \($0); local changes are recorded after" } ?? "starting: reconciling the folder"
         out += "state       \(state)\n"
+        if let signing = s.signingAs { out += "signs as    \(signing)\n" }
         out += "watching    \(s.watchDir)  [\(s.folderState == "ok" ? style.color(.green, "ok") : style.color(.red, s.folderState))]\n"
         out += "data        \(s.dataDir)\n"
         if let writes = s.folderWrites { out += "writes      \(writes == "exchange" ? "swapped in atomically (renameat2 exchange)" : writes)\n" }

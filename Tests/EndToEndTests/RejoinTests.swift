@@ -145,6 +145,71 @@ private func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
         }
     }
 
+    /// Restored while its only peer stays down past the rejoin's time limit: A starts, signs its
+    /// new edits with a new author key, and when B comes back the 50 edits return, A's edit made
+    /// meanwhile reaches B, and the article both changed is the same conflict at both. No fork.
+    @Test func restoredWithThePeerDownForTheWholeWaitSignsAnewAndLosesNothing() async throws {
+        try await offThePool {
+            let a = try TestSite("a", in: folder), b = try TestSite("b", in: folder)
+            for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản đầu.\n") }
+            var da = try a.start(peers: [b])
+            var db = try b.start(peers: [a])
+            defer { _ = db.terminate() }
+            try da.waitUntilReady()
+            try waitUntil(timeout: .seconds(20), "the first versions at B") { b.snapshot() == a.snapshot() && b.snapshot().count == 10 }
+            let backup = folder.sub("a-down.backup")
+            #expect(try da.ctl(["backup", backup, "--with-key"]).status == 0)
+            for round in 1...5 {
+                for n in 0..<10 { folder.write("a/watch/bai-\(n).txt", "Bài \(n), bản sửa \(round).\n") }
+                try waitUntil(timeout: .seconds(20), "round \(round) logged at A") { try ownEntries(da, origin: a.id) == 10 + 10 * round }
+            }
+            try waitUntil(timeout: .seconds(20), "the 50 edits at B") { try ownEntries(db, origin: a.id) == 60 && b.snapshot() == a.snapshot() }
+            let edited = a.snapshot()
+
+            // The disk is lost and B is down; the backup goes back, and A starts alone.
+            #expect(da.terminate() == 0)
+            #expect(db.terminate() == 0)
+            try FileManager.default.removeItem(atPath: a.data)
+            try FileManager.default.removeItem(atPath: a.watch)
+            try FileManager.default.createDirectory(atPath: a.watch, withIntermediateDirectories: true)
+            #expect(try run(Binaries.newsd, ["restore-backup", backup, "--data", a.data]).status == 0)
+            let flags = ["--listen", "127.0.0.1:\(a.port)", "--site-name", "a", "--peer", b.address, "--rejoin-timeout", "2"]
+            da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags)
+            defer { _ = da.terminate() }
+            try da.waitUntilReady(timeout: .seconds(30))
+            let status = try JSONSerialization.jsonObject(with: Data(try da.ctl(["status", "--json"]).stdout.utf8)) as? [String: Any]
+            let author = try #require((status?["signing_as"] as? String)?.split(separator: " ").first.map(String.init), "\(String(describing: status))")
+            #expect(author != a.id)
+            #expect(FileManager.default.fileExists(atPath: a.data + "/author.key"))
+
+            // An editor saves at A meanwhile: signed by the author key, not as A's 11th.
+            folder.write("a/watch/bai-0.txt", "Bài 0, viết khi Đà Nẵng chưa về.\n")
+            try waitUntil(timeout: .seconds(10), "the edit logged at A") { try ownEntries(da, origin: author) == 1 }
+            #expect(try ownEntries(da, origin: a.id) == 10, "nothing more signed as A")
+
+            // B comes back: the 50 edits reach A, A's edit reaches B, one conflict on bai-0 at both.
+            db = try b.start(peers: [a])
+            try waitUntil(timeout: .seconds(30), "A's chain back at A and the new edit at B") {
+                try ownEntries(da, origin: a.id) == 60 && ownEntries(db, origin: author) == 1
+            }
+            try waitUntil(timeout: .seconds(20), "both folders alike") { a.snapshot() == b.snapshot() }
+            for n in 1..<10 { #expect(a.snapshot()["bai-\(n).txt"] == edited["bai-\(n).txt"], "bai-\(n): the 50 edits are back") }
+            for daemon in [da, db] {
+                let conflicts = try JSONSerialization.jsonObject(with: Data(try daemon.ctl(["conflicts", "--json"]).stdout.utf8)) as? [[String: Any]]
+                #expect(conflicts?.map { $0["article"] as? String } == ["bai-0.txt"], "the same conflict at both")
+                #expect(try daemon.ctl(["verify"]).status == 0)
+            }
+            #expect(!db.log.contains("chainBroken") && !da.log.contains("chainBroken"), "no fork")
+
+            // A later start keeps the author key made for this restore.
+            #expect(da.terminate() == 0)
+            da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags)
+            try da.waitUntilReady(timeout: .seconds(30))
+            let again = try JSONSerialization.jsonObject(with: Data(try da.ctl(["status", "--json"]).stdout.utf8)) as? [String: Any]
+            #expect((again?["signing_as"] as? String)?.hasPrefix(author) == true)
+        }
+    }
+
     /// A backup taken while 1,000 edits land verifies, and restores into an empty data folder.
     @Test func aBackupDuringEditsVerifiesAndRestores() async throws {
         try await offThePool {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import SyncProtocol
@@ -79,10 +80,21 @@ public final class IngestService: Service {
             return true
         case .startedWithout(let missing):
             logger.warning("rejoin: \(missing.count) of \(peers) peer(s) not reachable (\(missing.map(\.short).joined(separator: ", "))); starting without them: \(rejoin.progress.summary)")
+            await signAnewAfterRestore(because: "\(missing.count) peer(s) could not be reached")
         case .timedOut(let missing):
-            logger.warning("rejoin: gave up after \(took) waiting for \(missing.map(\.short).joined(separator: ", ")); starting: \(rejoin.progress.summary). If a peer holds newer entries of this site, `newsctl status` will say so")
+            logger.warning("rejoin: gave up after \(took) waiting for \(missing.map(\.short).joined(separator: ", ")); starting: \(rejoin.progress.summary)")
+            await signAnewAfterRestore(because: "\(missing.count) peer(s) did not hand back this site's entries within \(rejoin.timeout)")
         }
         return false
+    }
+
+    private func signAnewAfterRestore(because reason: String) async {
+        // Cannot keep the key: nothing local may be signed with the site key either, so the
+        // start fails (systemd retries) rather than risk a fork.
+        do { try await site.signAnewAfterRestore(because: reason) } catch {
+            logger.critical("cannot keep a new author key after the restore (\(error)); stopping rather than fork this site's chain")
+            Foundation.exit(1)
+        }
     }
 
     private func retryOwedWrites(all: Bool = false) async {

@@ -34,7 +34,13 @@ public struct NewsdApp: Sendable {
         let rejoin = asked.isEmpty || config.rejoinTimeout == .zero ? nil
             : Rejoin(peers: asked, patient: restored, timeout: config.rejoinTimeout)
         let health = SiteHealth()
-        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health)
+        let author = try folder.loadAuthorKey()?.key
+        let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health, signer: author)
+        if let author { logger.info("this site signs its entries as \(author.siteID) (made after a restore; \(folder.authorKeyPath))") }
+        if restored && rejoin == nil && !asked.isEmpty {
+            // Told not to wait (rejoin_timeout_s = 0): no peer was asked, so none is known to be caught up.
+            try await site.signAnewAfterRestore(because: "rejoin_timeout_s = 0 asks no peer")
+        }
         if restored {
             logger.notice("first start after `newsd restore-backup`: files missing from the folder are written back from the log, not deleted")
             await site.markRestoredFromBackup()

@@ -25,6 +25,12 @@ public struct DataFolder: Sendable {
     public func loadOrCreateKey() throws -> SiteKey {
         if let existing = try loadKey() { return existing }
         let key = SiteKey()
+        try save(key, to: keyPath)
+        return key
+    }
+
+    /// Writes a key so a crash leaves no key or the whole one (0600, fsynced, renamed in place).
+    func save(_ key: SiteKey, to keyPath: String) throws {
         let temp = keyPath + ".new"
         unlink(temp)
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -38,11 +44,12 @@ public struct DataFolder: Sendable {
             throw FileSystemError("write", keyPath)
         }
         FileSystem.syncDirectory(path)
-        return key
     }
 
     /// The site's key if it exists. A key readable by others is tightened to 0600.
-    public func loadKey() throws -> SiteKey? {
+    public func loadKey() throws -> SiteKey? { try loadKey(at: keyPath) }
+
+    func loadKey(at keyPath: String) throws -> SiteKey? {
         guard let st = try? FileSystem.lstat(keyPath) else { return nil }
         guard st.kind == .file else { throw Failure(description: "\(keyPath) is not a regular file") }
         var raw = stat()
@@ -85,4 +92,23 @@ extension DataFolder {
     /// that start's reconcile.
     public var restoredMarkerPath: String { path + "/restored-from-backup" }
     public var wasRestored: Bool { access(restoredMarkerPath, F_OK) == 0 }
+
+    /// The key this site signs its entries with when it is not the site key: made when a site
+    /// restored from a backup could not catch up with every peer (see `SiteLog.signAnew`).
+    public var authorKeyPath: String { path + "/author.key" }
+
+    /// The author key, if one was made; when it was made.
+    public func loadAuthorKey() throws -> (key: SiteKey, madeAt: Date)? {
+        guard let key = try loadKey(at: authorKeyPath) else { return nil }
+        var st = stat()
+        let made = stat(authorKeyPath, &st) == 0 ? Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec)) : Date()
+        return (key, made)
+    }
+
+    /// When `newsd restore-backup` left its marker, if it did.
+    public var restoredAt: Date? {
+        var st = stat()
+        guard stat(restoredMarkerPath, &st) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
+    }
 }

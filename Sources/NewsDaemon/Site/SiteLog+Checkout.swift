@@ -152,7 +152,7 @@ extension SiteLog {
         // The saves and the new file states in one transaction: a crash leaves either both or neither.
         let made: [LogEntry]
         do {
-            made = try log.recordLocal(saves.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) {
+            made = try log.recordLocal(saves.compactMap(\.change), signer: signer, clock: &clock, wallMillis: Self.wallMillis()) {
                 for (path, stat) in outcome.written {
                     guard let plan = planned[path], let hash = plan.winner.contentHash else { continue }
                     // A file an editor replaced right after the swap keeps its old base: their save is
@@ -214,7 +214,7 @@ extension SiteLog {
             }
             if !ready.isEmpty {
                 do {
-                    let made = try log.recordLocal(ready.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis())
+                    let made = try log.recordLocal(ready.compactMap(\.change), signer: signer, clock: &clock, wallMillis: Self.wallMillis())
                     for save in ready {
                         writer.discard(save.temp)
                         unrecordedSaves.removeValue(forKey: save.temp)
@@ -269,7 +269,7 @@ extension SiteLog {
                 UnrecordedSave(path: $0.path, temp: $0.temp, article: article, base: state?.base, bytes: $0.bytes, why: "")
             }
             let made: [LogEntry]
-            do { made = try log.recordLocal(saves.compactMap(\.change), signer: key, clock: &clock, wallMillis: Self.wallMillis()) } catch {
+            do { made = try log.recordLocal(saves.compactMap(\.change), signer: signer, clock: &clock, wallMillis: Self.wallMillis()) } catch {
                 for var save in saves {
                     save.why = "could not be recorded: \(error)"
                     keepUnrecorded(save)
@@ -289,7 +289,7 @@ extension SiteLog {
         } else {
             local = LocalChange(article: article, kind: .delete(path: path), resolves: replacing)
         }
-        let made = try log.recordLocal([local], signer: key, clock: &clock, wallMillis: Self.wallMillis())
+        let made = try log.recordLocal([local], signer: signer, clock: &clock, wallMillis: Self.wallMillis())
         if let last = made.last {
             lastIngest = last
             announceGrowth()

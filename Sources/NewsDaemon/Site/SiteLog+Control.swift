@@ -39,6 +39,7 @@ extension SiteLog {
             uptimeSeconds: Double((ContinuousClock.now - startedAt).components.seconds),
             version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes, revoked: revocations())
         response.rejoining = rejoinState
+        response.signingAs = signingAs
         let unwatched = health.unwatched
         if !unwatched.isEmpty { response.unwatched = unwatched }
         return response

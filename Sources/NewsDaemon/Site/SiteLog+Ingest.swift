@@ -255,7 +255,7 @@ extension SiteLog {
     private func record(_ batch: [LocalChange]) throws -> Int {
         guard !batch.isEmpty else { return 0 }
         do {
-            let made = try log.recordLocal(batch, signer: key, clock: &clock, wallMillis: Self.wallMillis())
+            let made = try log.recordLocal(batch, signer: signer, clock: &clock, wallMillis: Self.wallMillis())
             if !scanning { recordIngestLatency(batch) }
             problems.removeValue(forKey: "disk")
             problems.removeValue(forKey: "origins")

@@ -15,6 +15,34 @@ extension SiteLog {
         }
     }
 
+    /// After a restore from backup that could not catch up with every peer, signs local entries
+    /// with a new key from now on (kept as `author.key`): a peer not reached may hold entries this
+    /// site signed after the backup was made, and an entry signed with the site key at the same
+    /// place in its chain would fork it, refused by that peer for good. A new origin forks nothing:
+    /// the old chain comes back from the peers whenever they are reached, and edits made meanwhile
+    /// meet it as ordinary concurrent versions (a conflict where both changed an article). Once per
+    /// restore: a later start that also misses a peer keeps the key made for this restore.
+    @discardableResult
+    public func signAnewAfterRestore(because reason: String) throws -> SiteID? {
+        let folder = DataFolder(path: settings.dataDir)
+        guard restoredFromBackup || folder.wasRestored else { return nil }
+        if let made = try folder.loadAuthorKey(), let restoredAt = folder.restoredAt, made.madeAt >= restoredAt.addingTimeInterval(-1) {
+            return nil
+        }
+        let author = SiteKey()
+        try folder.save(author, to: folder.authorKeyPath)
+        signer = author
+        let why = "restored from a backup and \(reason): this site's entries are signed as \(author.siteID) from now on, so none can fork "
+            + "the chain of \(key.siteID) a peer may hold; that chain comes back whenever the peers are reached"
+        logger.notice("\(why)")
+        return author.siteID
+    }
+
+    /// `status`: the origin this site's new entries carry, when it is not the site's own ID.
+    public var signingAs: String? {
+        signer.siteID == key.siteID ? nil : "\(signer.siteID) (a restored site that could not reach every peer signs anew; see docs/RELIABILITY.md)"
+    }
+
     /// Whether status should say "rejoining", with the catch-up so far.
     public var rejoinState: String? {
         guard let rejoin, rejoin.isRejoining else { return nil }

@@ -11,6 +11,10 @@ import SyncProtocol
 public actor SiteLog {
     let log: ArticleLog
     public let key: SiteKey
+    /// The key local entries are signed with: the site key, or the author key a restored site made
+    /// when it could not catch up with every peer (then its entries are a new origin's, and no
+    /// entry it signs can fork the chain its peers hold).
+    public internal(set) var signer: SiteKey
     var clock: HybridLogicalClock
     public private(set) var settings: SiteSettings
     var scanner: FolderScanner
@@ -82,8 +86,9 @@ public actor SiteLog {
     public nonisolated let health: SiteHealth
 
     public init(log: ArticleLog, key: SiteKey, settings: SiteSettings, logger: Logger, rejoin: Rejoin? = nil,
-                health: SiteHealth = SiteHealth()) {
+                health: SiteHealth = SiteHealth(), signer: SiteKey? = nil) {
         self.rejoin = rejoin
+        self.signer = signer ?? key
         self.health = health
         self.log = log
         self.key = key
@@ -92,7 +97,7 @@ public actor SiteLog {
         // Start after everything seen, except times past the allowed skew: a peer's entry stamped
         // in 2200 is stored, and must not become this site's clock at the next start (nor drag it
         // to the edge of the skew). This site's own entries always count.
-        let own = (try? log.latestTime(of: key.siteID)) ?? HybridTimestamp(rawValue: 0)
+        let own = [key.siteID, (signer ?? key).siteID].compactMap { try? log.latestTime(of: $0) }.max() ?? HybridTimestamp(rawValue: 0)
         let limit = HybridTimestamp(milliseconds: Self.wallMillis() &+ settings.maximumClockSkewMillis, counter: .max)
         clock = HybridLogicalClock(last: max(own, (try? log.latestTime(notAfter: limit)) ?? own))
         scanner = FolderScanner(root: settings.watchDir, ignore: settings.ignore, maximumFileBytes: settings.maximumFileBytes)

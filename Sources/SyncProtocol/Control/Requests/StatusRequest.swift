@@ -48,6 +48,9 @@ public struct StatusRequest: ControlRequest {
         /// Sites refused at the handshake as not peers since start (`newsctl peers --pending`).
         /// Absent from older daemons.
         public var pendingPeers: Int?
+        /// The origin this site's new entries carry when it is not `site_id` (a restored site that
+        /// could not catch up with every peer signs anew). Absent otherwise, and from older daemons.
+        public var signingAs: String?
         /// Folders without an inotify watch (limit reached, permission), each with why; changes in
         /// them are found by a periodic rescan. Absent when none, and from older daemons.
         public var unwatched: [SkippedFile]?
