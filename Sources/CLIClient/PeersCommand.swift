@@ -27,7 +27,9 @@ struct PeersListCommand: AsyncParsableCommand {
         if pending {
             let sites = try await options.send(PendingPeersRequest())
             if options.json { return try options.printJSON(sites) }
-            if sites.isEmpty { print("no site has been refused as not a peer since newsd started") }
+            if sites.isEmpty { print("no site has been refused as not a peer since newsd started") } else {
+                print("anyone can make a site ID: compare each with `newsd id` at that site (by phone, say) before accepting it")
+            }
             for site in sites {
                 print("\(site.id)  from \(site.address)  \(site.attempts) attempt\(site.attempts == 1 ? "" : "s"), first \(site.firstSeen), last \(site.lastSeen)")
                 print("  to accept it: \(site.accept)")

@@ -94,6 +94,14 @@ import TestSupport
         #expect(pending.count == PeerRegistry.maximumPending)
         #expect(!pending.contains { $0.id == first.description }, "the oldest went first")
 
+        // One address floods made-up sites: it pushes out its own, not the others'.
+        let other = SiteKey().siteID
+        registry.notePending(other, from: "192.0.2.1", at: start + 5000)
+        for index in 0..<40 { registry.notePending(SiteKey().siteID, from: "198.51.100.7", at: start + 6000 + Double(index)) }
+        pending = registry.pendingPeers
+        #expect(pending.filter { $0.address == "198.51.100.7" }.count == PeerRegistry.maximumPendingPerAddress)
+        #expect(pending.contains { $0.id == other.description })
+
         let newest = try #require(SiteID(pending[0].id))
         registry.configure([PeerAddress(site: newest, endpoint: nil)])
         #expect(!registry.pendingPeers.contains { $0.id == newest.description })

@@ -81,19 +81,24 @@ public struct AddedPeersFile: Sendable, Equatable {
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileSystemError("create", temp) }
         do {
-            defer { close(fd) }
             try FileSystem.writeAll(bytes, to: fd, path: temp)
             guard fsync(fd) == 0 else { throw FileSystemError("fsync", temp) }
         } catch {
+            close(fd)
             unlink(temp)
             throw error
+        }
+        guard close(fd) == 0 else {
+            let failure = FileSystemError("close", temp)
+            unlink(temp)
+            throw failure
         }
         guard rename(temp, path) == 0 else {
             let failure = FileSystemError("rename", path)
             unlink(temp)
             throw failure
         }
-        FileSystem.syncDirectory(dataDir)
+        try FileSystem.syncDirectoryChecked(dataDir)
     }
 }
 

@@ -78,8 +78,11 @@ public struct DaemonConfig: Sendable, Equatable {
         configFile != nil || (environment["INVOCATION_ID"] != nil && parent == 1)
     }
 
+    /// `readingAddedPeers`: false for a reload, whose added peers are the running daemon's (it alone
+    /// writes them): a damaged `peers.toml` must not block a reload that revokes a site.
     public static func resolve(configFile: String?, overrides: Overrides, workingDirectory: String = FileManager.default.currentDirectoryPath,
-                               environment: [String: String] = ProcessInfo.processInfo.environment, parent: pid_t = getppid()) throws -> DaemonConfig {
+                               environment: [String: String] = ProcessInfo.processInfo.environment, parent: pid_t = getppid(),
+                               readingAddedPeers: Bool = true) throws -> DaemonConfig {
         let file = try configFile.map(ConfigFile.load(path:)) ?? ConfigFile()
         if isInstalled(configFile: configFile, environment: environment, parent: parent) {
             for (key, flag, value) in [("watch", "--watch", overrides.watch ?? file.watch), ("data", "--data", overrides.data ?? file.data)] where value == nil {
@@ -109,10 +112,10 @@ public struct DaemonConfig: Sendable, Equatable {
         } catch {
             throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(error)")
         }
-        let added: [PeerAddress]
-        do { added = try AddedPeersFile.load(dataDir: data).peerAddresses() } catch let invalid as ConfigFile.Invalid { throw invalid } catch {
+        var added: [PeerAddress] = []
+        if readingAddedPeers { do { added = try AddedPeersFile.load(dataDir: data).peerAddresses() } catch let invalid as ConfigFile.Invalid { throw invalid } catch {
             throw ConfigFile.Invalid(file: AddedPeersFile.path(dataDir: data), detail: "\(error)")
-        }
+        } }
         return DaemonConfig(
             siteName: overrides.siteName ?? file.siteName ?? ProcessInfo.processInfo.hostName,
             watchDir: absolute(overrides.watch ?? file.watch ?? "seeds"),

@@ -147,6 +147,8 @@ public struct ControlDispatcher: Sendable {
         } catch {
             throw ControlFailure(.internal, "cannot keep the peer list: \(error)")
         }
+        // A changed address is dialled now, not after the old one's back-off.
+        if change == .updated { _ = registry.nudge(peer.site) }
         var warnings: [String] = []
         let listening = registry.listening
         if let listening, let bound = try? Endpoint(listening, listening: true), bound.isLoopback,

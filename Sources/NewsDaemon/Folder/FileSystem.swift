@@ -175,6 +175,15 @@ public enum FileSystem {
         }
     }
 
+    /// `syncDirectory`, saying whether the folder's entries reached the disk: for files whose
+    /// keeping is reported to a person (the added peers).
+    static func syncDirectoryChecked(_ path: String) throws(FileSystemError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError("open", path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileSystemError("fsync", path) }
+    }
+
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }

@@ -103,10 +103,12 @@ public final class FolderWatcher: Sendable {
                 return false
             }
             let why = Self.reason(errno: code)
-            if health.unwatchable(relative, why: why) {
+            let noted = health.unwatchable(relative, why: why)
+            if noted != .quietly {
                 let every = settings.withLock { $0.unwatchedRescan }
                 let raise = code == ENOSPC ? ". Raise the limit: `sysctl fs.inotify.max_user_watches=524288`, and keep it in /etc/sysctl.d/90-newsd.conf" : ""
-                logger?.warning("cannot watch \(relative.isEmpty ? root : relative): \(why); changes there are found by a rescan every \(every)\(raise)")
+                let more = noted == .lastLogged ? " (further folders that cannot be watched are not logged one by one: newsctl status)" : ""
+                logger?.warning("cannot watch \(relative.isEmpty ? root : relative): \(why); changes there are found by a rescan every \(every)\(raise)\(more)")
             }
             return false
         }
@@ -132,6 +134,12 @@ public final class FolderWatcher: Sendable {
     /// Tries the folders that could not be watched again; each is rescanned whatever the outcome,
     /// since changes in it were not seen.
     private func retryUnwatched(add: (FolderChange) -> Void) {
+        // More failed than are listed: every folder is tried again and everything rescanned.
+        if health.takeOverflow() {
+            watchTree("")
+            add(.everything)
+            return
+        }
         for folder in health.unwatchedFolders {
             let path = folder.isEmpty ? root : root + "/" + folder
             guard (try? FileSystem.lstat(path))?.kind == .directory else {
@@ -214,7 +222,7 @@ public final class FolderWatcher: Sendable {
                 }
                 if lost { timeout = milliseconds(quietUntil - now) }
             }
-            if !health.unwatchedFolders.isEmpty {
+            if !health.unwatchedFolders.isEmpty || health.hasOverflowed {
                 let now = ContinuousClock.now
                 if now >= nextUnwatchedRetry {
                     nextUnwatchedRetry = now + current.unwatchedRescan

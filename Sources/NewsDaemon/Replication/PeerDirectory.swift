@@ -39,6 +39,10 @@ public actor PeerDirectory {
     /// alone writes their file), so a file read at the reload cannot undo an add in flight.
     public func reload(_ config: DaemonConfig) {
         configSource = config.configFile ?? "--peer flags"
+        let leaving = Set(configured.map(\.site)).subtracting(config.peers.map(\.site))
+        for site in leaving where added.contains(where: { $0.site == site }) {
+            logger.notice("\(site) is no longer in \(configSource) but was added with `newsctl peers add`: it stays a peer (`newsctl peers remove \(site)`)")
+        }
         configured = config.peers
         revoked = Set(config.revoked)
         apply(trusted)

@@ -19,6 +19,9 @@ public final class PeerLink: Sendable {
         var bytesSent: UInt64 = 0
         var bytesReceived: UInt64 = 0
         var vector = VersionVector()
+        /// Whether the peer has said what it holds since this site started (its vector at a
+        /// session's start); until then `vector` is only what was sent to it.
+        var vectorReported = false
         var reported: PeerReport?
         var lastError: String?
         /// Sessions that ended on an error (either side's), and the last such reason, kept across

@@ -44,6 +44,7 @@ public final class PeerRegistry: Sendable {
 
     /// Refused sites remembered at most: anyone can make keys, so the list must not grow with them.
     static let maximumPending = 64
+    static let maximumPendingPerAddress = 8
 
     public init(local: SiteID, peers: [PeerAddress], logger: Logger) {
         self.local = local
@@ -93,8 +94,8 @@ public final class PeerRegistry: Sendable {
 
     func countRefused() { state.withLock { $0.refused += 1 } }
 
-    /// Remembers a site refused at the handshake for not being a peer; the least recent is
-    /// forgotten past `maximumPending`.
+    /// Remembers a site refused for not being a peer, once it has proved its key in the handshake;
+    /// the least recent is forgotten past `maximumPending` (or past a few from the same address).
     func notePending(_ site: SiteID, from address: String, at now: Date = Date()) {
         state.withLock { s in
             guard site != local, s.peers[site] == nil, !s.revoked.contains(site) else { return }
@@ -105,7 +106,12 @@ public final class PeerRegistry: Sendable {
                 s.pending[site] = known
                 return
             }
-            if s.pending.count >= Self.maximumPending, let oldest = s.pending.min(by: { $0.value.last < $1.value.last })?.key {
+            // One address may hold a few places, not the list: a flood of made-up sites from one
+            // host pushes out its own entries, not the site an operator is about to accept.
+            let fromHere = s.pending.filter { $0.value.address == address }
+            if fromHere.count >= Self.maximumPendingPerAddress, let oldest = fromHere.min(by: { $0.value.last < $1.value.last })?.key {
+                s.pending.removeValue(forKey: oldest)
+            } else if s.pending.count >= Self.maximumPending, let oldest = s.pending.min(by: { $0.value.last < $1.value.last })?.key {
                 s.pending.removeValue(forKey: oldest)
             }
             s.pending[site] = Pending(address: address, first: now, last: now, attempts: 1)
@@ -182,10 +188,13 @@ public final class PeerRegistry: Sendable {
 
     func takeNudge(_ site: SiteID) -> Bool { state.withLock { $0.nudged.remove(site) != nil } }
 
-    /// Each configured peer's last known vector (what it reported, and what it was sent since).
+    /// Each configured peer's last known vector (what it reported, and what it was sent since);
+    /// peers that have not reported one since this site started are left out.
     public var vectors: [SiteID: VersionVector] {
         let (peers, links) = state.withLock { ($0.peers, $0.links) }
-        return Dictionary(uniqueKeysWithValues: peers.keys.compactMap { site in links[site].map { (site, $0.vector) } })
+        return Dictionary(uniqueKeysWithValues: peers.keys.compactMap { site in
+            links[site].flatMap { link in link.read { $0.vectorReported ? (site, $0.vector) : nil } }
+        })
     }
 
     public func infos(local vector: VersionVector) -> [PeerInfo] {

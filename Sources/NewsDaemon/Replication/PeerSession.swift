@@ -11,6 +11,8 @@ final class AuthenticatedPeer: Sendable {
     let site = Mutex<SiteID?>(nil)
     /// Why the certificate was refused, for the session's one log line.
     let refusal = Mutex<String?>(nil)
+    /// A site that is not a peer, let through the handshake to prove its key (see UnlistedSiteGate).
+    let unlisted = Mutex<SiteID?>(nil)
 }
 
 /// One replication session over an established TLS connection: hello, vectors, then each side
@@ -276,7 +278,10 @@ struct PeerSession {
                             try out.post(.vector(await site.versionVector()))
                         case .startSending(let vector):
                             guard let link else { break }
-                            link.update { $0.vector = vector }
+                            link.update {
+                                $0.vector = vector
+                                $0.vectorReported = true
+                            }
                             let session = PeerHoldings(vector)
                             holdings = session
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion

@@ -76,6 +76,10 @@ public final class ReplicationService: Service {
                         group.addTask {
                             await self.dial(peer, context: clientContext)
                             self.dialing.withLock { _ = $0.remove(peer) }
+                            // Given an address again while this dialler was ending: a new one.
+                            if !Task.isShuttingDownGracefully, !Task.isCancelled, self.registry.address(of: peer)?.endpoint != nil {
+                                self.eventsContinuation.yield(.peer(peer))
+                            }
                         }
                     case .accept(let server):
                         group.addTask { try await self.acceptWhileInUse(server) }
@@ -128,13 +132,14 @@ public final class ReplicationService: Service {
                     return channel.eventLoop.makeCompletedFuture {
                         let verify = Self.verifier(registry: registry, authenticated: authenticated, from: from)
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify))
+                        try channel.pipeline.syncOperations.addHandler(UnlistedSiteGate(authenticated: authenticated, registry: registry, from: from))
                         try channel.pipeline.syncOperations.addHandler(SessionActivity.Handler(activity))
                         return Accepted(connection: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
                                         authenticated: authenticated, activity: activity, remote: remote)
                     }
                 }
         } catch let error as IOError {
-            throw ListenFailure(endpoint: endpoint, reason: String(cString: strerror(error.errnoCode)))
+            throw ListenFailure(endpoint: endpoint, reason: String(cString: strerror(error.errnoCode)), code: error.errnoCode)
         } catch {
             throw ListenFailure(endpoint: endpoint, reason: "\(error)")
         }
@@ -155,7 +160,14 @@ public final class ReplicationService: Service {
     private func rebind(to endpoint: Endpoint, context: NIOSSLContext) async
         -> (accepting: NIOAsyncChannel<Accepted, Never>?, result: Result<String, ListenFailure>) {
         guard let old = listener.withLock({ $0 }) else {
-            return (nil, .failure(ListenFailure(endpoint: endpoint, reason: "not accepting peers yet")))
+            // The last rebind lost every address: bind afresh.
+            do {
+                let next = try await bind(endpoint, context: context)
+                use(next, requested: endpoint)
+                return (next, .success(listener.withLock { $0 }!.bound.description))
+            } catch {
+                return (nil, .failure(error))
+            }
         }
         if endpoint == old.requested { return (nil, .success(old.bound.description)) }
         do {
@@ -164,7 +176,9 @@ public final class ReplicationService: Service {
             old.server.channel.close(promise: nil)
             return (next, .success(listener.withLock { $0 }!.bound.description))
         } catch {
-            guard endpoint.port != 0, endpoint.port == old.bound.port else {
+            // Only a port the old socket itself holds is worth letting go of it for; a host that
+            // does not exist here (EADDRNOTAVAIL) keeps the old listener.
+            guard endpoint.port != 0, endpoint.port == old.bound.port, error.code == EADDRINUSE else {
                 logger.error("reload: \(error); still accepting peers on \(old.bound)")
                 return (nil, .failure(error))
             }
@@ -237,6 +251,8 @@ public final class ReplicationService: Service {
     public struct ListenFailure: Error, CustomStringConvertible {
         public let endpoint: Endpoint
         public let reason: String
+        /// The bind's errno, when it was a system call that failed.
+        public var code: Int32? = nil
         public var description: String {
             "cannot accept peers on \(endpoint): \(reason) (another newsd there? choose another address with --listen or `listen`)"
         }
@@ -255,8 +271,14 @@ public final class ReplicationService: Service {
             guard registry.isAllowed(site) else {
                 let revoked = registry.isRevoked(site)
                 let why = revoked ? "site \(site) is revoked" : "site \(site) is not a configured peer (`newsctl peers --pending`)"
-                if !revoked, let from { registry.notePending(site, from: from) }
                 authenticated.refusal.withLock { $0 = why }
+                if !revoked, from != nil {
+                    // Not refused yet: the handshake goes on so the site proves its key, and the
+                    // gate after TLS notes it as pending and closes (nothing else is read).
+                    authenticated.unlisted.withLock { $0 = site }
+                    promise.succeed(.certificateVerified)
+                    return
+                }
                 promise.succeed(.failed)
                 return
             }

@@ -52,7 +52,20 @@ public final class MetricsService: Service, CustomStringConvertible {
                 }
             }
         logger.info("metrics at http://\(endpoint)/metrics")
-        try await serveConnections(of: server) { connection in await self.serve(connection) }
+        try await serveConnections(of: server) { connection in
+            // Scrapers are few; a flood of connections is closed, not served.
+            let admitted = self.connections.withLock { count in
+                guard count < Self.maximumConnections else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
+                try? await connection.channel.close()
+                return
+            }
+            await self.serve(connection)
+            self.connections.withLock { $0 -= 1 }
+        }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
@@ -65,7 +78,7 @@ public final class MetricsService: Service, CustomStringConvertible {
                 case .end:
                     let idle = try? await connection.channel.pipeline.handler(type: CloseOnIdleHandler.self).get()
                     let (status, body) = await CloseOnIdleHandler.answering(idle) {
-                        path == "/metrics" ? (HTTPResponseStatus.ok, await scrape()) : (.notFound, Array("try /metrics\n".utf8))
+                        path == "/metrics" ? (HTTPResponseStatus.ok, await scrapes.body { await self.scrape() }) : (.notFound, Array("try /metrics\n".utf8))
                     }
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
@@ -78,6 +91,29 @@ public final class MetricsService: Service, CustomStringConvertible {
                     return
                 }
             }
+        }
+    }
+
+    static let maximumConnections = 16
+    private let connections = Mutex(0)
+    private let scrapes = Scrapes()
+
+    /// One scrape at a time, its result served again for a moment: each scrape reads the site's
+    /// actor, and scrapes from anyone who can reach the port must not hold up editors' saves.
+    actor Scrapes {
+        var inFlight: Task<[UInt8], Never>?
+        var last: (at: ContinuousClock.Instant, body: [UInt8])?
+        static let reuse = Duration.milliseconds(200)
+
+        func body(_ make: @escaping @Sendable () async -> [UInt8]) async -> [UInt8] {
+            if let last, ContinuousClock.now - last.at < Self.reuse { return last.body }
+            if let inFlight { return await inFlight.value }
+            let task = Task { await make() }
+            inFlight = task
+            let body = await task.value
+            inFlight = nil
+            last = (.now, body)
+            return body
         }
     }
 
@@ -136,7 +172,7 @@ public final class MetricsService: Service, CustomStringConvertible {
                     total: UInt64(registry.rejectedSessions))
         _ = counter("newsd_watch_errors_total", "Folders that could not be watched (inotify_add_watch failed), each try",
                     total: site.health.watchErrors)
-        _ = counter("newsd_disk_errors_total", "Disk heartbeats (write and sync in the data folder, stat of the watched folder) that failed",
+        _ = counter("newsd_disk_errors_total", "Disk heartbeat checks that found the disk failing (a write and sync in the data folder, a stat of the watched folder; a hung disk counts at each check)",
                     total: site.health.diskErrors)
         let verify = await site.verifyCounts
         _ = counter("newsd_verify_runs_total", "Verifications of the whole log (newsctl verify)", total: verify.runs)
@@ -146,7 +182,9 @@ public final class MetricsService: Service, CustomStringConvertible {
                 .increment(by: max(0, process.cpuSeconds - cpuCounted.withLock { seen in defer { seen = max(seen, process.cpuSeconds) }; return seen }))
             prometheus.makeGauge(name: "process_resident_memory_bytes", labels: [], help: "Resident memory size in bytes").set(Double(process.residentBytes))
             prometheus.makeGauge(name: "process_virtual_memory_bytes", labels: [], help: "Virtual memory size in bytes").set(Double(process.virtualBytes))
-            prometheus.makeGauge(name: "process_open_fds", labels: [], help: "Open file descriptors").set(Double(process.openDescriptors))
+            if let open = process.openDescriptors {
+                prometheus.makeGauge(name: "process_open_fds", labels: [], help: "Open file descriptors").set(Double(open))
+            }
             prometheus.makeGauge(name: "process_max_fds", labels: [], help: "Limit of open file descriptors").set(Double(process.maximumDescriptors))
             prometheus.makeGauge(name: "process_start_time_seconds", labels: [], help: "Start time since the Unix epoch, in seconds")
                 .set(process.startTimeSeconds)
@@ -158,12 +196,19 @@ public final class MetricsService: Service, CustomStringConvertible {
             // The 24-character form, as series before check characters were printed.
             let id = SiteID(peer.id)
             let labels = [("peer", id?.rawValue ?? peer.id)]
-            let lag = await id.flatMap { vectors[$0] }.asyncMap { await site.lagSeconds(behind: $0) } ?? 0
-            let lagGauge = prometheus.makeGauge(name: "newsd_peer_lag_seconds", labels: labels,
-                                                help: "Age of the oldest entry this site holds that the peer has not been sent nor reported; 0 when in sync")
-            lagGauge.set(lag)
-            listed[labels[0].1] = [
-                lagGauge,
+            // No figure for a peer that has not said what it holds since this site started: its
+            // wait is not known, and the age of the whole log would page someone for nothing.
+            var series: [any MetricSeries] = []
+            if let id, let vector = vectors[id] {
+                let lagGauge = prometheus.makeGauge(name: "newsd_peer_lag_seconds", labels: labels,
+                                                    help: "Age of the oldest entry this site holds that the peer has not been sent nor reported; 0 when in sync")
+                lagGauge.set(await site.lagSeconds(behind: vector))
+                series.append(lagGauge)
+            } else {
+                prometheus.unregisterGauge(prometheus.makeGauge(name: "newsd_peer_lag_seconds", labels: labels,
+                                                                help: "Age of the oldest entry this site holds that the peer has not been sent nor reported; 0 when in sync"))
+            }
+            listed[labels[0].1] = series + [
                 gauge("newsd_peer_connected", "1 while a session with the peer is up", peer.connected ? 1 : 0, labels: labels),
                 gauge("newsd_peer_behind_entries", "Entries the peer holds that this site does not", peer.behind, labels: labels),
                 gauge("newsd_peer_ahead_entries", "Entries this site holds that the peer does not", peer.ahead, labels: labels),

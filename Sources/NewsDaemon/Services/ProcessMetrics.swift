@@ -9,14 +9,16 @@ struct ProcessMetrics: Equatable {
     var cpuSeconds: Double
     var residentBytes: Int64
     var virtualBytes: Int64
-    var openDescriptors: Int
+    /// Nil when /proc/self/fd cannot be read (out of descriptors, say): left out, not shown as 0.
+    var openDescriptors: Int?
     var maximumDescriptors: Int64
     var startTimeSeconds: Double
 
     static func read() -> ProcessMetrics? {
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
         let bootTime = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)).flatMap(Self.bootTime(from:))
-        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map { max(0, $0 - 1) } ?? 0
+        // Less the descriptor the listing itself holds open.
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map { max(0, $0 - 1) }
         var limit = rlimit()
         let maximum = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int64(clamping: limit.rlim_cur) : -1
         return parse(stat: stat, bootTime: bootTime ?? 0, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))),
@@ -26,7 +28,7 @@ struct ProcessMetrics: Equatable {
     /// `/proc/self/stat`: the command name is in parentheses and may hold spaces and parentheses
     /// itself, so fields are counted from the last ')'. Field numbers as in proc(5).
     static func parse(stat: String, bootTime: Double, ticksPerSecond: Double, pageSize: Int64,
-                      openDescriptors: Int, maximumDescriptors: Int64) -> ProcessMetrics? {
+                      openDescriptors: Int?, maximumDescriptors: Int64) -> ProcessMetrics? {
         guard let close = stat.lastIndex(of: ")"), ticksPerSecond > 0 else { return nil }
         // After ')' comes field 3 (state).
         let fields = stat[stat.index(after: close)...].split(separator: " ")

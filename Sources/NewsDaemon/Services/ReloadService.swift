@@ -38,7 +38,7 @@ public struct ReloadService: Service, CustomStringConvertible {
         for await _ in signals.cancelOnGracefulShutdown() {
             notifier.reloading()
             do {
-                let next = try DaemonConfig.resolve(configFile: configFile, overrides: overrides)
+                let next = try DaemonConfig.resolve(configFile: configFile, overrides: overrides, readingAddedPeers: false)
                 if let problem = ConfigCheck.findings(for: next, site: site).first(where: { $0.severity == .error }) {
                     throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(problem)")
                 }
@@ -50,7 +50,7 @@ public struct ReloadService: Service, CustomStringConvertible {
                 inForce = next
                 if unapplied.isEmpty {
                     refusal.set(nil)
-                    logger.notice("reloaded \(configFile ?? "flags"): \(next.trustedPeers.count) peers, log level \(next.logLevel)")
+                    logger.notice("reloaded \(configFile ?? "flags"): \(next.peers.count) configured peers, log level \(next.logLevel)")
                     notifier.ready(status: "reloaded \(configFile ?? "flags")")
                 } else {
                     let why = unapplied.joined(separator: "; ")

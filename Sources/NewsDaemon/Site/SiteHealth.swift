@@ -9,6 +9,8 @@ public final class SiteHealth: Sendable {
     struct State {
         /// Folders (relative to the watched folder) without an inotify watch, with why.
         var unwatched: [String: String] = [:]
+        /// More folders failed than are listed: the retry is a rescan of everything.
+        var overflowed = false
         var watchErrors: UInt64 = 0
         /// The last heartbeat's failure, cleared by the next that passes.
         var diskError: String?
@@ -17,19 +19,29 @@ public final class SiteHealth: Sendable {
 
     private let state = Mutex(State())
     /// Unwatched folders listed at most: a tree of a million folders past the limit must not make
-    /// `status` a million lines.
+    /// `status` a million lines. Past it, the periodic retry rescans the whole folder.
     static let maximumListed = 1000
+    /// Folders logged one by one at most; the rest are in `status`.
+    static let maximumLogged = 10
 
     public init() {}
 
-    /// A folder could not be watched. True the first time it is noted (for one log line).
+    /// What a failed watch means for the log: a line for this folder, one saying no more will
+    /// follow, or none.
+    enum Noted: Equatable { case first, quietly, lastLogged }
+
+    /// A folder could not be watched; counted each time.
     @discardableResult
-    func unwatchable(_ folder: String, why: String) -> Bool {
+    func unwatchable(_ folder: String, why: String) -> Noted {
         state.withLock { s in
             s.watchErrors &+= 1
-            guard s.unwatched[folder] == nil else { return false }
-            if s.unwatched.count < Self.maximumListed { s.unwatched[folder] = why }
-            return true
+            guard s.unwatched[folder] == nil else { return .quietly }
+            guard s.unwatched.count < Self.maximumListed else {
+                s.overflowed = true
+                return .quietly
+            }
+            s.unwatched[folder] = why
+            return s.unwatched.count < Self.maximumLogged ? .first : s.unwatched.count == Self.maximumLogged ? .lastLogged : .quietly
         }
     }
 
@@ -37,6 +49,10 @@ public final class SiteHealth: Sendable {
 
     /// Folders without a watch: a folder that went away needs none.
     func forget(_ folder: String) { watched(folder) }
+
+    /// Whether more folders failed than are listed; cleared, as the caller retries them all.
+    func takeOverflow() -> Bool { state.withLock { s in defer { s.overflowed = false }; return s.overflowed } }
+    var hasOverflowed: Bool { state.withLock { $0.overflowed } }
 
     public var unwatched: [SkippedFile] {
         state.withLock { $0.unwatched.sorted { $0.key < $1.key }.map { SkippedFile(path: $0.key.isEmpty ? "." : $0.key, reason: $0.value) } }
@@ -60,10 +76,10 @@ public final class SiteHealth: Sendable {
             var out: [String] = []
             if let disk = s.diskError { out.append("disk: \(disk)") }
             if let first = s.unwatched.min(by: { $0.key < $1.key }) {
-                let others = s.unwatched.count - 1
+                let others = s.unwatched.count - 1 + (s.overflowed ? 1 : 0)
                 out.append("\(s.unwatched.count) folder(s) cannot be watched, so changes in them are found by a periodic rescan: "
                     + "\(first.key.isEmpty ? "." : ArticlePath.escape(first.key)): \(first.value)"
-                    + (others > 0 ? " (and \(others) more: newsctl status --json)" : ""))
+                    + (others > 0 ? " (and \(s.overflowed ? "over " : "")\(others) more: newsctl status --json)" : ""))
             }
             return out
         }

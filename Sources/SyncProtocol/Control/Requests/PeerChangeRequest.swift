@@ -65,7 +65,8 @@ public struct PendingPeersRequest: ControlRequest {
     public typealias Response = [PendingPeer]
 }
 
-/// A site that proved its key at the handshake but is not a peer of this one.
+/// A site that proved it holds the key of its ID in the TLS handshake but is not a peer of this
+/// one. Anyone can make a key: check the ID with the other site's operator before accepting it.
 public struct PendingPeer: Codable, Sendable, Equatable {
     public var id: String
     /// The address it last connected from (its port there is not the one it accepts on).
