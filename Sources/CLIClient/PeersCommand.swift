@@ -98,7 +98,7 @@ struct PeerAddCommand: AsyncParsableCommand {
         }
         for warning in change.warnings { print(options.style.color(.yellow, "note: ") + warning) }
         let port = change.listening.flatMap { $0.split(separator: ":").last }.map(String.init) ?? "PORT"
-        print("at \(change.site), run: newsctl peers add \(change.thisSite)@ADDRESS-OF-THIS-SITE:\(port)")
+        print("at \(change.site), unless done already: newsctl peers add \(change.thisSite)@ADDRESS-OF-THIS-SITE:\(port)")
     }
 }
 
