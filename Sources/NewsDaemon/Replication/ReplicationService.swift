@@ -57,6 +57,17 @@ public final class ReplicationService: Service {
     }
     private let listener = Mutex<Listener?>(nil)
 
+    /// Every connection open now, accepted or dialled, from the moment its channel exists: a stop
+    /// closes them all, so none waits out a connect timeout or a hello limit (a peer that accepts
+    /// TCP and never answers held a stop for 7 s).
+    private let openChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    private func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        openChannels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in self?.openChannels.withLock { _ = $0.removeValue(forKey: id) } }
+    }
+
     public func run() async throws {
         let serverContext = try credentials.serverContext()
         let clientContext = try credentials.clientContext()
@@ -90,6 +101,7 @@ public final class ReplicationService: Service {
             self.eventsContinuation.finish()
             self.listener.withLock { $0 }?.server.channel.close(promise: nil)
             self.registry.closeAll()
+            for channel in self.openChannels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
         }
     }
 
@@ -125,6 +137,7 @@ public final class ReplicationService: Service {
                 .serverChannelOption(.backlog, value: 1024)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .bind(host: endpoint.host, port: endpoint.port) { [registry] channel in
+                    self.track(channel)
                     let authenticated = AuthenticatedPeer()
                     let activity = SessionActivity()
                     let remote = channel.remoteAddress?.description ?? "?"
@@ -301,7 +314,8 @@ public final class ReplicationService: Service {
                     let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                         .connectTimeout(.seconds(5))
                         .connect(host: address.host, port: address.port) { [registry] channel in
-                            channel.eventLoop.makeCompletedFuture {
+                            self.track(channel)
+                            return channel.eventLoop.makeCompletedFuture {
                                 let verify = Self.verifier(registry: registry, authenticated: authenticated)
                                 try channel.pipeline.syncOperations.addHandler(
                                     try NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verify))
