@@ -43,7 +43,8 @@ def tree_files(root):
     out = []
     for folder, _, names in os.walk(root):
         for name in names:
-            out.append(os.path.join(folder, name))
+            if name != ".newsd-site":  # the site's marker, not an article
+                out.append(os.path.join(folder, name))
     return out
 
 

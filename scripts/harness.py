@@ -29,7 +29,8 @@ def tree_digest(root, skip_newsd_temp=False):
     out = {}
     for folder, _, names in os.walk(root):
         for name in names:
-            if skip_newsd_temp and name.startswith(".newsd-"):
+            # `.newsd-site` is the site's own marker, not an article: never compared.
+            if name == ".newsd-site" or (skip_newsd_temp and name.startswith(".newsd-")):
                 continue
             path = os.path.join(folder, name)
             try:

@@ -30,7 +30,7 @@ import TestSupport
             folder.write("a/watch/tin.txt", "Bản sửa ở Hà Nội.\n")
             // A's version is staged beside the article at B: the writer is paused before the swap.
             try waitUntil(timeout: .seconds(20), "A's version staged at B") {
-                (try? FileManager.default.contentsOfDirectory(atPath: b.watch))?.contains { $0.hasPrefix(".newsd-") } == true
+                (try? FileManager.default.contentsOfDirectory(atPath: b.watch))?.contains { $0.hasPrefix(".newsd-") && $0 != ".newsd-site" } == true
             }
             let mine = "Bản của biên tập viên Đà Nẵng, lưu đúng lúc đó.\n"
             let temp = b.watch + "/.tin.txt.swp"

@@ -73,6 +73,65 @@ private func ownEntries(_ daemon: DaemonProcess, origin: String) throws -> Int {
     }
 }
 
+extension RejoinTests {
+    /// The measured fork, with the peer down for the whole wait: the data folder put back by hand
+    /// (not `restore-backup`), the articles folder kept. The watched folder's marker shows the log
+    /// behind; A waits, then signs anew instead of recording at places of its chain B holds.
+    /// When B returns nothing is refused: A gets its 50 edits back, B gets what A recorded
+    /// meanwhile, both list the same conflicts, both verify.
+    @Test func aDataFolderPutBackByHandWithThePeerDownSignsAnewAndForksNothing() async throws {
+        try await offThePool {
+            let a = try TestSite("a-hand", in: folder), b = try TestSite("b-hand", in: folder)
+            for n in 0..<4 { folder.write("a-hand/watch/bai-\(n).txt", "Bài \(n), bản đầu.\n") }
+            var da = try a.start(peers: [b])
+            var db = try b.start(peers: [a])
+            defer { _ = db.terminate() }
+            try da.waitUntilReady()
+            try waitUntil(timeout: .seconds(20), "the first versions at B") { b.snapshot() == a.snapshot() && b.snapshot().count == 4 }
+            #expect(da.terminate() == 0)
+            _ = try run("/bin/cp", ["-a", a.data, folder.sub("a-hand-data.copy")])
+
+            da = try a.start(peers: [b])
+            try da.waitUntilReady()
+            for n in 0..<2 { folder.write("a-hand/watch/bai-\(n).txt", "Bài \(n), bản sửa sau bản sao.\n") }
+            try waitUntil(timeout: .seconds(20), "the edits at B") { try ownEntries(db, origin: a.id) == 6 }
+            #expect(da.terminate() == 0)
+            #expect(db.terminate() == 0)
+            #expect(FileManager.default.fileExists(atPath: a.watch + "/.newsd-site"), "the marker is in the watched folder")
+
+            // The data folder goes back to the copy; B stays down past the wait.
+            try replace(a.data, with: folder.sub("a-hand-data.copy"))
+            let flags = ["--listen", "127.0.0.1:\(a.port)", "--site-name", "a", "--peer", b.address, "--rejoin-timeout", "2"]
+            da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags)
+            defer { _ = da.terminate() }
+            try da.waitUntilReady(timeout: .seconds(30))
+            #expect(da.log.contains("the data folder is older than the last run"), "\(da.log)")
+            let status = try JSONSerialization.jsonObject(with: Data(try da.ctl(["status", "--json"]).stdout.utf8)) as? [String: Any]
+            let author = try #require((status?["signing_as"] as? String)?.split(separator: " ").first.map(String.init), "\(String(describing: status))")
+            #expect(try ownEntries(da, origin: a.id) == 4, "nothing more signed as A")
+            try waitUntil(timeout: .seconds(10), "the folder's newer files recorded under the new key") { try ownEntries(da, origin: author) == 2 }
+            folder.write("a-hand/watch/bai-3.txt", "Bài 3, viết khi Đà Nẵng chưa về.\n")
+            try waitUntil(timeout: .seconds(10), "a new save recorded") { try ownEntries(da, origin: author) == 3 }
+
+            // B returns: no refusal either way; A's chain is whole again at A, A's new entries at B.
+            db = try b.start(peers: [a])
+            try waitUntil(timeout: .seconds(30), "both chains everywhere") {
+                try ownEntries(da, origin: a.id) == 6 && ownEntries(db, origin: author) == 3
+            }
+            try waitUntil(timeout: .seconds(20), "both folders alike") { a.snapshot() == b.snapshot() }
+            #expect(folder.read("b-hand/watch/bai-3.txt") == "Bài 3, viết khi Đà Nẵng chưa về.\n")
+            var listed: [[String?]] = []
+            for daemon in [da, db] {
+                let conflicts = try JSONSerialization.jsonObject(with: Data(try daemon.ctl(["conflicts", "--json"]).stdout.utf8)) as? [[String: Any]]
+                listed.append((conflicts ?? []).map { $0["article"] as? String }.sorted { ($0 ?? "") < ($1 ?? "") })
+                #expect(try daemon.ctl(["verify"]).status == 0)
+            }
+            #expect(listed[0] == listed[1], "the same conflicts at both")
+            #expect(!db.log.contains("chainBroken") && !da.log.contains("chainBroken"), "no fork")
+        }
+    }
+}
+
 /// `newsctl backup` while editors save, and `newsd restore-backup` after a lost disk.
 @Suite(.serialized) struct BackupTests {
     let folder = TemporaryFolder("backup")

@@ -227,6 +227,8 @@ public struct TestSite: Sendable {
         let base = URL(fileURLWithPath: watch)
         guard let walker = FileManager.default.enumerator(atPath: watch) else { return files }
         while let relative = walker.nextObject() as? String {
+            // newsd's own marker (`.newsd-site`) is the site's, not an article.
+            if relative == ".newsd-site" { continue }
             let url = base.appendingPathComponent(relative)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {

@@ -35,6 +35,7 @@ public final class IngestService: Service {
         // has handed back this site's entries; until then each start is patient again.
         if reconciled && rejoined { await site.finishRestore() }
         await site.markReady()
+        await site.updateChainMarker()
         await onReady()
         let watcher = self.watcher
         await withDiscardingTaskGroup { group in
@@ -57,10 +58,12 @@ public final class IngestService: Service {
                     }
                     await self.retryOwedWrites()
                     await self.site.checkpointIfIdle()
+                    await self.site.updateChainMarker()
                 }
             }
             // Until SIGTERM/SIGINT: then the watcher's stream ends and the retry loop is cancelled.
             try? await gracefulShutdown()
+            await self.site.updateChainMarker()
             watcher.stop()
             group.cancelAll()
         }

@@ -28,18 +28,29 @@ public struct NewsdApp: Sendable {
         // Peers this site dials are asked for its own later entries before anything local is
         // recorded; after a restore from backup, patiently (see RejoinProgress).
         let restored = folder.wasRestored
+        // The data folder put back by hand from an older copy: the watched folder's marker knows.
+        let author = try folder.loadAuthorKey()?.key
+        let marker = ChainMarker.read(watchDir: config.watchDir)
+        let behind = marker?.showsLogBehind(site: key.siteID) { (try? log.chainTip(of: $0))?.sequence ?? 0 } ?? false
+        if let marker, behind {
+            let held = (try? log.chainTip(of: marker.origin))?.sequence ?? 0
+            let why = "this site's log holds its own entries (\(marker.origin.short)) up to #\(held), but it recorded up to #\(marker.sequence) on this folder "
+                + "(\(ChainMarker.path(watchDir: config.watchDir))): the data folder is older than the last run. Its peers are asked for the rest before anything local is recorded"
+            logger.warning("\(why)")
+        }
         // After a restore, accept-only peers are waited for too (they dial in); otherwise only the
         // peers this site dials, so an ordinary start is not held up by a peer that may never call.
-        let asked = config.trustedPeers.filter { $0.site != key.siteID && ($0.endpoint != nil || restored) }.map(\.site)
+        let patient = restored || behind
+        let asked = config.trustedPeers.filter { $0.site != key.siteID && ($0.endpoint != nil || patient) }.map(\.site)
         let rejoin = asked.isEmpty || config.rejoinTimeout == .zero ? nil
-            : Rejoin(peers: asked, patient: restored, timeout: config.rejoinTimeout)
+            : Rejoin(peers: asked, patient: patient, timeout: config.rejoinTimeout)
         let health = SiteHealth()
-        let author = try folder.loadAuthorKey()?.key
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health, signer: author)
         if let author { logger.info("this site signs its entries as \(author.siteID) (made after a restore; \(folder.authorKeyPath))") }
-        if restored && rejoin == nil && !asked.isEmpty {
-            // Told not to wait (rejoin_timeout_s = 0): no peer was asked, so none is known to be caught up.
-            try await site.signAnewAfterRestore(because: "rejoin_timeout_s = 0 asks no peer")
+        if behind { await site.markLogBehindMarker() }
+        if (restored && rejoin == nil && !asked.isEmpty) || (behind && rejoin == nil) {
+            // No peer was asked (rejoin_timeout_s = 0, or none listed): none is known to hold the rest.
+            try await site.signAnewAfterRestore(because: asked.isEmpty ? "no peer is listed to hand back the rest" : "rejoin_timeout_s = 0 asks no peer")
         }
         if restored {
             logger.notice("first start after `newsd restore-backup`: files missing from the folder are written back from the log, not deleted")

@@ -25,22 +25,41 @@ extension SiteLog {
     @discardableResult
     public func signAnewAfterRestore(because reason: String) throws -> SiteID? {
         let folder = DataFolder(path: settings.dataDir)
-        guard restoredFromBackup || folder.wasRestored else { return nil }
-        if let made = try folder.loadAuthorKey(), let restoredAt = folder.restoredAt, made.madeAt >= restoredAt.addingTimeInterval(-1) {
+        guard restoredFromBackup || folder.wasRestored || logBehindMarker else { return nil }
+        if !logBehindMarker, let made = try folder.loadAuthorKey(), let restoredAt = folder.restoredAt,
+           made.madeAt >= restoredAt.addingTimeInterval(-1) {
             return nil
         }
         let author = SiteKey()
         try folder.save(author, to: folder.authorKeyPath)
         signer = author
-        let why = "restored from a backup and \(reason): this site's entries are signed as \(author.siteID) from now on, so none can fork "
+        let how = logBehindMarker ? "started on a data folder older than its last run" : "restored from a backup"
+        let why = "\(how) and \(reason): this site's entries are signed as \(author.siteID) from now on, so none can fork "
             + "the chain of \(key.siteID) a peer may hold; that chain comes back whenever the peers are reached"
         logger.notice("\(why)")
         return author.siteID
     }
 
+    /// The watched folder's marker shows the log behind this site's last run: see `ChainMarker`.
+    public func markLogBehindMarker() { logBehindMarker = true }
+
+    /// Writes the watched folder's marker when this site's own chain has moved; never while the
+    /// log is behind the marker (that would erase the evidence before the peers have answered).
+    public func updateChainMarker() {
+        guard let tip = try? log.chainTip(of: signer.siteID)?.sequence, tip > 0 else { return }
+        if let marked = markedSequence, marked.origin == signer.siteID, marked.sequence == tip { return }
+        if let existing = ChainMarker.read(watchDir: settings.watchDir), existing.site == key.siteID, existing.origin == signer.siteID,
+           existing.sequence > tip {
+            return
+        }
+        if ChainMarker(site: key.siteID, origin: signer.siteID, sequence: tip).write(watchDir: settings.watchDir) {
+            markedSequence = (signer.siteID, tip)
+        }
+    }
+
     /// `status`: the origin this site's new entries carry, when it is not the site's own ID.
     public var signingAs: String? {
-        signer.siteID == key.siteID ? nil : "\(signer.siteID) (a restored site that could not reach every peer signs anew; see docs/RELIABILITY.md)"
+        signer.siteID == key.siteID ? nil : "\(signer.siteID) (a site restored or put back from an older copy that could not reach every peer signs anew; see docs/RELIABILITY.md)"
     }
 
     /// Whether status should say "rejoining", with the catch-up so far.

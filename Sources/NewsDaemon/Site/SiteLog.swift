@@ -67,6 +67,11 @@ public actor SiteLog {
     /// The data folder was put back from a backup (`newsd restore-backup`) and this is the first
     /// start since: a file missing from the folder is owed to it, not deleted.
     var restoredFromBackup = false
+    /// The watched folder's marker says this site's own chain reached further than its log does:
+    /// the data folder was put back from an older copy by hand. Treated as a restore.
+    var logBehindMarker = false
+    /// The sequence last written to the watched folder's marker.
+    var markedSequence: (origin: SiteID, sequence: UInt64)?
 
     /// The log's own thread, apart from the network's event loops and Swift's shared pool (two
     /// threads on a two-core server): its SQLite work, `fsync` and `syncfs` block for as long as the
