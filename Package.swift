@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // System libraries, found through pkg-config or the default include path.
@@ -44,7 +48,7 @@ let package = Package(
         .target(
             name: "NewsDaemon",
             dependencies: [
-                "SyncProtocol", "Store", "CShims",
+                "SyncProtocol", "Store", "CShims", "NewsWeb",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -59,6 +63,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // The web view: HTTP (Hummingbird), pages rendered by swift-mustache, accounts and sessions.
+        // Speaks to the site only through control requests, as newsctl does.
+        .target(
+            name: "NewsWeb",
+            dependencies: [
+                "SyncProtocol", "NewsControl",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // newsctl's parts: control client, diff rendering, output.
@@ -107,6 +126,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "NewsControlTests", dependencies: ["NewsControl", "SyncProtocol"]),
+        .testTarget(name: "NewsWebTests", dependencies: ["NewsWeb", "SyncProtocol", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SyncProtocol", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

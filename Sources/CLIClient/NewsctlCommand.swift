@@ -18,7 +18,7 @@ struct NewsctlCommand: AsyncParsableCommand {
         version: NewsdVersion.current,
         subcommands: [StatusCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
                       VerifyCommand.self, RestoreCommand.self, DeletesCommand.self, PeersCommand.self,
-                      ConflictsCommand.self, ResolveCommand.self, SyncCommand.self, BackupCommand.self])
+                      ConflictsCommand.self, ResolveCommand.self, SyncCommand.self, BackupCommand.self, WebUserCommand.self])
 
     /// ArgumentParser's own main, with newsctl's exit statuses (ExitStatus): a usage error exits 2,
     /// not 64, and a failure under --json is also printed as JSON on stdout.

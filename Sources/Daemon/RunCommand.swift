@@ -24,6 +24,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics.", valueName: "HOST:PORT"))
     var metrics: String?
 
+    @Option(name: .long, help: ArgumentHelp("Serve the web view at http://HOST:PORT/ (127.0.0.1:7480 for this machine only).", valueName: "HOST:PORT"))
+    var web: String?
+
     @Option(name: .long, help: ArgumentHelp("A name people read for this site (default: host name).", valueName: "NAME"))
     var siteName: String?
 
@@ -40,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let overrides = DaemonConfig.Overrides(
             siteName: siteName, watch: watch, data: common.data, control: control, listen: listen, logLevel: logLevel, peers: peer, metrics: metrics,
-            rejoinTimeoutSeconds: rejoinTimeout)
+            rejoinTimeoutSeconds: rejoinTimeout, web: web)
         LoggingSystem.bootstrap { NewsdLogHandler(label: $0) }
         let logger = Logger(label: "newsd")
         // A config newsd cannot run with is said once, at error priority, and exits EX_CONFIG, which

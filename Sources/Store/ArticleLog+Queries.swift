@@ -125,6 +125,15 @@ extension ArticleLog {
         }
     }
 
+    /// Every article's head entries, in one pass: for the web view's article list.
+    public func allHeadEntries() throws -> [ArticlePath: [LogEntry]] {
+        var out: [ArticlePath: [LogEntry]] = [:]
+        try db.statement("SELECT \(Self.entryColumns) FROM heads h JOIN entries e ON e.version = h.version").query([]) { row in
+            if let entry = Self.entry(from: row) { out[entry.article, default: []].append(entry) }
+        }
+        return out
+    }
+
     /// Every article's heads: for checks that compare whole sites.
     public func allHeads() throws -> [ArticlePath: Set<VersionID>] {
         var out: [ArticlePath: Set<VersionID>] = [:]

@@ -364,3 +364,56 @@ private final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 }
+
+/// One HTTP/1.1 exchange on loopback: status, headers (lower-cased names), body.
+public struct HTTPReply: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: String
+
+    public func header(_ name: String) -> String? { headers.first { $0.0 == name.lowercased() }?.1 }
+    /// `name=value` of a Set-Cookie header, for the next request's Cookie header.
+    public func cookie(_ name: String) -> String? {
+        headers.filter { $0.0 == "set-cookie" }.map(\.1).compactMap { line in
+            line.split(separator: ";").first.map(String.init).flatMap { $0.hasPrefix(name + "=") ? $0 : nil }
+        }.first
+    }
+}
+
+/// Sends one request and reads the whole reply (the connection is closed after it).
+public func httpExchange(port: Int, method: String = "GET", path: String, headers: [String: String] = [:], body: String? = nil) throws -> HTTPReply {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 20, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw TimedOut(description: "cannot connect to 127.0.0.1:\(port)") }
+    var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+    for (name, value) in headers { text += "\(name): \(value)\r\n" }
+    let bodyBytes = Array((body ?? "").utf8)
+    if body != nil { text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(bodyBytes.count)\r\n" }
+    let request = Array((text + "\r\n").utf8) + bodyBytes
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    let raw = String(decoding: receive(fd), as: UTF8.self)
+    let parts = raw.components(separatedBy: "\r\n\r\n")
+    let head = parts.first?.components(separatedBy: "\r\n") ?? []
+    let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+    let fields = head.dropFirst().compactMap { line -> (String, String)? in
+        guard let colon = line.firstIndex(of: ":") else { return nil }
+        return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    }
+    return HTTPReply(status: status, headers: Array(fields), body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+}
+
+/// `application/x-www-form-urlencoded`.
+public func formEncoded(_ fields: [(String, String)]) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    return fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+}

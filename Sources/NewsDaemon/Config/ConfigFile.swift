@@ -20,6 +20,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var massDeleteMinimum: Int?
     public var peers: [String]?
     public var metrics: String?
+    /// Where to serve the web view (`web_listen = "127.0.0.1:7480"`); off when absent.
+    public var webListen: String?
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
@@ -46,7 +48,7 @@ public struct ConfigFile: Sendable, Equatable {
     static let knownKeys: Set<String> = [
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
         "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked", "rejoin_timeout_s",
-        "group", "file_mode", "folder_mode", "admin_group",
+        "group", "file_mode", "folder_mode", "admin_group", "web_listen",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -85,6 +87,10 @@ public struct ConfigFile: Sendable, Equatable {
         config.listen = try string("listen")
         config.logLevel = try string("log_level")
         config.metrics = try string("metrics")
+        config.webListen = try string("web_listen")
+        if let web = config.webListen {
+            do { _ = try Endpoint(web, listening: true) } catch { throw Invalid(file: file, detail: "web_listen: \(error)") }
+        }
         if let metrics = config.metrics {
             do { _ = try Endpoint(metrics, listening: true) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }
         }

@@ -23,6 +23,7 @@ public enum ConfigReport {
             ("files", "group \(group), files \(octal(config.fileMode)), folders \(octal(config.folderMode))"),
             ("admin group", config.adminGroup),
             ("metrics", config.metrics?.description ?? "off"),
+            ("web", config.web.map { "http://\($0)/" } ?? "off"),
             ("log level", config.logLevel.rawValue),
             ("limits", "files up to \(config.maximumFileBytes) bytes; deletes held over \(Int(config.massDeleteFraction * 100))% and \(config.massDeleteMinimum) articles in \(config.massDeleteWindowMillis / 1000) s"),
         ]

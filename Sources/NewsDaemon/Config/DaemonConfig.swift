@@ -15,6 +15,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var addedPeers: [PeerAddress] = []
     /// Where to serve Prometheus metrics; nil for off.
     public var metrics: Endpoint?
+    /// Where to serve the web view; nil for off.
+    public var web: Endpoint? = nil
     public var logLevel: Logger.Level
     public var debounce: Duration
     public var maximumFileBytes: Int64
@@ -48,9 +50,11 @@ public struct DaemonConfig: Sendable, Equatable {
         public var logLevel: String?
         public var peers: [String]
         public var metrics: String?
+        public var web: String?
         public var rejoinTimeoutSeconds: Int?
         public init(siteName: String? = nil, watch: String? = nil, data: String? = nil, control: String? = nil, listen: String? = nil,
-                    logLevel: String? = nil, peers: [String] = [], metrics: String? = nil, rejoinTimeoutSeconds: Int? = nil) {
+                    logLevel: String? = nil, peers: [String] = [], metrics: String? = nil, rejoinTimeoutSeconds: Int? = nil, web: String? = nil) {
+            self.web = web
             self.rejoinTimeoutSeconds = rejoinTimeoutSeconds
             self.peers = peers
             self.metrics = metrics
@@ -104,7 +108,9 @@ public struct DaemonConfig: Sendable, Equatable {
         let listen: Endpoint
         let peers: [PeerAddress]
         let metrics: Endpoint?
+        let web: Endpoint?
         do {
+            web = try (overrides.web ?? file.webListen).map { try Endpoint($0, listening: true) }
             metrics = try (overrides.metrics ?? file.metrics).map { try Endpoint($0, listening: true) }
             listen = try Endpoint(overrides.listen ?? file.listen ?? defaultListen, listening: true)
             // Flags add to the file's peers; a site listed twice keeps the last address.
@@ -125,6 +131,7 @@ public struct DaemonConfig: Sendable, Equatable {
             peers: peers,
             addedPeers: added,
             metrics: metrics,
+            web: web,
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
             maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),

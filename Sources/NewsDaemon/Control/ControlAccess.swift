@@ -41,6 +41,9 @@ public struct ControlAccess: Sendable {
     public static func isChange(method: String, frame: [UInt8]) -> Bool {
         switch method {
         case RestoreRequest.method, ResolveRequest.method, SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method: return true
+        case WebUserRequest.method:
+            let params = try? ControlJSON.decoder().decode(RequestEnvelope<WebUserRequest>.self, from: Data(frame)).params
+            return params?.action != .list
         case DeletesRequest.method:
             // Listing what is held is a read; anything else (confirm, or an action this build does
             // not know) is treated as a change.

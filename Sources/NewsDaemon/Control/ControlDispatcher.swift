@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NewsWeb
 import Store
 import SyncProtocol
 
@@ -12,9 +13,15 @@ public struct ControlDispatcher: Sendable {
     public let directory: PeerDirectory?
     /// Who may change the site; nil lets every caller (in-process tests).
     public let access: ControlAccess?
+    /// The web view's accounts (`newsctl web-user`); nil when there is none.
+    public let webAccounts: WebAccounts?
+    public let webSessions: WebSessions?
     let logger: Logger?
 
-    public init(site: SiteLog, registry: PeerRegistry? = nil, directory: PeerDirectory? = nil, access: ControlAccess? = nil, logger: Logger? = nil) {
+    public init(site: SiteLog, registry: PeerRegistry? = nil, directory: PeerDirectory? = nil, access: ControlAccess? = nil,
+                webAccounts: WebAccounts? = nil, webSessions: WebSessions? = nil, logger: Logger? = nil) {
+        self.webAccounts = webAccounts
+        self.webSessions = webSessions
         self.site = site
         self.registry = registry
         self.directory = directory
@@ -54,13 +61,34 @@ public struct ControlDispatcher: Sendable {
         }
     }
 
+    /// A request from the web view, for a signed-in account whose role the web view has checked:
+    /// only reads, restores and resolves go through; each change is logged with the account.
+    public func respond(to frame: [UInt8], webAccount: String) async -> [UInt8] {
+        let method = (try? ControlJSON.decoder().decode(RequestMethod.self, from: Data(frame)))?.method ?? ""
+        let webMethods: Set<String> = [StatusRequest.method, LogRequest.method, ShowRequest.method, ConflictsRequest.method, PeersRequest.method,
+                                       PendingPeersRequest.method, ArticlesRequest.method, RestoreRequest.method, ResolveRequest.method]
+        guard webMethods.contains(method) else {
+            return Self.failure(ControlFailure(.forbidden, "the web view does not ask for \(method.prefix(64))"))
+        }
+        return await respond(to: frame, caller: nil, webAccount: webAccount)
+    }
+
     public func respond(to frame: [UInt8], caller: ControlAccess.Caller? = nil) async -> [UInt8] {
+        await respond(to: frame, caller: caller, webAccount: nil)
+    }
+
+    private func respond(to frame: [UInt8], caller: ControlAccess.Caller?, webAccount: String?) async -> [UInt8] {
         let data = Data(frame)
         let method: String
         do { method = try ControlJSON.decoder().decode(RequestMethod.self, from: data).method } catch {
             return Self.failure(ControlFailure(.badRequest, "request is not a JSON object with a \"method\""))
         }
-        if ControlAccess.isChange(method: method, frame: frame) {
+        if let webAccount, ControlAccess.isChange(method: method, frame: frame) {
+            logger?.notice("control: \(method.prefix(64)) asked by web account \(webAccount)")
+            if let rejoin = site.rejoin, rejoin.isRejoining {
+                return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
+            }
+        } else if ControlAccess.isChange(method: method, frame: frame) {
             if let access, !access.mayChange(caller) {
                 logger?.warning("control: refused \(method.prefix(64)) from \(caller.map { "\($0)" } ?? "an unnamed client"): not an admin")
                 return Self.failure(access.refusal(for: caller, method: String(method.prefix(64))))
@@ -68,7 +96,7 @@ public struct ControlDispatcher: Sendable {
             logger?.notice("control: \(method.prefix(64)) asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
             // Restore, resolve and confirmed deletes record local changes (and take in what is on
             // disk first): not while this site may not yet hold its own later entries.
-            if ![SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method].contains(method), let rejoin = site.rejoin, rejoin.isRejoining {
+            if ![SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method, WebUserRequest.method].contains(method), let rejoin = site.rejoin, rejoin.isRejoining {
                 return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
             }
         }
@@ -88,6 +116,8 @@ public struct ControlDispatcher: Sendable {
         case PeerAddRequest.method: return await handle(PeerAddRequest.self, data) { try await addPeer($0) }
         case PeerRemoveRequest.method: return await handle(PeerRemoveRequest.self, data) { try await removePeer($0) }
         case PendingPeersRequest.method: return await handle(PendingPeersRequest.self, data) { _ in registry?.pendingPeers ?? [] }
+        case ArticlesRequest.method: return await handle(ArticlesRequest.self, data) { try await site.articles($0) }
+        case WebUserRequest.method: return await handle(WebUserRequest.self, data) { try await webUser($0) }
         default:
             return Self.failure(ControlFailure(.unknownMethod, "unknown method '\(method.prefix(64))'"))
         }
@@ -124,6 +154,30 @@ public struct ControlDispatcher: Sendable {
             return id
         }
         return .init(dialing: registry.nudge(target).map(\.description))
+    }
+
+    private func webUser(_ request: WebUserRequest) async throws -> [WebAccountInfo] {
+        guard let accounts = webAccounts else { throw ControlFailure(.unavailable, "the web view is off (web_listen in the config, or --web)") }
+        switch request.action {
+        case .list:
+            return await accounts.list()
+        case .add:
+            guard let name = request.name, let password = request.password else { throw ControlFailure(.badRequest, "web-user add needs a name and a password") }
+            do {
+                let added = try await accounts.add(name: name, role: request.role ?? .viewer, password: password)
+                webSessions?.update(account: name, role: added.role)
+                logger?.notice("web account \(name) added or changed (\(added.role.rawValue))")
+                return [added]
+            } catch let invalid as WebAccounts.Invalid {
+                throw ControlFailure(.badRequest, invalid.description)
+            }
+        case .remove:
+            guard let name = request.name else { throw ControlFailure(.badRequest, "web-user remove needs a name") }
+            guard let gone = try await accounts.remove(name: name) else { throw ControlFailure(.notFound, "no web account '\(name.prefix(64))'") }
+            webSessions?.update(account: name, role: nil)
+            logger?.notice("web account \(name) removed; its sessions end")
+            return [gone]
+        }
     }
 
     private func addPeer(_ request: PeerAddRequest) async throws -> PeerChange {

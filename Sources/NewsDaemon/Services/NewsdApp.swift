@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NewsWeb
 import ServiceLifecycle
 import Store
 import SyncProtocol
@@ -95,8 +96,12 @@ public struct NewsdApp: Sendable {
             await gate.done(.replication)
         }
         let directory = PeerDirectory(local: key.siteID, config: config, logger: logger) { replication.reconfigure(peers: $0) }
-        let control = ControlServer(path: config.controlPath, dispatcher: ControlDispatcher(site: site, registry: registry, directory: directory,
-                                                                                access: ControlAccess(adminGroup: config.adminGroup), logger: logger),
+        // The web view's accounts are kept whether or not it is served, so they can be made first.
+        let webAccounts = try WebAccounts(dataDir: config.dataDir)
+        let webSessions = WebSessions()
+        let dispatcher = ControlDispatcher(site: site, registry: registry, directory: directory, access: ControlAccess(adminGroup: config.adminGroup),
+                                           webAccounts: webAccounts, webSessions: webSessions, logger: logger)
+        let control = ControlServer(path: config.controlPath, dispatcher: dispatcher,
                                     logger: logger) { await gate.done(.control) }
         let refusal = ReloadRefusal()
         let reload = ReloadService(configFile: config.configFile, overrides: overrides, current: config, notifier: notifier,
@@ -123,6 +128,23 @@ public struct NewsdApp: Sendable {
             ?? SystemdNotifier.watchdogInterval().map { $0 / 2 } ?? .seconds(10)
         services.append(.init(service: HealthService(health: health, dataDir: config.dataDir, watchDir: config.watchDir,
                                                      interval: heartbeat, logger: logger)))
+        if let endpoint = config.web {
+            let firstRun = await webAccounts.isEmpty ? webSessions.makeFirstRunToken() : nil
+            let web = try WebService(host: endpoint.host, port: endpoint.port,
+                                     control: WebControl { frame, account in await dispatcher.respond(to: frame, webAccount: account) },
+                                     accounts: webAccounts, sessions: webSessions, logger: logger) { port in
+                let address = Endpoint(host: endpoint.host, port: port)
+                if let firstRun {
+                    // Nothing is open without a secret: the first run's secret is this link, printed once.
+                    let link = "web view at http://\(address)/ — no accounts yet: sign in once with http://\(address)/signin?token=\(firstRun) "
+                        + "(then add accounts with `newsctl web-user add NAME --role editor`)"
+                    logger.notice("\(link)")
+                } else {
+                    logger.notice("web view at http://\(address)/")
+                }
+            }
+            services.append(.init(service: web))
+        }
         if let endpoint = config.metrics {
             services.append(.init(service: MetricsService(endpoint: endpoint, prometheus: MetricsService.bootstrap(),
                                                           site: site, registry: registry, logger: logger)))

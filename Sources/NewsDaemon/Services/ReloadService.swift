@@ -43,7 +43,8 @@ public struct ReloadService: Service, CustomStringConvertible {
                     throw ConfigFile.Invalid(file: configFile ?? "flags", detail: "\(problem)")
                 }
                 for (name, before, after) in [("watch", inForce.watchDir, next.watchDir), ("data", inForce.dataDir, next.dataDir),
-                                              ("control", inForce.controlPath, next.controlPath)] where before != after {
+                                              ("control", inForce.controlPath, next.controlPath),
+                                              ("web_listen", inForce.web?.description ?? "off", next.web?.description ?? "off")] where before != after {
                     logger.warning("reload: '\(name)' changed from \(before) to \(after); it takes effect at the next restart")
                 }
                 let unapplied = await apply(next)

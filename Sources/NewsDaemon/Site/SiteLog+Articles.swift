@@ -1,0 +1,55 @@
+import Foundation
+import Store
+import SyncProtocol
+
+extension SiteLog {
+    /// Titles kept at most; past it the cache starts again (a search then reads blobs anew).
+    static let maximumTitles = 200_000
+
+    /// The web view's list: every article's winning version and title, searched, filtered,
+    /// newest first, one page of it.
+    public func articles(_ request: ArticlesRequest) throws -> ArticlesRequest.Response {
+        let pageSize = min(max(request.pageSize, 1), 500)
+        let page = max(request.page, 0)
+        var rows: [(article: ArticlePath, winner: LogEntry, heads: Int)] = []
+        for (article, heads) in try log.allHeadEntries() {
+            guard let winner = ConflictRule.winner(of: heads) else { continue }
+            let deleted = winner.operation == .delete
+            switch request.filter {
+            case .live: if deleted { continue }
+            case .deleted: if !deleted { continue }
+            case .conflicts: if heads.count < 2 { continue }
+            case .changedToday:
+                if deleted || winner.time.milliseconds < (request.todayStartMillis ?? 0) { continue }
+            }
+            rows.append((article, winner, heads.count))
+        }
+        let words = SearchFolding.fold(request.query ?? "").split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        if !words.isEmpty {
+            rows = try rows.filter { row in
+                let haystack = SearchFolding.fold(row.article.rawValue) + "\n" + SearchFolding.fold(try title(of: row.winner))
+                return words.allSatisfy { haystack.contains($0) }
+            }
+        }
+        rows.sort { ($0.winner.time, $0.article.rawValue) > ($1.winner.time, $1.article.rawValue) }
+        let start = min(page * pageSize, rows.count)
+        let shown = try rows[start..<min(start + pageSize, rows.count)].map { row in
+            ArticleSummary(article: row.article.rawValue, title: try title(of: row.winner), head: VersionInfo(entry: row.winner),
+                           heads: row.heads, deleted: row.winner.operation == .delete)
+        }
+        return .init(total: rows.count, page: page, pageSize: pageSize, articles: shown)
+    }
+
+    /// The first non-empty line of a version's text, at most 200 characters.
+    func title(of entry: LogEntry) throws -> String {
+        guard entry.operation == .put, let hash = entry.contentHash else { return "" }
+        if let known = titles[hash] { return known }
+        let bytes = try log.blob(hash) ?? []
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        let line = text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
+        let title = String(line.prefix(200))
+        if titles.count >= Self.maximumTitles { titles.removeAll(keepingCapacity: true) }
+        titles[hash] = title
+        return title
+    }
+}

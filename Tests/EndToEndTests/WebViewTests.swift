@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The web view over real HTTP: first-run link, accounts, search, history, word diff, restore
+/// with its CSRF check, roles, bad input.
+@Suite(.serialized) struct WebViewTests {
+    let folder = TemporaryFolder("web")
+
+    func cookie(_ reply: HTTPReply) throws -> String { try #require(reply.cookie("newsd_session"), "no session cookie: \(reply.headers)") }
+
+    func csrf(_ html: String) throws -> String {
+        let marker = #"name="csrf" value=""#
+        let start = try #require(html.range(of: marker), "no CSRF field").upperBound
+        return String(html[start...].prefix(64))
+    }
+
+    @Test func anEditorSignsInFindsAnArticleReadsItsDiffAndRestoresIt() async throws {
+        try await offThePool {
+            let watch = folder.sub("w")
+            try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+            folder.write("w/ha-noi.txt", "Tin Hà Nội\n\nĐường phố Hà Nội sáng nay đông đúc.\n")
+            folder.write("w/da-nang.txt", "Tin Đà Nẵng\n\nBiển Đà Nẵng trong xanh.\n")
+            let port = freePort()
+            let daemon = try DaemonProcess(watch: watch, data: folder.sub("d"), extra: ["--web", "127.0.0.1:\(port)"])
+            defer { _ = daemon.terminate() }
+            try daemon.waitUntilReady()
+
+            // Nothing is open without a secret; the first run prints a one-time link.
+            #expect(try httpExchange(port: port, path: "/articles").status == 303)
+            let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("signin?token=") })
+            let token = String(line[try #require(line.range(of: "token=")).upperBound...].prefix(64))
+            #expect(try httpExchange(port: port, path: "/signin?token=" + String(repeating: "0", count: 64)).status == 403)
+            let first = try httpExchange(port: port, path: "/signin?token=\(token)")
+            #expect(first.status == 302)
+            let admin = try cookie(first)
+            #expect(first.header("set-cookie")?.contains("HttpOnly") == true && first.header("set-cookie")?.contains("SameSite=Strict") == true)
+            #expect(try httpExchange(port: port, path: "/signin?token=\(token)").status == 403, "the link works once")
+
+            // Accounts with newsctl; sign in with a password.
+            let made = try run("/bin/sh", ["-c", "printf 'mat-khau-bien-tap\\n' | \"$0\" web-user add an --role editor --password-stdin --data \"$1\"",
+                                           Binaries.newsctl, daemon.dataDir])
+            #expect(made.status == 0, "\(made.stderr)")
+            _ = try run("/bin/sh", ["-c", "printf 'mat-khau-nguoi-xem\\n' | \"$0\" web-user add binh --password-stdin --data \"$1\"",
+                                    Binaries.newsctl, daemon.dataDir])
+            #expect(try daemon.ctl(["web-user", "list"]).stdout.contains("an  editor"))
+            let wrong = try httpExchange(port: port, method: "POST", path: "/signin", body: formEncoded([("name", "an"), ("password", "sai")]))
+            #expect(wrong.status == 401 && wrong.cookie("newsd_session") == nil)
+            let signed = try httpExchange(port: port, method: "POST", path: "/signin", body: formEncoded([("name", "an"), ("password", "mat-khau-bien-tap")]))
+            let editor = try cookie(signed)
+            _ = admin
+
+            // Search without marks finds the article with them; the page is Vietnamese when asked.
+            let found = try httpExchange(port: port, path: "/articles?q=ha+noi", headers: ["Cookie": editor, "Accept-Language": "vi,en;q=0.5"])
+            #expect(found.status == 200)
+            #expect(found.body.contains("ha-noi.txt") && !found.body.contains("da-nang.txt"))
+            #expect(found.body.contains("Tin Hà Nội") && found.body.contains("Bài viết"))
+            #expect(found.header("content-security-policy")?.contains("default-src 'none'") == true)
+
+            // An edit on disk appears as a new version; the word diff marks it.
+            folder.write("w/ha-noi.txt", "Tin Hà Nội\n\nĐường phố Hà Nội chiều nay vắng vẻ.\n")
+            try waitUntil("the edit logged") { try daemon.ctl(["log", "ha-noi.txt", "--json"]).stdout.components(separatedBy: "\"version\"").count == 3 }
+            let page = try httpExchange(port: port, path: "/article?path=ha-noi.txt", headers: ["Cookie": editor])
+            #expect(page.status == 200 && page.body.contains("chiều nay vắng vẻ"))
+            let diffLink = try #require(page.body.range(of: "/diff?path=ha-noi.txt&amp;from=")).lowerBound
+            let href = String(page.body[diffLink...].prefix { $0 != "\"" }).replacingOccurrences(of: "&amp;", with: "&")
+            let diff = try httpExchange(port: port, path: href, headers: ["Cookie": editor])
+            #expect(diff.body.contains("<del>sáng</del>") || diff.body.contains("<del>sáng nay đông đúc</del>"), "\(diff.body)")
+            #expect(diff.body.contains("<ins>chiều</ins>") || diff.body.contains("<ins>chiều nay vắng vẻ</ins>"), "\(diff.body)")
+
+            // Restore the first version: refused without the CSRF token, done with it.
+            let versions = try JSONSerialization.jsonObject(with: Data(try daemon.ctl(["log", "ha-noi.txt", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+            let old = String((versions.last?["version"] as? String ?? "").prefix(12))
+            let confirm = try httpExchange(port: port, path: "/restore?path=ha-noi.txt&v=\(old)", headers: ["Cookie": editor])
+            #expect(confirm.status == 200 && confirm.body.contains("<ins>"))
+            let forged = try httpExchange(port: port, method: "POST", path: "/restore", headers: ["Cookie": editor],
+                                          body: formEncoded([("path", "ha-noi.txt"), ("v", old)]))
+            #expect(forged.status == 403)
+            let restored = try httpExchange(port: port, method: "POST", path: "/restore", headers: ["Cookie": editor],
+                                            body: formEncoded([("csrf", try csrf(confirm.body)), ("path", "ha-noi.txt"), ("v", old)]))
+            #expect(restored.status == 302)
+            try waitUntil("the old text back on disk") { folder.read("w/ha-noi.txt") == "Tin Hà Nội\n\nĐường phố Hà Nội sáng nay đông đúc.\n" }
+            #expect(daemon.log.contains("restore asked by web account an"))
+
+            // A viewer reads but cannot restore.
+            let viewer = try cookie(try httpExchange(port: port, method: "POST", path: "/signin",
+                                                     body: formEncoded([("name", "binh"), ("password", "mat-khau-nguoi-xem")])))
+            let viewerConfirm = try httpExchange(port: port, path: "/restore?path=ha-noi.txt&v=\(old)", headers: ["Cookie": viewer])
+            let refused = try httpExchange(port: port, method: "POST", path: "/restore", headers: ["Cookie": viewer],
+                                           body: formEncoded([("csrf", try csrf(viewerConfirm.body)), ("path", "ha-noi.txt"), ("v", old)]))
+            #expect(refused.status == 403)
+
+            // Bad input: an unknown article is a 404 page, a path out of the folder a 400.
+            #expect(try httpExchange(port: port, path: "/article?path=khong-co.txt", headers: ["Cookie": viewer]).status == 404)
+            #expect(try httpExchange(port: port, path: "/article?path=..%2F..%2Fetc%2Fpasswd", headers: ["Cookie": viewer]).status == 400)
+            let api = try httpExchange(port: port, path: "/api/articles?q=da+nang", headers: ["Cookie": viewer])
+            #expect(api.status == 200 && api.body.contains("\"article\" : \"da-nang.txt\""))
+            #expect(try httpExchange(port: port, path: "/api/status").status == 401)
+
+            // Removing an account signs its browsers out.
+            #expect(try daemon.ctl(["web-user", "remove", "binh"]).status == 0)
+            #expect(try httpExchange(port: port, path: "/articles", headers: ["Cookie": viewer]).status == 303)
+        }
+    }
+}
