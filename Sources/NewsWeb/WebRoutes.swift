@@ -239,9 +239,8 @@ struct WebRoutes {
             }
             return row
         }
-        let data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows,
-                                   "shownVersion": shown == .head ? "" : String(text.info.version.prefix(12)),
-                                   "text": Self.text(text.content)]
+        var data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows, "text": Self.text(text.content)]
+        if shown != .head { data["shownVersion"] = String(text.info.version.prefix(12)) }
         let notice = Self.param(request, "done").flatMap { ["restored", "resolved"].contains($0) ? view.strings[$0] : nil }
         return service.page("article", data, view: view, notice: notice)
     }
