@@ -25,8 +25,9 @@ public actor WebAccounts {
     let path: String
     private var accounts: [Account]
     /// A hash to check against when the name is unknown, so a wrong name takes as long as a
-    /// wrong password (no list of names by timing).
-    private let decoy = Bcrypt.hash("no account has this password", cost: WebAccounts.cost)
+    /// wrong password (no list of names by timing). Made at the first such sign-in, not at start:
+    /// a cost-12 hash is a quarter of a second of CPU that every start would otherwise pay.
+    private lazy var decoy = Bcrypt.hash("no account has this password", cost: WebAccounts.cost)
 
     public init(dataDir: String) throws {
         path = dataDir + "/" + Self.fileName
@@ -46,7 +47,7 @@ public actor WebAccounts {
     }
 
     /// Adds an account, or sets a new password and role for one that exists.
-    public func add(name: String, role: WebUserRequest.Role, password: String) throws -> WebAccountInfo {
+    public func add(name: String, role: WebUserRequest.Role, password: String) async throws -> WebAccountInfo {
         guard Self.isValidName(name) else {
             throw Invalid(description: "'\(name)' is not an account name: 1 to 64 letters, digits, '.', '_' or '-'")
         }
@@ -54,7 +55,9 @@ public actor WebAccounts {
             // bcrypt reads 72 bytes at most: a longer password would be checked only in part.
             throw Invalid(description: "a password needs 10 characters or more (and at most 72 bytes)")
         }
-        let account = Account(name: name, role: role, hash: Bcrypt.hash(password, cost: Self.cost),
+        guard name != "first-run" else { throw Invalid(description: "'first-run' is the first-run link's name; choose another") }
+        let hash = await Self.offThePool { Bcrypt.hash(password, cost: WebAccounts.cost) }
+        let account = Account(name: name, role: role, hash: hash,
                               added: VersionInfo.format(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
         var next = accounts.filter { $0.name != name }
         next.append(account)
@@ -69,12 +72,21 @@ public actor WebAccounts {
     }
 
     /// The account's role if the password is its; nil otherwise, after the same work either way.
-    public func verify(name: String, password: String) -> WebUserRequest.Role? {
-        guard let account = accounts.first(where: { $0.name == name }) else {
-            _ = Bcrypt.verify(password, hash: decoy)
-            return nil
+    /// The hash is checked outside the actor (a quarter of a second of CPU), so pages asking for
+    /// roles meanwhile are not held up.
+    public func verify(name: String, password: String) async -> WebUserRequest.Role? {
+        let account = accounts.first { $0.name == name }
+        let hash = account?.hash ?? decoy
+        let matches = await Self.offThePool { Bcrypt.verify(password, hash: hash) }
+        return account != nil && matches ? account?.role : nil
+    }
+
+    /// Runs CPU-bound work on a thread of its own, not on one of Swift's two pool threads that
+    /// sessions and the log need.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
         }
-        return Bcrypt.verify(password, hash: account.hash) ? account.role : nil
     }
 
     /// The role an account has now (a session's rights follow a role changed or an account removed).

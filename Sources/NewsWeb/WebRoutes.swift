@@ -16,6 +16,11 @@ struct WebRoutes {
     /// Versions shown in an article's timeline, and how many of them get word counts.
     static let timelineVersions = 1000
     static let countedVersions = 50
+    /// Versions larger than this get no word count (each count reads both texts whole).
+    static let countedBytes: UInt64 = 256 << 10
+    /// Text shown of each competing version on the conflicts page, and conflicts on it.
+    static let conflictTextBytes = 16 << 10
+    static let conflictsShown = 20
     /// Text shown of one version at most.
     static let maximumShownBytes = 1 << 20
 
@@ -108,7 +113,7 @@ struct WebRoutes {
 
     func currentRole(_ session: WebSessions.Session) async -> WebUserRequest.Role? {
         // The first-run account has no entry in the accounts file: it lives as long as its session.
-        if session.account == WebRoutes.firstRunAccount { return session.role }
+        if session.account == WebRoutes.firstRunAccount { return await service.accounts.isEmpty ? session.role : nil }
         return await service.accounts.role(of: session.account)
     }
 
@@ -119,8 +124,8 @@ struct WebRoutes {
     func signInPage(_ request: Request, _ context: WebContext) async throws -> Response {
         let view = view(request)
         if let token = Self.param(request, "token") {
-            guard await service.accounts.isEmpty, sessions.redeemFirstRunToken(String(token)) else {
-                sessions.failedSignIn(from: context.remote)
+            guard sessions.maySignIn(from: context.remote + "|first-run"), await service.accounts.isEmpty, sessions.redeemFirstRunToken(String(token)) else {
+                sessions.failedSignIn(from: context.remote + "|first-run")
                 return service.page("signin", ["error": view.strings["wrong_password"]!], view: view, status: .forbidden)
             }
             service.logger.notice("web: signed in with the first-run link from \(context.remote)")
@@ -133,15 +138,25 @@ struct WebRoutes {
         var request = request
         let form = try await Self.form(&request)
         let view = view(request)
-        guard sessions.maySignIn(from: context.remote) else {
+        let name = String((form["name"] ?? "").prefix(64)), password = form["password"] ?? ""
+        // Counted per address and name before any hashing, so parallel tries cannot slip past the
+        // limit, and a proxy's single address does not lock the whole newsroom out.
+        let key = context.remote + "|" + name
+        guard sessions.maySignIn(from: key) else {
             return service.page("signin", ["error": view.strings["too_many"]!], view: view, status: .tooManyRequests)
         }
-        let name = form["name"] ?? "", password = form["password"] ?? ""
-        guard let role = await service.accounts.verify(name: name, password: password) else {
-            sessions.failedSignIn(from: context.remote)
+        sessions.failedSignIn(from: key)
+        // At most two passwords checked at once: each is a quarter of a second of CPU.
+        guard sessions.beginCheck() else {
+            return service.page("signin", ["error": view.strings["too_many"]!], view: view, status: .tooManyRequests)
+        }
+        let role = await service.accounts.verify(name: name, password: password)
+        sessions.endCheck()
+        guard let role else {
             service.logger.warning("web: failed sign-in for '\(name.prefix(64))' from \(context.remote)")
             return service.page("signin", ["error": view.strings["wrong_password"]!], view: view, status: .unauthorized)
         }
+        sessions.signedIn(from: key)
         service.logger.notice("web: \(name) signed in from \(context.remote)")
         return startSession(account: name, role: role, view: view)
     }
@@ -158,7 +173,10 @@ struct WebRoutes {
         var request = request
         let form = try await Self.form(&request)
         let view = view(request)
-        if let session = view.session, let csrf = form["csrf"], WebSessions.equal(csrf, session.csrf) { sessions.end(view.token) }
+        guard let session = view.session, let csrf = form["csrf"], WebSessions.equal(csrf, session.csrf) else {
+            return Response.redirect(to: "/articles", type: .found)
+        }
+        sessions.end(view.token)
         var response = Response.redirect(to: "/signin", type: .found)
         response.setCookie(Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
         return response
@@ -170,7 +188,7 @@ struct WebRoutes {
         let query = request.uri.queryParameters
         _ = query
         let filter = Self.param(request, "filter").flatMap { ArticlesRequest.Filter(rawValue: $0) } ?? .live
-        let page = Self.param(request, "page").flatMap { Int($0) }.map { max(0, $0 - 1) } ?? 0
+        let page = Self.param(request, "page").flatMap { Int($0) }.map { $0 > 1 ? $0 - 1 : 0 } ?? 0
         let midnight = Calendar.current.startOfDay(for: Date())
         let text = Self.param(request, "q").map { String($0.prefix(200)) }
         return ArticlesRequest(query: text, filter: filter, page: page, pageSize: 100,
@@ -215,7 +233,7 @@ struct WebRoutes {
         let text = try await control.send(ShowRequest(article: article, version: shown), as: account)
         // Word counts for the newest versions: each needs both texts.
         var texts: [String: String] = [:]
-        for info in versions.prefix(Self.countedVersions + 1) where info.op == "put" {
+        for info in versions.prefix(Self.countedVersions + 1) where info.op == "put" && info.size <= Self.countedBytes {
             texts[info.version] = Self.text(try await control.send(ShowRequest(article: article, version: .prefix(info.version)), as: account).content)
         }
         // The version in the folder: the conflict rule's winner, not merely the newest arrival.
@@ -284,10 +302,12 @@ struct WebRoutes {
         let account = view.session!.account
         let conflicts = try await control.send(ConflictsRequest(), as: account)
         var items: [[String: Any]] = []
-        for conflict in conflicts.prefix(100) {
+        for conflict in conflicts.prefix(Self.conflictsShown) {
             var heads: [[String: Any]] = []
             for head in conflict.heads {
-                let content = head.op == "put" ? Self.text(try await control.send(ShowRequest(article: conflict.article, version: .prefix(head.version)), as: account).content) : ""
+                let content = head.op == "put"
+                    ? Self.text(try await control.send(ShowRequest(article: conflict.article, version: .prefix(head.version)), as: account).content, limit: Self.conflictTextBytes)
+                    : ""
                 heads.append(["short": String(head.version.prefix(12)), "origin": head.origin.prefix(7), "timeISO": head.time,
                               "timeLocal": Self.localTime(head.hlc), "winner": head.version == conflict.winner, "text": content,
                               "article": conflict.article, "csrf": view.session!.csrf, "mayResolve": view.session?.role == .editor])
@@ -350,10 +370,15 @@ struct WebRoutes {
 
     // MARK: helpers
 
-    /// A query parameter, decoded (`+` as a space, then percent escapes).
+    /// A query parameter, decoded once from the raw query (`+` as a space, then percent escapes,
+    /// as a browser's GET form sends them).
     static func param(_ request: Request, _ name: String) -> String? {
-        guard let raw = request.uri.queryParameters[Substring(name)] else { return nil }
-        return String(raw).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.first.map(String.init) == name else { continue }
+            return parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
+        }
+        return nil
     }
 
     func path(_ request: Request) throws -> String { try Self.checkedPath(Self.param(request, "path")) }
@@ -377,8 +402,8 @@ struct WebRoutes {
     }
 
     /// Article bytes as text to show: invalid UTF-8 and NUL shown as U+FFFD, at most 1 MiB.
-    static func text(_ bytes: Data) -> String {
-        displayable(String(decoding: bytes.prefix(maximumShownBytes), as: UTF8.self))
+    static func text(_ bytes: Data, limit: Int = maximumShownBytes) -> String {
+        displayable(String(decoding: bytes.prefix(limit), as: UTF8.self)) + (bytes.count > limit ? "\n…" : "")
     }
 
     static func displayable(_ text: String) -> String { text.replacingOccurrences(of: "\0", with: "\u{FFFD}") }

@@ -31,6 +31,7 @@ public final class WebService: Service, CustomStringConvertible {
         self.sessions = sessions
         self.logger = logger
         self.onBound = onBound
+        _ = ScalarHTML.registered
         library = MustacheLibrary(templates: try WebTemplates.all.mapValues { try MustacheTemplate(string: $0) })
     }
 
@@ -39,6 +40,8 @@ public final class WebService: Service, CustomStringConvertible {
         WebRoutes(service: self).add(to: router)
         let app = Application(
             router: router,
+            // A connection that goes quiet is closed: idle sockets must not pile up in newsd.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { [onBound] channel in await onBound(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -112,6 +112,25 @@ public final class WebSessions: Sendable {
         }
     }
 
+    private let checking = Mutex(0)
+    /// Passwords checked at once at most; past it a sign-in is answered "too many" at once.
+    static let maximumChecks = 2
+
+    public func beginCheck() -> Bool {
+        checking.withLock { count in
+            guard count < Self.maximumChecks else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    public func endCheck() { checking.withLock { $0 -= 1 } }
+
+    /// A good sign-in clears the failures counted against its address and name.
+    public func signedIn(from address: String) {
+        state.withLock { _ = $0.failures.removeValue(forKey: address) }
+    }
+
     /// Constant-time comparison of two tokens.
     public static func equal(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)

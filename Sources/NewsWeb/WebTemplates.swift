@@ -1,3 +1,5 @@
+import Mustache
+
 /// The pages' templates, rendered by swift-mustache, which escapes every `{{value}}` for HTML.
 /// `{{{content}}}` is used once, in the layout, for a page these templates rendered; no other
 /// value is ever unescaped. Kept in the binary (no resource bundle to install beside it).
@@ -6,7 +8,7 @@ enum WebTemplates {
         "layout": layout, "signin": signin, "articles": articles, "article": article, "diff": diff,
         "restore": restore, "conflicts": conflicts, "sites": sites, "status": status, "message": message,
         "diffblocks": diffBlocks,
-    ]
+    ].mapValues { "{{% CONTENT_TYPE: \(ScalarHTML.name)}}" + $0 }
 
     static let layout = """
         <!doctype html>
@@ -229,4 +231,27 @@ enum WebTemplates {
         button, .button { font: inherit; padding: .2rem .6rem; border: 1px solid #13294b; background: #fff; color: #13294b; border-radius: .3rem; text-decoration: none; cursor: pointer; }
         button.primary { background: #13294b; color: #fff; }
         """
+}
+
+/// HTML escaping by Unicode scalar. swift-mustache's own escapes by `Character`, and a quote
+/// followed by a combining mark is one Character that is not a quote: `"\u{301}` would close an
+/// attribute unescaped. Registered once, named by every template's `CONTENT_TYPE` pragma.
+struct ScalarHTML: MustacheContentType {
+    static let name = "SCALAR_HTML"
+    static let registered: Void = MustacheContentTypes.register(ScalarHTML(), named: name)
+
+    func escapeText(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
 }

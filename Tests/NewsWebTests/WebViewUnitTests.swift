@@ -6,7 +6,10 @@ import Testing
 
 /// What the web view renders and whom it lets in, without a server.
 @Suite struct WebViewUnitTests {
-    let library = MustacheLibrary(templates: try! WebTemplates.all.mapValues { try MustacheTemplate(string: $0) })
+    let library: MustacheLibrary = {
+        _ = ScalarHTML.registered
+        return MustacheLibrary(templates: try! WebTemplates.all.mapValues { try MustacheTemplate(string: $0) })
+    }()
 
     @Test func articleTextIsEscapedWhateverItHolds() throws {
         let hostile = "<script>alert('x')</script> \"quoted\" & 'single' \u{0}end"
@@ -16,6 +19,25 @@ import Testing
         #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") || html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"), "\(html)")
         #expect(html.contains("&quot;quoted&quot;") && html.contains("&amp;"))
         #expect(!html.contains("\u{0}") && html.contains("\u{FFFD}end"), "NUL shown as a replacement character")
+    }
+
+    @Test func aQuoteWithACombiningMarkCannotLeaveAnAttribute() throws {
+        // `"` + U+0301 is one Character that is not `"`: escaping by Character lets it through.
+        let attack = "\"\u{301} autofocus onfocus=alert(1) x=\"\u{301}"
+        let html = try #require(library.render(["query": attack, "queryEscaped": "", "filters": [], "t": WebCatalogue.strings(.en)],
+                                               withTemplate: "articles"))
+        // Scalar by scalar (Character-wise comparisons would themselves merge the mark): the
+        // attribute's value runs from its opening quote to the next quote scalar.
+        let scalars = Array(html.unicodeScalars)
+        let opening = Array("name=\"q\" value=\"".unicodeScalars)
+        let start = try #require((0...(scalars.count - opening.count)).first { Array(scalars[$0..<($0 + opening.count)]) == opening }) + opening.count
+        let end = try #require(scalars[start...].firstIndex(of: "\""))
+        var value = String.UnicodeScalarView()
+        value.append(contentsOf: scalars[start..<end])
+        let text = String(value)
+        #expect(text.unicodeScalars.count > 20 && String(text.unicodeScalars.filter { $0.isASCII }).contains("onfocus=alert(1)"),
+                "the attack stays inside the value: \(text)")
+        #expect(String(text.unicodeScalars.filter { $0.isASCII }).hasPrefix("&quot;"))
     }
 
     @Test func theWordDiffMarksWholeVietnameseWordsWithInsAndDel() throws {

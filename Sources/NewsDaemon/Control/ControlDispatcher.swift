@@ -165,7 +165,10 @@ public struct ControlDispatcher: Sendable {
             guard let name = request.name, let password = request.password else { throw ControlFailure(.badRequest, "web-user add needs a name and a password") }
             do {
                 let added = try await accounts.add(name: name, role: request.role ?? .viewer, password: password)
-                webSessions?.update(account: name, role: added.role)
+                // A new password ends the account's sessions (a stolen one must not outlive it), and
+                // the first account ends the first-run link's.
+                webSessions?.update(account: name, role: nil)
+                webSessions?.update(account: "first-run", role: nil)
                 logger?.notice("web account \(name) added or changed (\(added.role.rawValue))")
                 return [added]
             } catch let invalid as WebAccounts.Invalid {

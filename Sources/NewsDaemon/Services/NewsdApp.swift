@@ -97,7 +97,14 @@ public struct NewsdApp: Sendable {
         }
         let directory = PeerDirectory(local: key.siteID, config: config, logger: logger) { replication.reconfigure(peers: $0) }
         // The web view's accounts are kept whether or not it is served, so they can be made first.
-        let webAccounts = try WebAccounts(dataDir: config.dataDir)
+        // A damaged accounts file stops a start that serves the web view (naming the file), and
+        // only that: a site without it replicates as before.
+        let webAccounts: WebAccounts?
+        do { webAccounts = try WebAccounts(dataDir: config.dataDir) } catch {
+            guard config.web == nil else { throw error }
+            logger.warning("\(error); web accounts cannot be changed until it is mended")
+            webAccounts = nil
+        }
         let webSessions = WebSessions()
         let dispatcher = ControlDispatcher(site: site, registry: registry, directory: directory, access: ControlAccess(adminGroup: config.adminGroup),
                                            webAccounts: webAccounts, webSessions: webSessions, logger: logger)
@@ -128,7 +135,7 @@ public struct NewsdApp: Sendable {
             ?? SystemdNotifier.watchdogInterval().map { $0 / 2 } ?? .seconds(10)
         services.append(.init(service: HealthService(health: health, dataDir: config.dataDir, watchDir: config.watchDir,
                                                      interval: heartbeat, logger: logger)))
-        if let endpoint = config.web {
+        if let endpoint = config.web, let webAccounts {
             let firstRun = await webAccounts.isEmpty ? webSessions.makeFirstRunToken() : nil
             let web = try WebService(host: endpoint.host, port: endpoint.port,
                                      control: WebControl { frame, account in await dispatcher.respond(to: frame, webAccount: account) },

@@ -4,13 +4,15 @@ import SyncProtocol
 
 extension SiteLog {
     /// Titles kept at most; past it the cache starts again (a search then reads blobs anew).
-    static let maximumTitles = 200_000
+    static let maximumTitles = 120_000
+    /// Versions larger than this show no title: finding one would decode the whole blob.
+    static let maximumTitledBytes: UInt64 = 1 << 20
 
     /// The web view's list: every article's winning version and title, searched, filtered,
     /// newest first, one page of it.
     public func articles(_ request: ArticlesRequest) throws -> ArticlesRequest.Response {
         let pageSize = min(max(request.pageSize, 1), 500)
-        let page = max(request.page, 0)
+        let asked = max(request.page, 0)
         var rows: [(article: ArticlePath, winner: LogEntry, heads: Int)] = []
         for (article, heads) in try log.allHeadEntries() {
             guard let winner = ConflictRule.winner(of: heads) else { continue }
@@ -32,7 +34,9 @@ extension SiteLog {
             }
         }
         rows.sort { ($0.winner.time, $0.article.rawValue) > ($1.winner.time, $1.article.rawValue) }
-        let start = min(page * pageSize, rows.count)
+        // A page past the end (any number a client sends, Int.max included) is the last one.
+        let page = min(asked, max(0, rows.count - 1) / pageSize)
+        let start = page * pageSize
         let shown = try rows[start..<min(start + pageSize, rows.count)].map { row in
             ArticleSummary(article: row.article.rawValue, title: try title(of: row.winner), head: VersionInfo(entry: row.winner),
                            heads: row.heads, deleted: row.winner.operation == .delete)
@@ -42,12 +46,12 @@ extension SiteLog {
 
     /// The first non-empty line of a version's text, at most 200 characters.
     func title(of entry: LogEntry) throws -> String {
-        guard entry.operation == .put, let hash = entry.contentHash else { return "" }
+        guard entry.operation == .put, let hash = entry.contentHash, entry.size <= Self.maximumTitledBytes else { return "" }
         if let known = titles[hash] { return known }
         let bytes = try log.blob(hash) ?? []
         let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
         let line = text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
-        let title = String(line.prefix(200))
+        let title = String(line.prefix(120))
         if titles.count >= Self.maximumTitles { titles.removeAll(keepingCapacity: true) }
         titles[hash] = title
         return title

@@ -48,7 +48,8 @@ public struct ArticlesRequest: ControlRequest {
 /// One article in a list: its winning version and what a person reads first.
 public struct ArticleSummary: Codable, Sendable, Equatable {
     public var article: String
-    /// The first non-empty line of its text (at most 200 characters); empty for a deleted one.
+    /// The first non-empty line of its text (at most 120 characters); empty for a deleted one or
+    /// one over 1 MiB.
     public var title: String
     public var head: VersionInfo
     /// Competing heads, when more than one.
