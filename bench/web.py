@@ -113,6 +113,8 @@ def main():
         writer.start()
 
         def timed(path):
+            # A fresh keep-alive connection per page: the server closes one idle for 30 s.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             times = []
             for _ in range(args.requests):
                 t = time.perf_counter()

@@ -231,9 +231,17 @@ struct WebRoutes {
         let versions = try await control.send(LogRequest(article: article, limit: Self.timelineVersions), as: account)
         let shown: VersionSpec = try Self.param(request, "v").map { try Self.spec($0) } ?? .head
         let text = try await control.send(ShowRequest(article: article, version: shown), as: account)
-        // Word counts for the newest versions: each needs both texts.
+        // Word counts for the newest versions: each needs both texts, read only for pairs not
+        // counted before.
+        let counted = service.wordCounts.withLock { $0 }
+        let newest = Array(versions.prefix(Self.countedVersions + 1))
+        var wanted = Set<String>()
+        for (index, info) in newest.enumerated() where index + 1 < versions.count && counted[info.version + versions[index + 1].version] == nil {
+            wanted.insert(info.version)
+            wanted.insert(versions[index + 1].version)
+        }
         var texts: [String: String] = [:]
-        for info in versions.prefix(Self.countedVersions + 1) where info.op == "put" && info.size <= Self.countedBytes {
+        for info in versions.prefix(Self.countedVersions + 2) where wanted.contains(info.version) && info.op == "put" && info.size <= Self.countedBytes {
             texts[info.version] = Self.text(try await control.send(ShowRequest(article: article, version: .prefix(info.version)), as: account).content)
         }
         // The version in the folder: the conflict rule's winner, not merely the newest arrival.
@@ -246,10 +254,18 @@ struct WebRoutes {
             if index + 1 < versions.count {
                 let previous = versions[index + 1]
                 row["previous"] = String(previous.version.prefix(12))
-                if let new = texts[info.version] ?? (info.op == "delete" ? "" : nil), let old = texts[previous.version] ?? (previous.op == "delete" ? "" : nil) {
+                if let known = counted[info.version + previous.version] {
+                    row["added"] = known.added
+                    row["removed"] = known.removed
+                } else if index < Self.countedVersions, let new = texts[info.version] ?? (info.op == "delete" ? "" : nil),
+                          let old = texts[previous.version] ?? (previous.op == "delete" ? "" : nil) {
                     let diff = WebDiff.make(old: old, new: new, mode: .word)
                     row["added"] = diff.wordsAdded
                     row["removed"] = diff.wordsRemoved
+                    service.wordCounts.withLock { cache in
+                        if cache.count >= WebService.maximumWordCounts { cache.removeAll() }
+                        cache[info.version + previous.version] = (diff.wordsAdded, diff.wordsRemoved)
+                    }
                 } else {
                     row["added"] = "?"
                     row["removed"] = "?"

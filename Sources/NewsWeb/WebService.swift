@@ -5,6 +5,7 @@ import Logging
 import Mustache
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import SyncProtocol
 
 /// The newsroom's web view, served by newsd itself (`web_listen`, `--web`): articles, an
@@ -21,6 +22,10 @@ public final class WebService: Service, CustomStringConvertible {
     let library: MustacheLibrary
     let logger: Logger
     let onBound: @Sendable (Int) async -> Void
+    /// Words added and removed between two versions, by their IDs: versions never change, so a
+    /// count made once holds. Bounded; emptied when full.
+    let wordCounts = Mutex<[String: (added: Int, removed: Int)]>([:])
+    static let maximumWordCounts = 20_000
 
     public init(host: String, port: Int, control: WebControl, accounts: WebAccounts, sessions: WebSessions, logger: Logger,
                 onBound: @escaping @Sendable (Int) async -> Void = { _ in }) throws {

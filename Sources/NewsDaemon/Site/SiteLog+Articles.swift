@@ -29,7 +29,7 @@ extension SiteLog {
         let words = SearchFolding.fold(request.query ?? "").split(whereSeparator: { $0.isWhitespace }).map(String.init)
         if !words.isEmpty {
             rows = try rows.filter { row in
-                let haystack = SearchFolding.fold(row.article.rawValue) + "\n" + SearchFolding.fold(try title(of: row.winner))
+                let haystack = SearchFolding.fold(row.article.rawValue) + "\n" + (try titled(row.winner).folded)
                 return words.allSatisfy { haystack.contains($0) }
             }
         }
@@ -44,16 +44,20 @@ extension SiteLog {
         return .init(total: rows.count, page: page, pageSize: pageSize, articles: shown)
     }
 
-    /// The first non-empty line of a version's text, at most 200 characters.
-    func title(of entry: LogEntry) throws -> String {
-        guard entry.operation == .put, let hash = entry.contentHash, entry.size <= Self.maximumTitledBytes else { return "" }
+    /// The first non-empty line of a version's text, at most 120 characters.
+    func title(of entry: LogEntry) throws -> String { try titled(entry).title }
+
+    /// The title and its folded form for search, kept by content (a version's text never changes).
+    func titled(_ entry: LogEntry) throws -> (title: String, folded: String) {
+        guard entry.operation == .put, let hash = entry.contentHash, entry.size <= Self.maximumTitledBytes else { return ("", "") }
         if let known = titles[hash] { return known }
         let bytes = try log.blob(hash) ?? []
         let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
         let line = text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
         let title = String(line.prefix(120))
         if titles.count >= Self.maximumTitles { titles.removeAll(keepingCapacity: true) }
-        titles[hash] = title
-        return title
+        let known = (title, SearchFolding.fold(title))
+        titles[hash] = known
+        return known
     }
 }

@@ -57,7 +57,7 @@ public actor SiteLog {
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
     /// First lines of contents, by content hash, for the web view's list and search (bounded).
-    var titles: [ContentHash: String] = [:]
+    var titles: [ContentHash: (title: String, folded: String)] = [:]
     /// Verifications of the whole log since start, and those that found problems (for the metrics).
     var verifyRuns: UInt64 = 0
     var verifyFailures: UInt64 = 0
