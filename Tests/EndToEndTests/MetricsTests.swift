@@ -117,7 +117,10 @@ import SyncProtocol
             }
             let after = try scrape(port)
             #expect(after.value("newsd_peer_connected", ["peer": peer]) == 1)
-            for daemon in [withMetrics, db, dx] { #expect(daemon.terminate() == 0) }
+            for (name, daemon) in [("A", withMetrics), ("B", db), ("stranger", dx)] {
+                let stopped = daemon.terminate()
+                #expect(stopped == 0, "\(name) stopped with \(stopped); its log ends:\n\(daemon.log.split(separator: "\n").suffix(15).joined(separator: "\n"))")
+            }
         }
     }
 }

@@ -22,6 +22,14 @@ import Testing
         #expect(config.massDeleteFraction == 0.25 && config.massDeleteMinimum == 5 && config.maxFileBytes == 1 << 20)
     }
 
+    @Test func webListenIsReadCheckedAndOverriddenByTheFlag() throws {
+        #expect(try ConfigFile.parse(#"web_listen = "127.0.0.1:7480""#).webListen == "127.0.0.1:7480")
+        #expect(throws: ConfigFile.Invalid.self) { try ConfigFile.parse(#"web_listen = "no port""#) }
+        let flagged = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d", web: "127.0.0.1:0"), environment: [:])
+        #expect(flagged.web == Endpoint(host: "127.0.0.1", port: 0))
+        #expect(try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d"), environment: [:]).web == nil, "off unless asked")
+    }
+
     @Test func rejoinTimeoutIsReadAndBoundedBelowTheUnitsStartTimeout() throws {
         #expect(try ConfigFile.parse("rejoin_timeout_s = 0").rejoinTimeoutSeconds == 0)
         #expect(try ConfigFile.parse("rejoin_timeout_s = 600").rejoinTimeoutSeconds == 600)

@@ -124,8 +124,10 @@ public final class DaemonProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Sends SIGTERM and waits for the exit; returns the exit status.
-    public func terminate(timeout: Duration = .seconds(10)) -> Int32 {
+    /// Sends SIGTERM and waits for the exit; returns the exit status. The wait is the unit's
+    /// TimeoutStopSec (20 s): a stop past it is one systemd would kill. (10 s was crossed under a
+    /// full run's load on 2 cores; `StopTests` holds the quick stop to under 5 s.)
+    public func terminate(timeout: Duration = .seconds(20)) -> Int32 {
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }

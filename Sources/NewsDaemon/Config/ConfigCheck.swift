@@ -103,7 +103,7 @@ public enum ConfigCheck {
         // Unreadable (the unit's ProcSubset=pid hides /proc/sys): not known, so not judged.
         let unprivileged = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        for (name, endpoint) in [("listen", Optional(config.listen)), ("metrics", config.metrics)] {
+        for (name, endpoint) in [("listen", Optional(config.listen)), ("metrics", config.metrics), ("web_listen", config.web)] {
             if let unprivileged, let endpoint, endpoint.port > 0, endpoint.port < unprivileged, !isRoot {
                 found.append(.error(name, "port \(endpoint.port) is below \(unprivileged), which \(user) may not bind without CAP_NET_BIND_SERVICE; use 1024 or above (newsd uses 7420)"))
             }
