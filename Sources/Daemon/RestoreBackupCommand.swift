@@ -105,17 +105,8 @@ struct RestoreBackupCommand: ParsableCommand {
     }
 
     private func write(_ text: String, to path: String, mode: mode_t) throws {
-        let temp = path + ".new"
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw ValidationError("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced, rename(temp, path) == 0 else {
-            unlink(temp)
-            throw ValidationError("cannot write \(path)")
+        do { try FileSystem.replaceDurably(Array(text.utf8), at: path, mode: mode) } catch {
+            throw ValidationError("cannot write \(path): \(error)")
         }
     }
 

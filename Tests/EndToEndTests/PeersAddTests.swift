@@ -150,15 +150,8 @@ import SyncProtocol
             #expect(!da.log.contains("reload refused"))
 
             // A port another program holds: the reload says so, and the old address stays.
-            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let (holder, taken) = boundSocket()
             defer { close(holder) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let taken = freePort()
-            address.sin_port = UInt16(taken).bigEndian
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            listen(holder, 1)
             _ = folder.write("a3/newsd.toml", configText(taken))
             kill(da.pid, SIGHUP)
             try waitUntil(timeout: .seconds(10), "the bind failure logged") { da.log.contains("cannot accept peers on 127.0.0.1:\(taken)") }

@@ -11,17 +11,8 @@ import TestSupport
     @Test func aStopDoesNotWaitForSilentConnections() async throws {
         try await offThePool {
             // A "peer" that accepts and never speaks.
-            let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let (silent, port) = boundSocket()
             defer { close(silent) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-            listen(silent, 16)
-            let port = Int(UInt16(bigEndian: address.sin_port))
             let peer = try TestSite("peer", in: folder)
             let site = try TestSite("site", in: folder)
             for round in 0..<3 {

@@ -176,8 +176,15 @@ public func waitUntil(timeout: Duration = .seconds(10), _ what: @autoclosure () 
 
 /// A TCP port free on 127.0.0.1 right now (bound to port 0, read, closed).
 public func freePort() -> Int {
+    let (fd, port) = boundSocket(listening: false)
+    close(fd)
+    return port
+}
+
+/// A TCP socket bound to a free port on 127.0.0.1, listening unless asked not to: a port some
+/// other program holds, or a peer that accepts and never answers. The caller closes it.
+public func boundSocket(listening: Bool = true) -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -185,7 +192,8 @@ public func freePort() -> Int {
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    if listening { listen(fd, 16) }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// One site of a multi-site test: its folders, identity and port, made before any daemon starts.

@@ -74,31 +74,7 @@ public struct AddedPeersFile: Sendable, Equatable {
 
     /// Writes the file so that a crash leaves the old list or the new one.
     public func save(dataDir: String) throws {
-        let path = Self.path(dataDir: dataDir)
-        let temp = path + ".new"
-        let bytes = Array(try text().utf8)
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw FileSystemError("create", temp) }
-        do {
-            try FileSystem.writeAll(bytes, to: fd, path: temp)
-            guard fsync(fd) == 0 else { throw FileSystemError("fsync", temp) }
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        guard close(fd) == 0 else {
-            let failure = FileSystemError("close", temp)
-            unlink(temp)
-            throw failure
-        }
-        guard rename(temp, path) == 0 else {
-            let failure = FileSystemError("rename", path)
-            unlink(temp)
-            throw failure
-        }
-        try FileSystem.syncDirectoryChecked(dataDir)
+        try FileSystem.replaceDurably(Array(try text().utf8), at: Self.path(dataDir: dataDir), mode: 0o640)
     }
 }
 

@@ -83,17 +83,14 @@ public struct ControlDispatcher: Sendable {
         do { method = try ControlJSON.decoder().decode(RequestMethod.self, from: data).method } catch {
             return Self.failure(ControlFailure(.badRequest, "request is not a JSON object with a \"method\""))
         }
-        if let webAccount, ControlAccess.isChange(method: method, frame: frame) {
-            logger?.notice("control: \(method.prefix(64)) asked by web account \(webAccount)")
-            if let rejoin = site.rejoin, rejoin.isRejoining {
-                return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
-            }
-        } else if ControlAccess.isChange(method: method, frame: frame) {
-            if let access, !access.mayChange(caller) {
+        if ControlAccess.isChange(method: method, frame: frame) {
+            // The web view has checked its account's role; a socket caller is checked here.
+            if webAccount == nil, let access, !access.mayChange(caller) {
                 logger?.warning("control: refused \(method.prefix(64)) from \(caller.map { "\($0)" } ?? "an unnamed client"): not an admin")
                 return Self.failure(access.refusal(for: caller, method: String(method.prefix(64))))
             }
-            logger?.notice("control: \(method.prefix(64)) asked by \(caller.map { "\($0)" } ?? "an unnamed client")")
+            let who = webAccount.map { "web account \($0)" } ?? caller.map { "\($0)" } ?? "an unnamed client"
+            logger?.notice("control: \(method.prefix(64)) asked by \(who)")
             // Restore, resolve and confirmed deletes record local changes (and take in what is on
             // disk first): not while this site may not yet hold its own later entries.
             if ![SyncRequest.method, PeerAddRequest.method, PeerRemoveRequest.method, WebUserRequest.method].contains(method), let rejoin = site.rejoin, rejoin.isRejoining {
@@ -131,7 +128,7 @@ public struct ControlDispatcher: Sendable {
             }
             status.refusedConnections = registry.refusedConnections
             status.listening = registry.listening
-            status.pendingPeers = registry.pendingPeers.count
+            status.pendingPeers = registry.pendingCount
         }
         return status
     }

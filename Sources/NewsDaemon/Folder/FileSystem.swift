@@ -175,8 +175,36 @@ public enum FileSystem {
         }
     }
 
-    /// `syncDirectory`, saying whether the folder's entries reached the disk: for files whose
-    /// keeping is reported to a person (the added peers).
+    /// Replaces the file at `path` so that a crash leaves the old bytes or the new ones, never part:
+    /// a temp file beside it (`.new`), written, fsynced, renamed over, then the folder fsynced. For
+    /// the small files newsd keeps in its data folder (the key, the added peers, the restore marker).
+    public static func replaceDurably(_ bytes: [UInt8], at path: String, mode: mode_t) throws(FileSystemError) {
+        let temp = path + ".new"
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileSystemError("create", temp) }
+        do throws(FileSystemError) {
+            try writeAll(bytes, to: fd, path: temp)
+            guard fsync(fd) == 0 else { throw FileSystemError("fsync", temp) }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        guard close(fd) == 0 else {
+            let failure = FileSystemError("close", temp)
+            unlink(temp)
+            throw failure
+        }
+        guard rename(temp, path) == 0 else {
+            let failure = FileSystemError("rename", path)
+            unlink(temp)
+            throw failure
+        }
+        try syncDirectoryChecked((path as NSString).deletingLastPathComponent)
+    }
+
+    /// `syncDirectory`, saying whether the folder's entries reached the disk.
     static func syncDirectoryChecked(_ path: String) throws(FileSystemError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError("open", path) }

@@ -222,7 +222,7 @@ public final class FolderWatcher: Sendable {
                 }
                 if lost { timeout = milliseconds(quietUntil - now) }
             }
-            if !health.unwatchedFolders.isEmpty || health.hasOverflowed {
+            if health.hasUnwatched {
                 let now = ContinuousClock.now
                 if now >= nextUnwatchedRetry {
                     nextUnwatchedRetry = now + current.unwatchedRescan

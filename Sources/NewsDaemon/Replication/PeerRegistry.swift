@@ -118,6 +118,8 @@ public final class PeerRegistry: Sendable {
         }
     }
 
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+
     public var pendingPeers: [PendingPeer] {
         state.withLock { s in
             s.pending.sorted { $0.value.last > $1.value.last }.map { site, pending in

@@ -29,21 +29,9 @@ public struct DataFolder: Sendable {
         return key
     }
 
-    /// Writes a key so a crash leaves no key or the whole one (0600, fsynced, renamed in place).
+    /// Writes a key so a crash leaves no key or the whole one (0600).
     func save(_ key: SiteKey, to keyPath: String) throws {
-        let temp = keyPath + ".new"
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystemError("create", temp) }
-        let bytes = Array(key.pem.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced, rename(temp, keyPath) == 0 else {
-            unlink(temp)
-            throw FileSystemError("write", keyPath)
-        }
-        FileSystem.syncDirectory(path)
+        try FileSystem.replaceDurably(Array(key.pem.utf8), at: keyPath, mode: 0o600)
     }
 
     /// The site's key if it exists. A key readable by others is tightened to 0600.

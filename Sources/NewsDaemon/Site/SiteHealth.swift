@@ -58,6 +58,9 @@ public final class SiteHealth: Sendable {
         state.withLock { $0.unwatched.sorted { $0.key < $1.key }.map { SkippedFile(path: $0.key.isEmpty ? "." : $0.key, reason: $0.value) } }
     }
     var unwatchedFolders: [String] { state.withLock { Array($0.unwatched.keys) } }
+    /// Whether a retry is owed: a folder listed, or more failed than are listed. Asked at every
+    /// wake of the watcher's thread, so it copies nothing.
+    var hasUnwatched: Bool { state.withLock { !$0.unwatched.isEmpty || $0.overflowed } }
     public var watchErrors: UInt64 { state.withLock { $0.watchErrors } }
 
     func heartbeat(failed error: String?) {
