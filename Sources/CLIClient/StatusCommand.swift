@@ -42,6 +42,7 @@ struct StatusCommand: AsyncParsableCommand {
             if unwatched.count > 10 { out += "              … and \(unwatched.count - 10) more (see --json)\n" }
         }
         if let listening = s.listening { out += "listening   \(listening)\n" }
+        for fork in s.forks ?? [] { out += "forked      \(fork.text)\n" }
         for site in s.revoked ?? [] { out += "revoked     \(site.id): \(site.keptText); \(site.refused) later ones held aside\n" }
         if s.peers.isEmpty {
             out += "peers       none configured\n"

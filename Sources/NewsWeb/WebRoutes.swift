@@ -358,13 +358,15 @@ struct WebRoutes {
 
     func statusPage(_ view: View) async throws -> Response {
         let s = try await control.send(StatusRequest(), as: view.session!.account)
-        let rows: [[String: Any]] = [
+        var rows: [[String: Any]] = [
             ["label": "site", "value": "\(s.siteId) (\(s.siteName))"], ["label": "state", "value": s.ready ? "ready" : (s.rejoining ?? "starting")],
             ["label": "watching", "value": "\(s.watchDir) [\(s.folderState)]"], ["label": "articles", "value": "\(s.articles) live, \(s.deletedArticles) deleted"],
             ["label": "log", "value": "\(s.logEntries) entries"], ["label": "conflicts", "value": "\(s.conflicts)"],
             ["label": "peers", "value": "\(s.peers.filter(\.connected).count) of \(s.peers.count) connected"],
             ["label": "version", "value": s.version],
         ]
+        if let signing = s.signingAs { rows.insert(["label": "signs as", "value": signing], at: 2) }
+        for fork in s.forks ?? [] { rows.append(["label": "forked", "value": fork.text]) }
         return service.page("status", ["pageTitle": view.strings["status"]!, "problems": s.problems, "hasProblems": !s.problems.isEmpty, "rows": rows], view: view)
     }
 

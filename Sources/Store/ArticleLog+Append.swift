@@ -170,19 +170,36 @@ extension ArticleLog {
     /// Returns the article's heads after it.
     @discardableResult
     func insert(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64, heldAside: Bool = false) throws -> [LogEntry] {
+        try insertRow(entry, originSeq: .uint(entry.sequence), forkSeq: .null, wallMillis: wallMillis)
+        stats.vector.advance(entry.origin, to: entry.sequence)
+        return try moveHeads(entry, heads: heads, heldAside: heldAside)
+    }
+
+    /// Inserts an entry of another chain of its origin beside the chain (see `Schema.v5`): a
+    /// version like any other, outside the chain's numbering, so the vector does not move.
+    func insertBeside(_ entry: LogEntry, heads: [LogEntry], wallMillis: UInt64, heldAside: Bool) throws -> [LogEntry] {
+        let lowest = try db.scalar("SELECT min(origin_seq) FROM entries WHERE origin = ? AND origin_seq < 0", .text(entry.origin.rawValue)) ?? 0
+        try insertRow(entry, originSeq: .integer(lowest - 1), forkSeq: .uint(entry.sequence), wallMillis: wallMillis)
+        stats.besideByOrigin[entry.origin, default: 0] += 1
+        return try moveHeads(entry, heads: heads, heldAside: heldAside)
+    }
+
+    private func insertRow(_ entry: LogEntry, originSeq: SQLiteValue, forkSeq: SQLiteValue, wallMillis: UInt64) throws {
         try db.statement("""
-            INSERT INTO entries (version, origin, origin_seq, article, op, content_hash, size, replaces, hlc, previous, signature, received_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO entries (version, origin, origin_seq, article, op, content_hash, size, replaces, hlc, previous, signature, received_ms, fork_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run(
-                .blob(entry.version.bytes), .text(entry.origin.rawValue), .uint(entry.sequence),
+                .blob(entry.version.bytes), .text(entry.origin.rawValue), originSeq,
                 .text(entry.article.rawValue), .int(Int(entry.operation.rawValue)),
                 .optionalBlob(entry.contentHash?.bytes), .uint(entry.size),
                 .blob(entry.replaces.flatMap(\.bytes)), .uint(entry.time.rawValue),
-                .optionalBlob(entry.previous?.bytes), .blob(entry.signature), .uint(wallMillis))
+                .optionalBlob(entry.previous?.bytes), .blob(entry.signature), .uint(wallMillis), forkSeq)
         stats.lastLocalSeq = db.lastInsertRowID
         stats.entries += 1
-        stats.vector.advance(entry.origin, to: entry.sequence)
         if entry.time > stats.maxTime { stats.maxTime = entry.time }
+    }
+
+    private func moveHeads(_ entry: LogEntry, heads: [LogEntry], heldAside: Bool) throws -> [LogEntry] {
         if heldAside { return heads }
 
         let replaced = Set(entry.replaces)

@@ -2,7 +2,7 @@ import Foundation
 import SyncProtocol
 
 extension ArticleLog {
-    static let entryColumns = "e.origin, e.origin_seq, e.article, e.op, e.content_hash, e.size, e.replaces, e.hlc, e.previous, e.version, e.signature"
+    static let entryColumns = "e.origin, coalesce(e.fork_seq, e.origin_seq), e.article, e.op, e.content_hash, e.size, e.replaces, e.hlc, e.previous, e.version, e.signature"
 
     /// Decodes a row selected with `entryColumns`. Rows that do not decode are reported by verify;
     /// here they are passed over rather than trapping.

@@ -33,6 +33,14 @@ public struct RemoteAppend: Sendable {
     public var duplicates = 0
     /// Entries of revoked origins past what this site held at the revocation: stored, held aside.
     public var revoked = 0
+    /// Entries of a second chain of their origin (a fork), stored beside the chain: versions like
+    /// any other, in `stored` too, but outside the chain's numbering.
+    public var beside: [LogEntry] = []
+    /// Entries of a second chain whose previous entry is not here: passed over, not refused. The
+    /// chain-tip exchange (protocol v4) sends that chain from where the two part.
+    public var unlinked: [LogEntry] = []
+    /// Entries of a second chain past the number kept beside one origin's chain: passed over.
+    public var overLimit: [LogEntry] = []
     public var rejection: WireError?
 }
 
@@ -44,7 +52,7 @@ extension ArticleLog {
     /// Reads the vector from the entries: once at open.
     func loadVersionVector() throws -> VersionVector {
         var sequences: [SiteID: UInt64] = [:]
-        try db.statement("SELECT origin, max(origin_seq) FROM entries GROUP BY origin").query([]) { row in
+        try db.statement("SELECT origin, max(origin_seq) FROM entries WHERE origin_seq > 0 GROUP BY origin").query([]) { row in
             if let origin = SiteID(row.text(0)) { sequences[origin] = row.uint64(1) }
         }
         return VersionVector(sequences)
@@ -74,12 +82,13 @@ extension ArticleLog {
         return out
     }
 
-    /// Entries that arrived after `position`, oldest first.
-    public func entries(after position: Int64, limit: Int) throws -> [(Int64, LogEntry)] {
-        var out: [(Int64, LogEntry)] = []
-        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e WHERE e.local_seq > ? ORDER BY e.local_seq LIMIT ?")
+    /// Entries that arrived after `position`, oldest first, each with whether it is kept beside its
+    /// origin's chain (another chain's, after a fork).
+    public func entries(after position: Int64, limit: Int) throws -> [(position: Int64, entry: LogEntry, beside: Bool)] {
+        var out: [(position: Int64, entry: LogEntry, beside: Bool)] = []
+        try db.statement("SELECT local_seq, \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e WHERE e.local_seq > ? ORDER BY e.local_seq LIMIT ?")
             .query([.integer(position), .int(limit)]) { row in
-                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry)) }
+                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry, row.int(12) != 0)) }
             }
         return out
     }
@@ -112,9 +121,14 @@ extension ArticleLog {
                 // versions of one article quadratic (1,025 concurrent versions took 30 s).
                 var heads: [ArticlePath: [LogEntry]] = [:]
                 for entry in entries {
-                    if let rejection = try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
-                        if case .duplicate = rejection { result.duplicates += 1; continue }
-                        if case .refused(let error) = rejection { result.rejection = error; return }
+                    var beside = false
+                    switch try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
+                    case .duplicate?: result.duplicates += 1; continue
+                    case .refused(let error)?: result.rejection = error; return
+                    case .unlinked?: result.unlinked.append(entry); continue
+                    case .overLimit?: result.overLimit.append(entry); continue
+                    case .beside?: beside = true
+                    case nil: break
                     }
                     if !registered.contains(entry.origin), let key = keys[entry.origin] {
                         try register(site: key)
@@ -126,11 +140,16 @@ extension ArticleLog {
                     // A revoked origin's later entry is stored (its chain stays whole, so peers stop
                     // sending it and entries built on it still validate) but held aside: never a
                     // head, never in the folder.
-                    let aside = isHeldAside(entry)
+                    let aside = isHeldAside(entry, beside: beside)
                     if aside { result.revoked += 1 }
                     let current = try heads[entry.article] ?? self.heads(of: entry.article)
-                    heads[entry.article] = try insert(entry, heads: current, wallMillis: wallMillis, heldAside: aside)
-                    tips[entry.origin] = (entry.sequence, entry.version)
+                    if beside {
+                        heads[entry.article] = try insertBeside(entry, heads: current, wallMillis: wallMillis, heldAside: aside)
+                        result.beside.append(entry)
+                    } else {
+                        heads[entry.article] = try insert(entry, heads: current, wallMillis: wallMillis, heldAside: aside)
+                        tips[entry.origin] = (entry.sequence, entry.version)
+                    }
                     result.stored.append(entry)
                 }
             }
@@ -141,7 +160,15 @@ extension ArticleLog {
         return result
     }
 
-    enum Rejection { case duplicate, refused(WireError) }
+    enum Rejection {
+        case duplicate, refused(WireError)
+        /// Another chain of the origin, linked to an entry held here: stored beside the chain.
+        case beside
+        /// Another chain of the origin whose previous entry is not here.
+        case unlinked
+        /// Another chain of the origin, past what is kept beside one origin's chain.
+        case overLimit
+    }
 
     private func validate(
         _ entry: LogEntry, keys: [SiteID: SiteKey.Public], blobs: [ContentHash: StoredBlob],
@@ -165,17 +192,23 @@ extension ArticleLog {
         if tip == nil && stats.vector.sequences.count >= maximumOrigins {
             return .refused(WireError(.tooLarge, "\(label): this log already holds entries from \(maximumOrigins) origins"))
         }
+        var placement: Rejection?
+        let expected = (tip?.sequence ?? 0) + 1
         if let tip, entry.sequence <= tip.sequence {
             let held = try version(origin: entry.origin, sequence: entry.sequence)
             if held == entry.version { return .duplicate }
-            return .refused(WireError(.chainBroken, "\(label): the log already holds a different #\(entry.sequence) from that origin (a fork)"))
+            // The origin signed two entries at one place: it ran on an old copy of its log.
+            placement = try besidePlacement(entry, label: label)
+        } else if entry.sequence != expected || entry.previous != tip?.version {
+            placement = try besidePlacement(entry, label: label)
+            // Neither the chain's next entry nor another chain's: a gap or a broken link.
+            if case .unlinked? = placement, tip == nil || entry.sequence != expected {
+                return .refused(WireError(.chainBroken, "\(label): sequence gap, expected #\(expected)"))
+            }
         }
-        let expected = (tip?.sequence ?? 0) + 1
-        guard entry.sequence == expected else {
-            return .refused(WireError(.chainBroken, "\(label): sequence gap, expected #\(expected)"))
-        }
-        guard entry.previous == tip?.version else {
-            return .refused(WireError(.chainBroken, "\(label): previous-entry hash does not match #\(expected - 1)"))
+        switch placement {
+        case .duplicate?, .refused?, .unlinked?, .overLimit?: return placement
+        case .beside?, nil: break
         }
         for parent in entry.replaces {
             guard let replaced = try self.entry(version: parent), replaced.article == entry.article else {
@@ -189,7 +222,28 @@ extension ArticleLog {
                 return .refused(WireError(.blobMismatch, "\(label): size \(entry.size) but its blob holds \(size) bytes"))
             }
         }
-        return nil
+        return placement
+    }
+
+    /// Where an entry that is not the next of its origin's chain goes: beside the chain when it
+    /// continues an entry of that origin held here (chain or beside) or starts the origin at #1;
+    /// a duplicate when it is already held beside; otherwise unlinked.
+    private func besidePlacement(_ entry: LogEntry, label: String) throws -> Rejection {
+        if try self.entry(version: entry.version) != nil { return .duplicate }
+        let linked: Bool
+        if entry.sequence == 1 {
+            linked = entry.previous == nil
+        } else if let previous = entry.previous, let parent = try self.entry(version: previous) {
+            linked = parent.origin == entry.origin && parent.sequence &+ 1 == entry.sequence
+        } else {
+            linked = false
+        }
+        guard linked else { return .unlinked }
+        // A site signs a second chain only when it lost its log; a peer signing endless ones of its
+        // own must not grow this log without bound. Passed over, not refused: a refusal would end
+        // every session with a peer that holds such a chain, for good.
+        guard besideCount(of: entry.origin) < maximumBesidePerOrigin else { return .overLimit }
+        return .beside
     }
 
     func version(origin: SiteID, sequence: UInt64) throws -> VersionID? {

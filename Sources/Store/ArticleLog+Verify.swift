@@ -56,8 +56,17 @@ extension ArticleLog {
             }
         }
 
+        func checkContent(_ entry: LogEntry, _ label: String) {
+            guard let hash = entry.contentHash else { return }
+            if let size = blobSizes[hash] {
+                if size != entry.size { report.problems.append("\(label): size \(entry.size) but its blob holds \(size) bytes") }
+            } else {
+                report.problems.append("\(label): content \(hash.hex) is not in the blob table")
+            }
+        }
+
         var tips: [SiteID: (sequence: UInt64, version: VersionID)] = [:]
-        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e ORDER BY e.origin, e.origin_seq").query([]) { row in
+        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e WHERE e.fork_seq IS NULL ORDER BY e.origin, e.origin_seq").query([]) { row in
             report.entries += 1
             let localSeq = row.int64(0)
             guard let entry = Self.entry(from: row, offset: 1) else {
@@ -78,23 +87,51 @@ extension ArticleLog {
                 report.problems.append("\(label): previous-entry hash does not match #\(expected - 1) of the chain")
             }
             tips[entry.origin] = (entry.sequence, entry.version)
-            if let hash = entry.contentHash {
-                if let size = blobSizes[hash] {
-                    if size != entry.size { report.problems.append("\(label): size \(entry.size) but its blob holds \(size) bytes") }
-                } else {
-                    report.problems.append("\(label): content \(hash.hex) is not in the blob table")
-                }
+            checkContent(entry, label)
+        }
+
+        // Entries kept beside a chain (another chain of the origin, after a fork): signed by the
+        // origin, each continuing an entry of that origin at the place before it, none also in the chain.
+        var besideVersions: [VersionID: (origin: SiteID, sequence: UInt64)] = [:]
+        try db.statement("SELECT local_seq, \(Self.entryColumns), e.origin_seq FROM entries e WHERE e.fork_seq IS NOT NULL ORDER BY e.local_seq").query([]) { row in
+            report.entries += 1
+            guard let entry = Self.entry(from: row, offset: 1) else {
+                report.problems.append("entry #\(row.int64(0)): fields do not decode")
+                return
             }
+            let label = "entry \(entry.version.short) (\(entry.origin.short) #\(entry.sequence) beside its chain, \(entry.article))"
+            if row.int64(12) >= 0 { report.problems.append("\(label): kept beside the chain but numbered in it") }
+            if let key = keys[entry.origin] {
+                do { try entry.check(originKey: key) } catch { report.problems.append("\(label): \(error)") }
+            } else {
+                report.problems.append("\(label): origin \(entry.origin) has no key in the log")
+            }
+            if let chained = tips[entry.origin], entry.sequence <= chained.sequence,
+               (try? version(origin: entry.origin, sequence: entry.sequence)) == entry.version {
+                report.problems.append("\(label): the chain holds the same entry")
+            }
+            let linked: Bool
+            if entry.sequence == 1 {
+                linked = entry.previous == nil
+            } else if let previous = entry.previous {
+                let parent = besideVersions[previous] ?? (try? self.entry(version: previous)).flatMap { $0.map { ($0.origin, $0.sequence) } }
+                linked = parent.map { $0.origin == entry.origin && $0.sequence &+ 1 == entry.sequence } ?? false
+            } else {
+                linked = false
+            }
+            if !linked { report.problems.append("\(label): does not continue an entry of its origin at the place before it") }
+            besideVersions[entry.version] = (entry.origin, entry.sequence)
+            checkContent(entry, label)
         }
 
         // Parents must precede children in arrival order and belong to the same article; walking in
         // that order rebuilds the heads the table must hold.
         var walked: [VersionID: ArticlePath] = [:]
         var heads: [ArticlePath: Set<VersionID>] = [:]
-        try db.statement("SELECT local_seq, \(Self.entryColumns) FROM entries e ORDER BY e.local_seq").query([]) { row in
+        try db.statement("SELECT local_seq, \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e ORDER BY e.local_seq").query([]) { row in
             guard let entry = Self.entry(from: row, offset: 1) else { return }
-            // An entry held aside (a revoked origin's, past the revocation) is never a head.
-            if isHeldAside(entry) {
+            // An entry held aside (a revoked origin's, past the revocation or beside its chain) is never a head.
+            if isHeldAside(entry, beside: row.int(12) != 0) {
                 walked[entry.version] = entry.article
                 return
             }

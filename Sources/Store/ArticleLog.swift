@@ -15,6 +15,8 @@ public final class ArticleLog {
     public internal(set) var stats: Stats
     /// Origins the log takes entries from; a test lowers it.
     var maximumOrigins = WireCodec.maximumVectorOrigins
+    /// Entries of another chain of one origin kept beside its chain (after a fork); a test lowers it.
+    public internal(set) var maximumBesidePerOrigin = 10_000
     /// Revoked origins and the last sequence of theirs this log takes.
     public private(set) var revokedAt: [SiteID: UInt64] = [:]
 
@@ -27,6 +29,9 @@ public final class ArticleLog {
         public var blobRawBytes: Int64 = 0
         /// Articles with more than one head.
         public var conflictedArticles: Int = 0
+        /// Entries kept beside their origin's chain (another chain of that origin, after a fork), by origin.
+        public var besideByOrigin: [SiteID: Int] = [:]
+        public var besideEntries: Int { besideByOrigin.values.reduce(0, +) }
         /// Per origin, the highest sequence held.
         public var vector = VersionVector()
         public var lastLocalSeq: Int64 = 0
@@ -76,9 +81,10 @@ public final class ArticleLog {
         revokedAt = next
     }
 
-    /// Whether an entry is a revoked origin's, past what was held at the revocation.
-    public func isHeldAside(_ entry: LogEntry) -> Bool {
-        revokedAt[entry.origin].map { entry.sequence > $0 } ?? false
+    /// Whether an entry is a revoked origin's, past what was held at the revocation, or kept beside
+    /// a revoked origin's chain: a second chain signed with a revoked key is never trusted.
+    public func isHeldAside(_ entry: LogEntry, beside: Bool = false) -> Bool {
+        revokedAt[entry.origin].map { beside || entry.sequence > $0 } ?? false
     }
 
     /// Rebuilds the heads of every article `origins` touched from the entries, in arrival order,
@@ -89,8 +95,9 @@ public final class ArticleLog {
         for origin in origins { try touched.query([.text(origin.rawValue)]) { articles.insert($0.text(0)) } }
         for article in articles.sorted() {
             var heads = Set<VersionID>()
-            try db.statement("SELECT \(Self.entryColumns) FROM entries e WHERE e.article = ? ORDER BY e.local_seq").query([.text(article)]) { row in
-                guard let entry = Self.entry(from: row), !isHeldAside(entry) else { return }
+            try db.statement("SELECT \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e WHERE e.article = ? ORDER BY e.local_seq")
+                .query([.text(article)]) { row in
+                guard let entry = Self.entry(from: row), !isHeldAside(entry, beside: row.int(11) != 0) else { return }
                 heads.subtract(entry.replaces)
                 heads.insert(entry.version)
             }
@@ -106,6 +113,9 @@ public final class ArticleLog {
         s.lastLocalSeq = try db.scalar("SELECT max(local_seq) FROM entries") ?? 0
         s.maxTime = HybridTimestamp(rawValue: UInt64(bitPattern: try db.scalar("SELECT max(hlc) FROM entries") ?? 0))
         s.vector = try loadVersionVector()
+        try db.statement("SELECT origin, count(*) FROM entries WHERE fork_seq IS NOT NULL GROUP BY origin").query([]) { row in
+            if let origin = SiteID(row.text(0)) { s.besideByOrigin[origin] = row.int(1) }
+        }
         try db.statement("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(size), 0) FROM blobs").query([]) {
             s.blobs = $0.int(0)
             s.blobStoredBytes = $0.int64(1)

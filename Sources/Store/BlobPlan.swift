@@ -19,7 +19,7 @@ extension ArticleLog {
                      maximumDeltaBytes: Int = WireCodec.blobPartLength) throws -> BlobPlan? {
         guard let hash = entry.contentHash else { return nil }
         var held = false
-        try db.statement("SELECT origin, origin_seq FROM entries WHERE content_hash = ?").query([.blob(hash.bytes)]) { row in
+        try db.statement("SELECT origin, origin_seq FROM entries WHERE content_hash = ? AND fork_seq IS NULL").query([.blob(hash.bytes)]) { row in
             if !held, let origin = SiteID(row.text(0)), peer[origin] >= row.uint64(1) { held = true }
         }
         if held { return .held }
@@ -29,6 +29,7 @@ extension ArticleLog {
         for replaced in entry.replaces {
             guard let base = try self.entry(version: replaced), let baseHash = base.contentHash, baseHash != hash,
                   base.size <= WireCodec.maximumDeltaBytes, peer[base.origin] >= base.sequence,
+                  try version(origin: base.origin, sequence: base.sequence) == base.version,
                   let baseBytes = try self.blob(baseHash) else { continue }
             let content = try bytes ?? BlobCodec.decode(blob.data, encoding: blob.encoding, size: Int(blob.size))
             bytes = content

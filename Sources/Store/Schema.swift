@@ -1,6 +1,6 @@
 /// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
 enum Schema {
-    static let migrations: [String] = [v1, v2, v3, v4]
+    static let migrations: [String] = [v1, v2, v3, v4, v5]
 
     static let v1 = """
     -- Every site whose entries the log holds, with the key that verifies them.
@@ -93,5 +93,14 @@ enum Schema {
         held_seq   INTEGER NOT NULL,  -- its highest sequence this log held when revoked; later ones are held aside
         revoked_ms INTEGER NOT NULL   -- wall time the revocation took effect here
     ) STRICT;
+    """
+
+    /// Entries kept beside their origin's chain: a site that ran on an old copy of its log signed a
+    /// second chain from the place its copy ended, and the log keeps both. Such a row's place in
+    /// the chain is `fork_seq`; its `origin_seq` is negative (-1, -2 … per origin), so the chain's
+    /// numbers stay unique and every query of the chain passes it by.
+    static let v5 = """
+    ALTER TABLE entries ADD COLUMN fork_seq INTEGER; -- set only for an entry kept beside its origin's chain: its sequence there
+    CREATE INDEX entries_beside ON entries (origin, fork_seq) WHERE fork_seq IS NOT NULL;
     """
 }

@@ -273,9 +273,10 @@ final class Session: @unchecked Sendable {
         return VersionVector()
     }
 
-    /// Hello and vector, framed.
+    /// Hello, vector and (v4) chain tips that list nothing, framed.
     static func opening(_ key: SiteKey, vector: VersionVector) -> [UInt8] {
         FrameDecoder.frame(WireCodec.encode(.hello(Hello(siteID: key.siteID, siteName: "evil")))) + FrameDecoder.frame(WireCodec.encode(.vector(vector)))
+            + FrameDecoder.frame(WireCodec.encode(.chainTips(ChainTips(tips: [], last: true))))
     }
 
     /// Reads nothing more from the socket: the site's writes back up.

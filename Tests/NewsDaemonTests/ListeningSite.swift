@@ -39,9 +39,10 @@ struct ListeningSite {
 
     static func frame(_ message: WireMessage) -> [UInt8] { FrameDecoder.frame(WireCodec.encode(message)) }
 
-    /// The opening a listed peer sends: its hello and an empty vector.
+    /// The opening a listed peer sends: its hello, an empty vector and (v4) no chain tips.
     static func opening(_ key: SiteKey) -> [[UInt8]] {
-        [frame(.hello(Hello(siteID: key.siteID, siteName: "mallory"))), frame(.vector(VersionVector()))]
+        [frame(.hello(Hello(siteID: key.siteID, siteName: "mallory"))), frame(.vector(VersionVector())),
+         frame(.chainTips(ChainTips(tips: [], last: true)))]
     }
 
     /// Connects as `key`, sends `frames`, and returns what the site answered until it closed the

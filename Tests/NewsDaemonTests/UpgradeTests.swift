@@ -16,10 +16,10 @@ import SyncProtocol
     let folder = TemporaryFolder("upgrade")
 
     /// Copies the fixture: its data folder and its watched folder (names byte for byte, NFD included).
-    func copyFixture() throws -> (data: String, watch: String) {
+    func copyFixture(_ fixture: String = releaseZeroOneFixture()) throws -> (data: String, watch: String) {
         let data = folder.sub("data"), watch = folder.sub("w")
         for (from, to) in [("data", data), ("folder", watch)] {
-            let copy = try run("/bin/cp", ["-r", releaseZeroOneFixture() + "/" + from, to])
+            let copy = try run("/bin/cp", ["-r", fixture + "/" + from, to])
             #expect(copy.status == 0, "\(copy.stderr)")
         }
         return (data, watch)
@@ -62,12 +62,6 @@ import SyncProtocol
         let site = SiteLog(log: try ArticleLog(path: data + "/log.sqlite"), key: key,
                            settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
         try await site.scanAll(startUp: true)
-        let registry = PeerRegistry(local: key.siteID, peers: [PeerAddress(site: old.siteID, endpoint: nil)], logger: logger)
-        let port = freePort()
-        let (listening, ready) = AsyncStream.makeStream(of: Void.self)
-        let service = try ReplicationService(site: site, registry: registry, listen: Endpoint(host: "127.0.0.1", port: port),
-                                             key: key, siteName: "hanoi", logger: logger) { ready.yield() }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
 
         // What the v2 peer sends: one article of its own.
         let bytes = Array("Huế: tin từ site cũ\n".utf8)
@@ -77,13 +71,11 @@ import SyncProtocol
                                   previous: nil)
         let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
 
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            for await _ in listening { break }
+        try await serving(site, key: key, peer: old.siteID, logger: logger) { port in
             let received = try await talkV2(port: port, as: old, sending: [
                 .site(publicKeyDER: old.publicKey.der), .blobPart(part), .entry(theirs), .caughtUp])
             let offered = received.compactMap { if case .hello(let hello) = $0 { hello.maximumVersion } else { nil } }.first
-            #expect(offered == WireCodec.currentVersion, "the upgraded site offers v1-v3; with this peer the session runs at v2")
+            #expect(offered == WireCodec.currentVersion, "the upgraded site offers its whole range; with this peer the session runs at v2")
             let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
             #expect(entries.count == 6, "the fixture's whole log reaches the v2 peer")
             #expect(!received.contains { if case .error = $0 { true } else { false } })
@@ -91,21 +83,123 @@ import SyncProtocol
             #expect(await site.stats.entries == 7)
             #expect((try? String(contentsOfFile: watch + "/tu-site-cu.txt", encoding: .utf8)) == "Huế: tin từ site cũ\n")
             #expect(try await site.verify().problems.isEmpty)
+        }
+    }
+
+    /// A data folder made by the last build before schema 5 and protocol v4 (schema 4, protocol
+    /// v3): it opens and migrates with nothing lost, and replicates both ways with its peer still
+    /// speaking v3, which is never sent chain tips.
+    @Test func aSchemaFourDataFolderOpensAndReplicatesWithAPeerStillOnProtocolV3() async throws {
+        let fixture = fixturePath("release-0.1.0-schema4")
+        let (data, watch) = try copyFixture(fixture)
+        let log = try ArticleLog(path: data + "/log.sqlite")
+        #expect(try log.db.scalar("PRAGMA user_version") == Int64(Schema.migrations.count))
+        #expect(log.stats.entries == 7 && log.stats.liveArticles == 4 && log.stats.deletedArticles == 1 && log.stats.besideEntries == 0)
+        #expect(try log.verify().problems.isEmpty)
+        #expect(try log.forks().isEmpty)
+
+        let key = try #require(try DataFolder(path: data).loadKey())
+        let hue = try #require(try DataFolder(path: fixture).loadKey(at: fixture + "/peer-hue.key"))
+        let hueTip = try #require(try log.chainTip(of: hue.siteID))
+        let logger = Logger(label: "upgrade")
+        let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
+        let scan = try await site.scanAll(startUp: true)
+        #expect(scan.entries == 0, "the copy changed the files' inodes, not their contents")
+
+        // The v3 peer's next entry continues its chain as the fixture holds it.
+        let bytes = Array("Huế: tin thứ hai từ site v3\n".utf8)
+        let hash = ContentHash.of(bytes)
+        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-2.txt"), operation: .put,
+                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
+                                  time: HybridTimestamp(milliseconds: 1_764_700_000_000, counter: 0), previous: hueTip.version)
+        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+
+        try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
+            let received = try await talk(port: port, as: hue, maximumVersion: 3, vector: VersionVector([hue.siteID: hueTip.sequence]),
+                                          sending: [.site(publicKeyDER: hue.publicKey.der), .blobPart(part), .entry(theirs), .caughtUp])
+            #expect(!received.contains { if case .chainTips = $0 { true } else { false } }, "a v3 peer is never sent chain tips")
+            #expect(!received.contains { if case .error = $0 { true } else { false } })
+            let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
+            #expect(entries.count == 6 && entries.allSatisfy { $0.origin == key.siteID }, "the fixture's own entries reach the v3 peer")
+            for _ in 0..<200 where await site.stats.entries < 8 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await site.stats.entries == 8)
+            #expect((try? String(contentsOfFile: watch + "/tu-hue-2.txt", encoding: .utf8)) == "Huế: tin thứ hai từ site v3\n")
+            #expect(try await site.verify().problems.isEmpty)
+        }
+    }
+
+    /// A site that keeps a second chain of an origin beside the first never sends an entry of it to
+    /// a peer still on protocol v3 (which would refuse it as a fork, for good), and the session runs.
+    @Test func aPeerStillOnProtocolV3IsNeverSentAnEntryOfASecondChain() async throws {
+        let fixture = fixturePath("release-0.1.0-schema4")
+        let (data, watch) = try copyFixture(fixture)
+        let log = try ArticleLog(path: data + "/log.sqlite")
+        let key = try #require(try DataFolder(path: data).loadKey())
+        let hue = try #require(try DataFolder(path: fixture).loadKey(at: fixture + "/peer-hue.key"))
+        let hueTip = try #require(try log.chainTip(of: hue.siteID))
+        // Two entries of hue's at #2: the first continues its chain, the second is kept beside it.
+        func entry(_ text: String, _ name: String) throws -> (LogEntry, [ContentHash: StoredBlob]) {
+            let bytes = Array(text.utf8)
+            let hash = ContentHash.of(bytes)
+            let made = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath(name), operation: .put, contentHash: hash,
+                                    size: UInt64(bytes.count), replaces: [], time: HybridTimestamp(milliseconds: 1_764_700_000_000, counter: 0),
+                                    previous: hueTip.version)
+            return (made, [hash: StoredBlob(hash: hash, size: UInt64(bytes.count), encoding: .raw, data: bytes)])
+        }
+        let (chained, chainedBlob) = try entry("Huế: chuỗi thứ nhất\n", "chuoi-1.txt")
+        let (forked, forkedBlob) = try entry("Huế: chuỗi thứ hai\n", "chuoi-2.txt")
+        let keys = [hue.siteID: hue.publicKey]
+        #expect(try log.appendRemote([chained], blobs: chainedBlob, keys: keys, wallMillis: 1).stored == [chained])
+        #expect(try log.appendRemote([forked], blobs: forkedBlob, keys: keys, wallMillis: 2).beside == [forked])
+
+        let logger = Logger(label: "upgrade")
+        let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
+        try await site.scanAll(startUp: true)
+        try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
+            // The v3 peer holds hue's #1 only: it gets the chain's #2 and never the second chain's.
+            let received = try await talk(port: port, as: hue, maximumVersion: 3, vector: VersionVector([hue.siteID: hueTip.sequence]),
+                                          sending: [.caughtUp])
+            let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
+            #expect(entries.contains(chained) && !entries.contains(forked), "\(entries.map(\.article))")
+            #expect(!received.contains { if case .error = $0 { true } else { false } })
+        }
+    }
+
+    /// Runs `site`'s replication on a free loopback port, accepting `peer`, while `body` talks to it.
+    func serving(_ site: SiteLog, key: SiteKey, peer: SiteID, logger: Logger, _ body: (Int) async throws -> Void) async throws {
+        let registry = PeerRegistry(local: key.siteID, peers: [PeerAddress(site: peer, endpoint: nil)], logger: logger)
+        let port = freePort()
+        let (listening, ready) = AsyncStream.makeStream(of: Void.self)
+        let service = try ReplicationService(site: site, registry: registry, listen: Endpoint(host: "127.0.0.1", port: port),
+                                             key: key, siteName: "hanoi", logger: logger) { ready.yield() }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for await _ in listening { break }
+            do { try await body(port) } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
     }
 
-    /// A peer that speaks protocol v1-v2 only: hello, an empty vector, `frames`; reads until the
-    /// site is caught up with it, then says goodbye.
     func talkV2(port: Int, as key: SiteKey, sending frames: [WireMessage]) async throws -> [WireMessage] {
+        try await talk(port: port, as: key, maximumVersion: 2, vector: VersionVector(), sending: frames)
+    }
+
+    /// A peer that speaks protocol v1 to `maximumVersion` only: hello, `vector`, `frames`; reads
+    /// until the site is caught up with it, then says goodbye.
+    func talk(port: Int, as key: SiteKey, maximumVersion: UInt16, vector: VersionVector,
+              sending frames: [WireMessage]) async throws -> [WireMessage] {
         let channel = try await connectAsPeer(port: port, key: key)
         return try await channel.executeThenClose { inbound, outbound in
             func send(_ message: WireMessage) async throws {
                 try await outbound.write(ByteBuffer(bytes: FrameDecoder.frame(WireCodec.encode(message))))
             }
-            try await send(.hello(Hello(minimumVersion: 1, maximumVersion: 2, siteID: key.siteID, siteName: "hue-v2")))
-            try await send(.vector(VersionVector()))
+            try await send(.hello(Hello(minimumVersion: 1, maximumVersion: maximumVersion, siteID: key.siteID, siteName: "hue-v\(maximumVersion)")))
+            try await send(.vector(vector))
             for message in frames { try await send(message) }
             var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
             var received: [WireMessage] = []
@@ -125,7 +219,10 @@ import SyncProtocol
 }
 
 /// `Tests/Fixtures/release-0.1.0`, found from this file.
-func releaseZeroOneFixture() -> String {
+func releaseZeroOneFixture() -> String { fixturePath("release-0.1.0") }
+
+/// A folder under `Tests/Fixtures`.
+func fixturePath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/release-0.1.0").path
+        .appendingPathComponent("Fixtures/" + name).path
 }

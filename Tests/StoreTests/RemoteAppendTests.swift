@@ -80,14 +80,117 @@ import SyncProtocol
         #expect(throws: WireError.self) { try blob.verified() }
     }
 
-    @Test func aForkOfAKnownChainIsRefused() throws {
+    /// A second chain of one origin (the site ran on an older copy of its log and signed again from
+    /// where it ended): kept beside the first, its versions heads like any other, the vector and
+    /// the chain untouched, listed, verified, and sent again only as a window.
+    @Test func aSecondChainOfAnOriginIsKeptBesideTheFirst() throws {
+        let path = folder.sub("log.sqlite")
+        let log = try ArticleLog(path: path)
+        let (entries, blobs) = try chain(["1", "2", "3"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        let (other, otherBlobs) = try chain(["1", "khác 2", "khác 3", "khác 4"])
+        #expect(other[0].version == entries[0].version, "the two chains share #1")
+
+        // #2 and #3 of the other chain sit where the chain already holds entries; #4 continues
+        // the other chain past the chain's tip.
+        let result = try log.appendRemote(Array(other[1...]), blobs: otherBlobs, keys: keys, wallMillis: 2)
+        #expect(result.rejection == nil)
+        #expect(result.beside == Array(other[1...]) && result.stored == Array(other[1...]))
+        #expect(log.versionVector() == VersionVector([origin.siteID: 3]), "the chain's numbering is the first chain's")
+        #expect(log.stats.besideEntries == 3 && log.stats.entries == 6)
+        #expect(try log.chainTip(of: origin.siteID)?.version == entries[2].version)
+        // Both chains' newest versions of the article are heads: one conflict.
+        #expect(Set(try log.heads(of: ArticlePath("a.txt")).map(\.version)) == [entries[2].version, other[3].version])
+        #expect(try log.entry(version: other[2].version) == other[2], "an entry beside the chain reads back as signed")
+        #expect(try log.verify().problems.isEmpty)
+
+        // Sent again: duplicates, nothing stored twice.
+        let again = try log.appendRemote(other, blobs: otherBlobs, keys: keys, wallMillis: 3)
+        #expect(again.stored.isEmpty && again.duplicates == 4 && again.rejection == nil)
+
+        // Listed; the tips say what is kept beside; the window holds the chain past a place and all beside it.
+        let forks = try log.forks()
+        #expect(forks.count == 1 && forks[0].origin == origin.siteID && forks[0].firstSequence == 2 && forks[0].besideEntries == 3)
+        let tip = try #require(try log.chainTips().first)
+        // The fork's region: both chains from #2, the lowest place beside the chain.
+        #expect(tip.sequence == 3 && tip.besideCount == 3
+                && tip.besideDigest == ChainTip.digest(of: (entries[1...] + other[1...]).map(\.version)))
+        let window = try log.entries(at: try log.forkWindow(of: origin.siteID, after: 1).map(\.position)[...]).map(\.1.version)
+        #expect(window == [entries[1], entries[2], other[1], other[2], other[3]].map(\.version))
+
+        // Another site's entry may replace a version beside the chain.
+        let editor = SiteKey()
+        let bytes = Array("sửa bản khác".utf8)
+        let hash = ContentHash.of(bytes)
+        let edit = try LogEntry(signer: editor, sequence: 1, article: ArticlePath("a.txt"), operation: .put, contentHash: hash,
+                                size: UInt64(bytes.count), replaces: [entries[2].version, other[3].version],
+                                time: HybridTimestamp(milliseconds: 9000, counter: 0), previous: nil)
+        let (encoding, data) = BlobCodec.encode(bytes)
+        let merged = try log.appendRemote([edit], blobs: [hash: StoredBlob(hash: hash, size: UInt64(bytes.count), encoding: encoding, data: data)],
+                                          keys: [editor.siteID: editor.publicKey], wallMillis: 4)
+        #expect(merged.stored == [edit] && merged.beside.isEmpty)
+        #expect(try log.heads(of: ArticlePath("a.txt")).map(\.version) == [edit.version])
+
+        // Opened again: the same counts, the same vector, still verifies.
+        let reopened = try ArticleLog(path: path)
+        #expect(reopened.stats.besideEntries == 3 && reopened.versionVector() == log.versionVector())
+        #expect(try reopened.verify().problems.isEmpty)
+    }
+
+    /// The content of an entry beside the chain is not taken as held by a peer whose number for
+    /// that origin covers its place: that peer holds the other chain's entry there.
+    @Test func contentBesideTheChainIsNeverTakenAsHeld() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
         let (entries, blobs) = try chain(["1", "2"])
         _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
-        let (other, otherBlobs) = try chain(["1", "khác"])
-        let result = try log.appendRemote([other[1]], blobs: otherBlobs, keys: keys, wallMillis: 1)
-        #expect(result.rejection?.code == .chainBroken)
-        #expect(result.rejection?.message.contains("fork") == true)
+        let (other, otherBlobs) = try chain(["1", "chỉ ở chuỗi kia"])
+        _ = try log.appendRemote([other[1]], blobs: otherBlobs, keys: keys, wallMillis: 2)
+        let plan = try log.plan(contentOf: other[1], for: VersionVector([origin.siteID: 2]), deltas: false)
+        guard case .whole? = plan else { Issue.record("planned \(String(describing: plan))"); return }
+    }
+
+    @Test func aSecondChainWhoseEarlierEntriesAreMissingIsPassedOverNotRefused() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2", "3"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        let (other, otherBlobs) = try chain(["1", "khác 2", "khác 3", "khác 4"])
+        // #3 and #4 of the other chain without its #2: nothing links them to this log.
+        let result = try log.appendRemote([other[2], other[3]], blobs: otherBlobs, keys: keys, wallMillis: 2)
+        #expect(result.rejection == nil && result.stored.isEmpty && result.unlinked == [other[2], other[3]])
+        #expect(log.stats.entries == 3 && log.stats.besideEntries == 0)
+        // A number past the chain's next with nothing to link to is still a gap.
+        let (long, longBlobs) = try chain(["1", "2", "3", "4", "5"])
+        #expect(try log.appendRemote([long[4]], blobs: longBlobs, keys: keys, wallMillis: 3).rejection?.code == .chainBroken)
+    }
+
+    /// A revoked key signing a second chain at places the log held before the revocation gets
+    /// nothing into the folder: kept (the log is append-only) but held aside, never a head.
+    @Test func aSecondChainOfARevokedOriginIsHeldAside() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2", "3"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        try log.revoke([origin.siteID], wallMillis: 2)
+        let (other, otherBlobs) = try chain(["1", "kẻ cắp khoá viết"])
+        let result = try log.appendRemote([other[1]], blobs: otherBlobs, keys: keys, wallMillis: 3)
+        #expect(result.beside == [other[1]] && result.revoked == 1)
+        #expect(try log.heads(of: ArticlePath("a.txt")).map(\.version) == [entries[2].version])
+        #expect(try log.verify().problems.isEmpty)
+        // Trusted again: the second chain's entry becomes a version like any other.
+        try log.revoke([], wallMillis: 4)
+        #expect(Set(try log.heads(of: ArticlePath("a.txt")).map(\.version)) == [entries[2].version, other[1].version])
+        #expect(try log.verify().problems.isEmpty)
+    }
+
+    @Test func entriesBesideAChainAreBounded() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        log.maximumBesidePerOrigin = 2
+        let (entries, blobs) = try chain(["1", "2"])
+        _ = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 1)
+        let (other, otherBlobs) = try chain(["1", "b", "c", "d"])
+        let result = try log.appendRemote(Array(other[1...]), blobs: otherBlobs, keys: keys, wallMillis: 2)
+        #expect(result.beside.count == 2 && result.overLimit == [other[3]] && result.rejection == nil, "passed over, not refused")
+        #expect(log.stats.besideEntries == 2)
+        #expect(try log.verify().problems.isEmpty)
     }
 
     @Test func concurrentEditsLeaveTwoHeadsAndALocalEditResolvesThem() throws {

@@ -23,6 +23,13 @@ import Testing
             .status(PeerReport(articles: 100_000, logEntries: 123_456, peersConnected: 2, peersConfigured: 3)),
             .error(WireError(.chainBroken, "gap")), .goodbye("shutting down"),
             .blobDelta(BlobDelta(hash: .of([1, 2]), size: 2, base: .of([1]), bytes: [0x28, 0xb5, 0x2f, 0xfd, 9])),
+            .chainTips(ChainTips(tips: [
+                ChainTip(origin: key.siteID, checkpoints: [.init(sequence: 42, version: VersionID(.sha256(of: [4]))),
+                                                           .init(sequence: 41, version: VersionID(.sha256(of: [5])))],
+                         besideCount: 3, besideDigest: .sha256(of: [6])),
+                ChainTip(origin: SiteKey().siteID, checkpoints: []),
+            ], last: false)),
+            .chainTips(ChainTips(tips: [], last: true)),
         ]
     }
 
@@ -142,7 +149,12 @@ import Testing
         var m = machine
         #expect(m.start() == [.send(.hello(Hello(siteID: us, siteName: "us")))])
         #expect(m.receive(.hello(Hello(siteID: them, siteName: "them"))) == [.sendVector])
-        #expect(m.receive(.vector(VersionVector([them: 3]))) == [.startSending(VersionVector([them: 3]))])
+        // v4: the sender starts once the peer's chain tips are in, however many frames carry them.
+        #expect(m.receive(.vector(VersionVector([them: 3]))) == [])
+        #expect(m.phase == .awaitingChainTips)
+        let tip = ChainTip(origin: them, checkpoints: [.init(sequence: 3, version: VersionID(bytes: [UInt8](repeating: 7, count: 32))!)])
+        #expect(m.receive(.chainTips(ChainTips(tips: [], last: false))) == [])
+        #expect(m.receive(.chainTips(ChainTips(tips: [tip], last: true))) == [.startSending(VersionVector([them: 3]), [tip])])
         #expect(m.receive(.caughtUp) == [.peerCaughtUp])
         #expect(m.receive(.ping(4)) == [.send(.pong(4))])
         #expect(m.receive(.site(publicKeyDER: [1])) == [.deliver(.site(publicKeyDER: [1]))])
@@ -210,5 +222,120 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
         z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct ChainTipTests {
+    let origin = SiteKey().siteID
+
+    /// A chain of `length` versions whose entries from `forkAt` on are another chain's (`branch`).
+    func chain(_ length: UInt64, forkAt: UInt64 = .max, branch: UInt8 = 0) -> [UInt64: VersionID] {
+        var versions: [UInt64: VersionID] = [:]
+        for place in stride(from: 1, through: length, by: 1) where length > 0 {
+            versions[place] = VersionID(.sha256(of: Array("\(place)".utf8) + [place >= forkAt ? branch : 0]))
+        }
+        return versions
+    }
+
+    func tip(_ versions: [UInt64: VersionID], beside: [VersionID] = []) -> ChainTip? {
+        let top = versions.keys.max() ?? 0
+        guard top > 0 else { return nil }
+        return ChainTip(origin: origin, checkpoints: ChainTip.places(below: top).map { .init(sequence: $0, version: versions[$0]!) },
+                        besideCount: UInt32(beside.count), besideDigest: beside.isEmpty ? ChainTip.noDigest : ChainTip.digest(of: beside))
+    }
+
+    @Test func placesRunFromTheTipDownToOne() {
+        #expect(ChainTip.places(below: 0) == [])
+        #expect(ChainTip.places(below: 1) == [1])
+        #expect(ChainTip.places(below: 12) == [12, 11, 9, 5, 1])
+        #expect(ChainTip.places(below: UInt64.max).count <= ChainTip.maximumCheckpoints)
+        #expect(ChainTip.places(below: 1 << 40).last == 1)
+    }
+
+    @Test func theSameChainAndNothingBesideNeedsNoWindow() {
+        let mine = chain(100), theirs = chain(60)
+        #expect(tip(theirs)!.window(mine: tip(mine), versionAt: { mine[$0] }) == nil)
+        // The peer ahead: this side cannot check, and need not (its backlog is all the peer lacks).
+        #expect(tip(mine)!.window(mine: tip(theirs), versionAt: { theirs[$0] }) == nil)
+    }
+
+    /// Two chains of one origin that part at a random place, of random lengths: the side holding
+    /// at least the other's tip always finds the fork, and the place it sends from is below it.
+    @Test func aForkIsFoundBelowItsPlaceFromTheLongerSide() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let forkAt = UInt64.random(in: 1...300, using: &generator)
+            let mineLength = forkAt + UInt64.random(in: 0...300, using: &generator)
+            let theirLength = forkAt + UInt64.random(in: 0...300, using: &generator)
+            let mine = chain(mineLength, forkAt: forkAt, branch: 1), theirs = chain(theirLength, forkAt: forkAt, branch: 2)
+            guard let theirTip = tip(theirs) else { continue }
+            let window = theirTip.window(mine: tip(mine), versionAt: { mine[$0] })
+            if mineLength >= theirLength {
+                #expect(window != nil, "fork at \(forkAt), mine \(mineLength), theirs \(theirLength)")
+            }
+            if let window {
+                #expect(window < forkAt, "sends from past \(window) for a fork at \(forkAt)")
+                // Everything at or below the window agrees: nothing of the fork is skipped.
+                for place in stride(from: 1, through: window, by: 1) where window > 0 { #expect(mine[place] == theirs[place]) }
+            }
+        }
+    }
+
+    @Test func differentEntriesBesideTheSameChainNeedAWindowFromTheTip() {
+        let mine = chain(20)
+        let kept = [VersionID(.sha256(of: [1])), VersionID(.sha256(of: [2]))]
+        #expect(tip(mine, beside: kept)!.window(mine: tip(mine), versionAt: { mine[$0] }) == 20)
+        #expect(tip(mine, beside: kept)!.window(mine: tip(mine, beside: kept.reversed()), versionAt: { mine[$0] }) == nil)
+    }
+
+    /// After they met, each site numbers its own chain and keeps the other beside it: the regions
+    /// are the same set, and nothing is sent again, whichever chain is longer.
+    @Test func twoSitesHoldingBothChainsSendNothing() {
+        let mine = chain(12, forkAt: 8, branch: 1), theirs = chain(10, forkAt: 8, branch: 2)
+        let region = (8...12).map { mine[UInt64($0)]! } + (8...10).map { theirs[UInt64($0)]! }
+        var myTip = tip(mine, beside: []), theirTip = tip(theirs, beside: [])
+        myTip?.besideCount = 3; myTip?.besideDigest = ChainTip.digest(of: region)
+        theirTip?.besideCount = 5; theirTip?.besideDigest = ChainTip.digest(of: region.reversed())
+        #expect(theirTip!.window(mine: myTip, versionAt: { mine[$0] }) == nil)
+        #expect(myTip!.window(mine: theirTip, versionAt: { theirs[$0] }) == nil)
+        // One of them missing an entry of the region: the fork is exchanged again.
+        theirTip?.besideDigest = ChainTip.digest(of: region.dropLast())
+        #expect(theirTip!.window(mine: myTip, versionAt: { mine[$0] }) == 7)
+    }
+
+    @Test func tipsSplitIntoFramesThatEachFit() {
+        let many = (0..<5_000).map { index in
+            ChainTip(origin: SiteKey().siteID, checkpoints: ChainTip.places(below: 100_000).map {
+                .init(sequence: $0, version: VersionID(.sha256(of: [UInt8(index & 0xff)])))
+            })
+        }
+        let frames = ChainTips.frames(many)
+        #expect(frames.count > 1 && frames.last!.last && frames.dropLast().allSatisfy { !$0.last })
+        #expect(frames.flatMap(\.tips) == many)
+        for frame in frames { #expect(WireCodec.encode(.chainTips(frame)).count < WireCodec.maximumFrameLength) }
+        #expect(ChainTips.frames([]) == [ChainTips(tips: [], last: true)])
+    }
+
+    /// A site at the vector's limit of origins still fits its tips under what a receiver takes;
+    /// a peer sending more is refused before it costs more.
+    @Test func tipsAreBoundedInAllWhateverTheFrames() {
+        let most = WireCodec.maximumVectorOrigins
+        let perOrigin = ChainTip.checkpointsPerOrigin(origins: most)
+        #expect(perOrigin >= 2 && most * (80 + perOrigin * 40) <= ChainTip.maximumTotalCost)
+        #expect(ChainTip.checkpointsPerOrigin(origins: 1_000) == ChainTip.maximumCheckpoints)
+        #expect(ChainTip.places(below: 1 << 40, limit: 2) == [1 << 40, 1])
+
+        var machine = SessionStateMachine(local: Hello(siteID: SiteKey().siteID, siteName: "us"), authenticatedPeer: origin)
+        _ = machine.receive(.hello(Hello(siteID: origin, siteName: "them")))
+        _ = machine.receive(.vector(VersionVector()))
+        let heavy = ChainTip(origin: origin, checkpoints: Array(repeating: .init(sequence: 1, version: VersionID(.sha256(of: [1]))), count: 64))
+        var refused = false
+        for _ in 0..<(ChainTip.maximumTotalCost / heavy.cost + 2) {
+            if machine.receive(.chainTips(ChainTips(tips: [heavy], last: false))).contains(where: { if case .close = $0 { true } else { false } }) {
+                refused = true
+                break
+            }
+        }
+        #expect(refused && machine.phase == .closed)
     }
 }

@@ -118,6 +118,7 @@ struct PeerSession {
         id: UUID, outcome: Outcome, onHello: @escaping @Sendable () -> Void
     ) async throws {
         let (starts, startSending) = AsyncStream.makeStream(of: SenderStart.self, bufferingPolicy: .bufferingOldest(1))
+        let forkRequests = ForkRequests()
         try out.post(.hello(hello))
         // The reader's failure, kept before the sender is released: the sender, ending because the
         // reader did, may be the first task the group hands back, and the session's error is the
@@ -127,7 +128,7 @@ struct PeerSession {
             group.addTask {
                 do {
                     try await read(inbound: inbound, out: out, activity: activity, channel: channel, id: id, outcome: outcome,
-                                   onHello: onHello, startSending: startSending)
+                                   onHello: onHello, startSending: startSending, forkRequests: forkRequests)
                 } catch {
                     readFailure.value.withLock { $0 = error }
                     startSending.finish()
@@ -137,7 +138,8 @@ struct PeerSession {
             }
             group.addTask {
                 for await start in starts {
-                    try await sendAll(to: start.link, holdings: start.holdings, out: out, deltas: start.deltas)
+                    try await sendAll(to: start.link, holdings: start.holdings, out: out, deltas: start.deltas,
+                                      forkAware: start.forkAware, peerTips: start.peerTips, forkRequests: forkRequests)
                     return
                 }
             }
@@ -183,17 +185,65 @@ struct PeerSession {
         let value = Mutex<PeerReport?>(nil)
     }
 
-    /// What the reader hands the sender once the peer's vector is in.
+    /// What the reader hands the sender once the peer's vector (and, on v4, its chain tips) is in.
     struct SenderStart: Sendable {
         let link: PeerLink
         let holdings: PeerHoldings
         let deltas: Bool
+        /// The peer speaks v4: it finds and keeps a second chain. An older peer is never sent an
+        /// entry kept beside a chain (it would refuse it as a fork and end the session).
+        let forkAware: Bool
+        let peerTips: [ChainTip]
+    }
+
+    /// Origins whose entries the reader found the peer lacks mid-session (a second chain of them
+    /// arrived): the sender sends their window next, once per origin and place.
+    final class ForkRequests: Sendable {
+        private let state = Mutex<(pending: [SiteID: UInt64], sent: [SiteID: UInt64], asked: [SiteID: Int])>(([:], [:], [:]))
+        /// Windows of one origin per session: a genuine fork needs one; a peer signing entries at
+        /// ever lower places of its own chain must not make this site resend it again and again.
+        static let perOrigin = 4
+        /// Woken when a request is added; the sender also wakes on log growth.
+        let wake: AsyncStream<Void>.Continuation
+        let wakes: AsyncStream<Void>
+
+        init() { (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
+
+        /// Asks for every entry of `origin` past `sequence`, unless one sent already covers it.
+        func request(_ origin: SiteID, after sequence: UInt64) {
+            let added = state.withLock { state -> Bool in
+                if let sent = state.sent[origin], sent <= sequence { return false }
+                guard state.asked[origin, default: 0] < Self.perOrigin else { return false }
+                state.asked[origin, default: 0] += 1
+                state.pending[origin] = min(state.pending[origin] ?? .max, sequence)
+                return true
+            }
+            if added { wake.yield() }
+        }
+
+        /// The requests to send now; each counts as sent.
+        func take() -> [SiteID: UInt64] {
+            state.withLock { state in
+                let taken = state.pending
+                state.pending = [:]
+                for (origin, after) in taken { state.sent[origin] = min(state.sent[origin] ?? .max, after) }
+                return taken
+            }
+        }
+
+        func markSent(_ origin: SiteID, after sequence: UInt64) {
+            state.withLock {
+                $0.sent[origin] = min($0.sent[origin] ?? .max, sequence)
+                $0.asked[origin, default: 0] += 1
+            }
+        }
     }
 
     /// Reads frames and acts on them until the peer leaves.
     private func read(
         inbound: NIOAsyncChannelInboundStream<ByteBuffer>, out: SessionWriter, activity: SessionActivity, channel: Channel,
-        id: UUID, outcome: Outcome, onHello: @Sendable () -> Void, startSending: AsyncStream<SenderStart>.Continuation
+        id: UUID, outcome: Outcome, onHello: @Sendable () -> Void, startSending: AsyncStream<SenderStart>.Continuation,
+        forkRequests: ForkRequests
     ) async throws {
         var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
         var machine: SessionStateMachine?
@@ -226,6 +276,15 @@ struct PeerSession {
             link.update {
                 $0.entriesReceived += UInt64(result.stored.count)
                 $0.lastExchange = Date()
+            }
+            // The peer holds another chain of these origins: it lacks this site's, from where the
+            // chains this log holds part (below that, all agree). Only entries that link here count:
+            // unlinked ones cost their sender nothing to make.
+            holdings?.peerSent(beside: result.beside.map(\.version))
+            for origin in Set(result.beside.map(\.origin)) {
+                guard let start = try await site.forkRegionStart(of: origin) else { continue }
+                holdings?.forked(origin, agreeingThrough: start - 1)
+                forkRequests.request(origin, after: start - 1)
             }
             guard let rejection = result.rejection else { return true }
             registry.countRejected()
@@ -276,7 +335,10 @@ struct PeerSession {
                             out.link = link
                             logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
                             try out.post(.vector(await site.versionVector()))
-                        case .startSending(let vector):
+                            if let agreed = machine?.agreedVersion, agreed >= WireCodec.chainTipsVersion {
+                                for frame in ChainTips.frames(try await site.chainTips()) { try out.post(.chainTips(frame)) }
+                            }
+                        case .startSending(let vector, let peerTips):
                             guard let link else { break }
                             link.update {
                                 $0.vector = vector
@@ -285,7 +347,8 @@ struct PeerSession {
                             let session = PeerHoldings(vector)
                             holdings = session
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
-                            startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas))
+                            let forkAware = (machine?.agreedVersion ?? 0) >= WireCodec.chainTipsVersion
+                            startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas, forkAware: forkAware, peerTips: peerTips))
                         case .deliver(.blobDelta(let delta)):
                             // Sizes first: the base is decoded whole to apply the delta.
                             let limit = WireCodec.maximumAcceptedDeltaBytes
@@ -335,15 +398,42 @@ struct PeerSession {
         }
     }
 
-    /// Sends the backlog the peer lacks, then `caughtUp`, then every new entry as it is logged.
-    private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool) async throws {
+    /// Sends the backlog the peer lacks, and (protocol v4) the windows of origins whose chains
+    /// differ at the two sites, as one stream in arrival order (an entry of either may replace a
+    /// version in the other); then `caughtUp`; then every new entry as it is logged and every
+    /// window the reader asks for.
+    private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool,
+                         peerTips: [ChainTip], forkRequests: ForkRequests) async throws {
         let growth = await site.logGrowth()
-        let (positions, through) = try await site.backlog(for: holdings.vector)
         var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas)
+        var windowed: [Int64: Bool] = [:]
+        if forkAware {
+            let plan = try await site.forkPlan(for: peerTips)
+            for (origin, tip) in plan.settled {
+                // Both hold both chains: the peer holds all of this origin, whatever its number says.
+                holdings.holdsAll(of: origin, through: tip)
+                link.update { $0.vector.advance(origin, to: tip) }
+            }
+            for (origin, after) in plan.windows.sorted(by: { $0.key < $1.key }) {
+                holdings.forked(origin, agreeingThrough: after)
+                forkRequests.markSent(origin, after: after)
+                logger.notice("peer \(link.site) holds another chain of \(origin) (or keeps other entries beside it): sending this site's entries of it past #\(after)")
+                for item in try await site.forkWindow(of: origin, after: after) { windowed[item.position] = item.beside }
+            }
+        }
+        let (backlog, through) = try await site.backlog(for: holdings.vector)
+        let positions = windowed.isEmpty ? backlog : Set(backlog).union(windowed.keys).sorted()
         var index = 0
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
-            for (_, entry) in try await site.entries(at: page) { try await sender.send(entry) }
+            for (position, entry) in try await site.entries(at: page) {
+                if let beside = windowed[position] {
+                    try await sender.send(entry, whatever: true)
+                    if !beside { holdings.sentChainEntry(entry) }
+                } else {
+                    try await sender.send(entry)
+                }
+            }
             try await out.flush()
             index += Self.pageSize
         }
@@ -351,14 +441,49 @@ struct PeerSession {
         out.enqueue(.status(await site.report(peersConnected: registry.connectedCount, peersConfigured: registry.configuredCount)))
         try await out.flush()
         var cursor = through
-        for await _ in growth {
+        let wake = forkRequests.wake
+        let forwarding = Task {
+            for await _ in growth { wake.yield() }
+            wake.finish()
+        }
+        defer { forwarding.cancel() }
+        for await _ in forkRequests.wakes {
+            for (origin, after) in forkRequests.take().sorted(by: { $0.key < $1.key }) {
+                logger.notice("peer \(link.site) sent another chain of \(origin): sending this site's entries of it past #\(after)")
+                try await sendWindow(of: origin, after: after, through: cursor, sender: &sender)
+            }
             while true {
                 let page = try await site.entries(after: cursor, limit: Self.pageSize)
                 guard let last = page.last else { break }
-                for (_, entry) in page { try await sender.send(entry) }
+                for item in page {
+                    // An older peer is never sent an entry kept beside a chain. A v4 peer gets one
+                    // whatever its vector says (its number there is the other chain's), and so every
+                    // entry of an origin forked in this session.
+                    if item.beside && !forkAware { continue }
+                    try await sender.send(item.entry, whatever: forkAware && (item.beside || holdings.isForked(item.entry.origin)))
+                }
                 try await out.flush()
-                cursor = last.0
+                cursor = last.position
             }
+        }
+    }
+
+    /// Every entry of `origin` past `after` in this site's chain, and all it keeps beside it, in
+    /// arrival order, whatever the peer's vector says, up to `through`: later ones go with the
+    /// live entries, in order.
+    private func sendWindow(of origin: SiteID, after: UInt64, through: Int64, sender: inout EntrySender) async throws {
+        let items = try await site.forkWindow(of: origin, after: after).filter { $0.position <= through }
+        let beside = Dictionary(items.map { ($0.position, $0.beside) }, uniquingKeysWith: { a, _ in a })
+        let positions = items.map(\.position)
+        var index = 0
+        while index < positions.count {
+            let page = positions[index..<min(index + Self.pageSize, positions.count)]
+            for (position, entry) in try await site.entries(at: page) {
+                try await sender.send(entry, whatever: true)
+                if beside[position] == false { sender.holdings.sentChainEntry(entry) }
+            }
+            try await sender.out.flush()
+            index += Self.pageSize
         }
     }
 
@@ -404,15 +529,16 @@ struct EntrySender {
         self.deltas = deltas
     }
 
-    mutating func send(_ entry: LogEntry) async throws {
-        guard entry.sequence > holdings.sequence(of: entry.origin) else { return }
+    /// `whatever`: send even if the peer's vector counts it held (a fork's window).
+    mutating func send(_ entry: LogEntry, whatever: Bool = false) async throws {
+        guard whatever ? !holdings.sentUs(entry.version) : entry.sequence > holdings.sequence(of: entry.origin) else { return }
         if !sentKeys.contains(entry.origin) {
             guard let key = try await site.publicKey(of: entry.origin) else { throw WireError(.internal, "no key for \(entry.origin)") }
             out.enqueue(.site(publicKeyDER: key.der))
             sentKeys.insert(entry.origin)
         }
         if let hash = entry.contentHash, !sentBlobs.contains(hash) {
-            switch try await site.plan(contentOf: entry, for: holdings.vector, deltas: deltas) {
+            switch try await site.plan(contentOf: entry, for: holdings.contentVector, deltas: deltas) {
             case .held?:
                 break
             case .delta(let delta)?:

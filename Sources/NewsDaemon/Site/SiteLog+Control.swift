@@ -40,6 +40,12 @@ extension SiteLog {
             version: NewsdVersion.current, folderWrites: swapScheme.rawValue, walBytes: walBytes, revoked: revocations())
         response.rejoining = rejoinState
         response.signingAs = signingAs
+        if let forks = try? log.forks(), !forks.isEmpty {
+            response.forks = forks.map {
+                ForkedOrigin(origin: $0.origin.description, from: $0.firstSequence, besideEntries: $0.besideEntries, articles: $0.articles,
+                             lastReceived: VersionInfo.format(milliseconds: $0.lastReceivedMillis))
+            }
+        }
         let unwatched = health.unwatched
         if !unwatched.isEmpty { response.unwatched = unwatched }
         return response

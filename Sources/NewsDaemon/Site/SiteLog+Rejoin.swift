@@ -59,7 +59,9 @@ extension SiteLog {
 
     /// `status`: the origin this site's new entries carry, when it is not the site's own ID.
     public var signingAs: String? {
-        signer.siteID == key.siteID ? nil : "\(signer.siteID) (a site restored or put back from an older copy that could not reach every peer signs anew; see docs/RELIABILITY.md)"
+        guard signer.siteID != key.siteID else { return nil }
+        if forkedOwnChain { return "\(signer.siteID) (a peer held entries of this site's chain this log lacked: it ran on an older copy; see docs/RELIABILITY.md)" }
+        return "\(signer.siteID) (a site restored or put back from an older copy that could not reach every peer signs anew; see docs/RELIABILITY.md)"
     }
 
     /// Whether status should say "rejoining", with the catch-up so far.

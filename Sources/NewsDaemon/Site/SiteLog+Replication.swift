@@ -53,7 +53,9 @@ extension SiteLog {
     }
 
     public func entries(at positions: ArraySlice<Int64>) throws -> [(Int64, LogEntry)] { try log.entries(at: positions) }
-    public func entries(after position: Int64, limit: Int) throws -> [(Int64, LogEntry)] { try log.entries(after: position, limit: limit) }
+    public func entries(after position: Int64, limit: Int) throws -> [(position: Int64, entry: LogEntry, beside: Bool)] {
+        try log.entries(after: position, limit: limit)
+    }
     public func storedBlob(_ hash: ContentHash) throws -> StoredBlob? { try log.storedBlob(hash) }
     /// A stored blob's content, to apply a peer's delta to; one larger than `maximumBytes` is
     /// refused before it is decoded.
@@ -96,8 +98,10 @@ extension SiteLog {
         }
         let wall = Self.wallMillis()
         let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall)
+        noteForks(result)
         if result.revoked > 0 {
-            for entry in result.stored where log.isHeldAside(entry) {
+            let beside = Set(result.beside.map(\.version))
+            for entry in result.stored where log.isHeldAside(entry, beside: beside.contains(entry.version)) {
                 if revokedRefused[entry.origin] == nil {
                     logger.warning("entries of revoked site \(entry.origin) relayed by a peer (from #\(entry.sequence)) are stored but held aside: not versions here")
                 }

@@ -54,6 +54,13 @@ public actor SiteLog {
     var unwritableNames: [ArticlePath: String] = [:]
     /// Entries of revoked sites held aside since start, by site (only sites in `revoked`).
     var revokedRefused: [SiteID: Int] = [:]
+    /// Origins whose second chain was logged since start (once each), and those whose entries of
+    /// another chain were passed over for want of their earlier entries.
+    var forksLogged = Set<SiteID>()
+    var unlinkedLogged = Set<SiteID>()
+    var overLimitLogged = Set<SiteID>()
+    /// This site found a second chain of its own and signs anew since (`status` says why).
+    var forkedOwnChain = false
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
     /// First lines of contents, by content hash, for the web view's list and search (bounded).

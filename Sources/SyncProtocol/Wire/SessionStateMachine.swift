@@ -3,14 +3,14 @@
 ///
 /// hello -> (versions agreed) vector -> replicating (sites, blobs, entries, caught-up, live).
 public struct SessionStateMachine: Sendable {
-    public enum Phase: Sendable, Equatable { case awaitingHello, awaitingVector, replicating, closed }
+    public enum Phase: Sendable, Equatable { case awaitingHello, awaitingVector, awaitingChainTips, replicating, closed }
 
     public enum Action: Sendable, Equatable {
         case send(WireMessage)
         /// Versions are agreed: send this site's version vector.
         case sendVector
         /// The peer's vector arrived: start sending it what it lacks.
-        case startSending(VersionVector)
+        case startSending(VersionVector, [ChainTip])
         /// Content to check and store: a site key, a blob part or an entry.
         case deliver(WireMessage)
         /// The peer has sent everything it had when the session began.
@@ -26,6 +26,10 @@ public struct SessionStateMachine: Sendable {
     public private(set) var phase: Phase = .awaitingHello
     public private(set) var peerHello: Hello?
     public private(set) var agreedVersion: UInt16?
+    /// The peer's vector, kept until its chain tips arrive (v4): the sender starts with both.
+    private var peerVector: VersionVector?
+    private var peerTips: [ChainTip] = []
+    private var peerTipsCost = 0
 
     public init(local: Hello, authenticatedPeer: SiteID) {
         self.local = local
@@ -66,8 +70,24 @@ public struct SessionStateMachine: Sendable {
         case (_, .status(let report)):
             return [.peerReport(report)]
         case (.awaitingVector, .vector(let vector)):
+            if let agreedVersion, agreedVersion >= WireCodec.chainTipsVersion {
+                phase = .awaitingChainTips
+                peerVector = vector
+                return []
+            }
             phase = .replicating
-            return [.startSending(vector)]
+            return [.startSending(vector, [])]
+        case (.awaitingChainTips, .chainTips(let frame)):
+            // Bounded like a vector: one tip per origin, and what they all cost, however many frames carry them.
+            peerTipsCost += frame.tips.reduce(0) { $0 + $1.cost }
+            guard peerTips.count + frame.tips.count <= WireCodec.maximumVectorOrigins, peerTipsCost <= ChainTip.maximumTotalCost else {
+                return fail(WireError(.tooLarge, "chain tips of more than \(WireCodec.maximumVectorOrigins) origins or \(ChainTip.maximumTotalCost) bytes"))
+            }
+            peerTips += frame.tips
+            guard frame.last else { return [] }
+            phase = .replicating
+            defer { peerVector = nil; peerTips = [] }
+            return [.startSending(peerVector ?? VersionVector(), peerTips)]
         case (.replicating, .site), (.replicating, .blobPart), (.replicating, .entry):
             return [.deliver(message)]
         case (.replicating, .blobDelta):

@@ -5,10 +5,13 @@
 public enum WireCodec {
     public static let minimumVersion: UInt16 = 1
     /// v2 adds `blob_delta`; v3 changes the conflict rule (a put beats a concurrent delete) and
-    /// lets an entry replace exactly the version its file held. No frame changed in v3.
-    public static let currentVersion: UInt16 = 3
+    /// lets an entry replace exactly the version its file held. No frame changed in v3. v4 adds
+    /// `chain_tips`: two chains of one origin are found and both kept.
+    public static let currentVersion: UInt16 = 4
     /// The first version that may carry `blob_delta`.
     public static let deltaVersion: UInt16 = 2
+    /// The first version that carries `chain_tips`.
+    public static let chainTipsVersion: UInt16 = 4
     /// The hard maximum frame body. Blobs larger than a frame travel in several parts.
     public static let maximumFrameLength = 4 << 20
     /// The largest article content any blob may claim, whatever a site's `max_file_bytes`: a
@@ -77,6 +80,19 @@ public enum WireCodec {
             w.write(delta.size)
             w.write(raw: delta.base.bytes)
             w.write(lengthPrefixed: delta.bytes)
+        case .chainTips(let frame):
+            w.write(frame.last ? UInt8(1) : 0)
+            w.write(UInt32(frame.tips.count))
+            for tip in frame.tips {
+                w.write(string: tip.origin.rawValue)
+                w.write(UInt8(min(tip.checkpoints.count, ChainTip.maximumCheckpoints)))
+                for checkpoint in tip.checkpoints.prefix(ChainTip.maximumCheckpoints) {
+                    w.write(checkpoint.sequence)
+                    w.write(raw: checkpoint.version.bytes)
+                }
+                w.write(tip.besideCount)
+                w.write(raw: tip.besideDigest.bytes)
+            }
         }
         return w.bytes
     }
@@ -170,6 +186,27 @@ public enum WireCodec {
             return .error(WireError(code, try r.readString(limit: 4096)))
         case .goodbye:
             return .goodbye(try r.readString(limit: 4096))
+        case .chainTips:
+            let last = try r.readUInt8()
+            guard last <= 1 else { throw WireError(.malformedFrame, "bad last flag in chain tips") }
+            let count = Int(try r.readUInt32())
+            guard count <= maximumVectorOrigins else { throw WireError(.malformedFrame, "chain tips of \(count) origins") }
+            var tips: [ChainTip] = []
+            var seen = Set<SiteID>()
+            for _ in 0..<count {
+                let origin = try siteID(&r)
+                guard seen.insert(origin).inserted else { throw WireError(.malformedFrame, "origin \(origin) twice in chain tips") }
+                let places = Int(try r.readUInt8())
+                guard places <= ChainTip.maximumCheckpoints else { throw WireError(.malformedFrame, "\(places) checkpoints for \(origin)") }
+                var checkpoints: [ChainTip.Checkpoint] = []
+                for _ in 0..<places {
+                    checkpoints.append(ChainTip.Checkpoint(sequence: try r.readUInt64(), version: VersionID(bytes: try r.readRaw(count: 32))!))
+                }
+                let besideCount = try r.readUInt32()
+                let digest = Digest32(bytes: try r.readRaw(count: 32))!
+                tips.append(ChainTip(origin: origin, checkpoints: checkpoints, besideCount: besideCount, besideDigest: digest))
+            }
+            return .chainTips(ChainTips(tips: tips, last: last == 1))
         }
     }
 

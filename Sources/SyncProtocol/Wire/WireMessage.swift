@@ -25,9 +25,12 @@ public enum WireMessage: Sendable, Equatable {
     /// A blob as the difference from another the receiver holds (protocol v2): an edited article
     /// costs its change, not its length.
     case blobDelta(BlobDelta)
+    /// Per origin, the versions at a few places of the chain the sender holds (its tip first) and
+    /// what it keeps beside it (protocol v4), sent right after the vector: see `ChainFork.swift`.
+    case chainTips(ChainTips)
 
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye, blobDelta
+        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye, blobDelta, chainTips
     }
 
     public var kind: Kind {
@@ -44,6 +47,7 @@ public enum WireMessage: Sendable, Equatable {
         case .error: .error
         case .goodbye: .goodbye
         case .blobDelta: .blobDelta
+        case .chainTips: .chainTips
         }
     }
 }

@@ -54,6 +54,9 @@ public struct StatusRequest: ControlRequest {
         /// Folders without an inotify watch (limit reached, permission), each with why; changes in
         /// them are found by a periodic rescan. Absent when none, and from older daemons.
         public var unwatched: [SkippedFile]?
+        /// Origins of which this log holds two chains (a site that ran on an older copy of its log
+        /// signed again from where the copy ended): both are kept. Absent when none, and from older daemons.
+        public var forks: [ForkedOrigin]?
 
         public init(
             ready: Bool, siteId: String, siteName: String, watchDir: String, dataDir: String, articles: Int,
@@ -126,5 +129,30 @@ public struct PeerSummary: Codable, Sendable, Equatable {
         self.address = address
         self.connected = connected
         self.state = state
+    }
+}
+
+/// An origin whose chain this log holds twice: the one it numbers and entries kept beside it.
+public struct ForkedOrigin: Codable, Sendable, Equatable {
+    public var origin: String
+    /// The lowest place an entry beside the chain takes: the chains part at or before it.
+    public var from: UInt64
+    public var besideEntries: Int
+    public var articles: Int
+    /// When the latest of them was stored here.
+    public var lastReceived: String
+
+    public init(origin: String, from: UInt64, besideEntries: Int, articles: Int, lastReceived: String) {
+        self.origin = origin
+        self.from = from
+        self.besideEntries = besideEntries
+        self.articles = articles
+        self.lastReceived = lastReceived
+    }
+
+    /// One line for `status`.
+    public var text: String {
+        "\(origin) signed a second chain from #\(from) (it ran on an older copy of its log): \(besideEntries) entr\(besideEntries == 1 ? "y" : "ies") "
+            + "of \(articles) article(s) kept beside the first, last \(lastReceived); both chains' versions are kept, an article both changed is a conflict"
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Store
+import SyncProtocol
+
+/// Two chains of one origin (see `ChainFork.swift`): what the session asks of the log to find and
+/// exchange them, and what this site does when one turns up.
+extension SiteLog {
+    public func chainTips() throws -> [ChainTip] { try log.chainTips() }
+    public func chainVersion(of origin: SiteID, at sequence: UInt64) throws -> VersionID? { try log.chainVersion(of: origin, at: sequence) }
+    public func forkWindow(of origin: SiteID, after sequence: UInt64) throws -> [(position: Int64, beside: Bool)] {
+        try log.forkWindow(of: origin, after: sequence)
+    }
+    public func forkRegionStart(of origin: SiteID) throws -> UInt64? { try log.forkRegionStart(of: origin) }
+
+    /// What the chain tips a peer sent call for, per origin.
+    public struct ForkPlan: Sendable {
+        /// Where the two logs hold different chains or keep different entries beside them: the
+        /// place past which to send every entry of that origin, chain and beside. An origin this
+        /// site keeps entries beside and the peer does not hold at all is sent whole.
+        public var windows: [SiteID: UInt64] = [:]
+        /// Where both hold both chains: the peer holds every entry of that origin this site holds,
+        /// whatever its vector's number (that of the chain it numbers), up to this site's tip.
+        public var settled: [SiteID: UInt64] = [:]
+    }
+
+    public func forkPlan(for peerTips: [ChainTip]) throws -> ForkPlan {
+        let mine = Dictionary(try log.chainTips().map { ($0.origin, $0) }, uniquingKeysWith: { a, _ in a })
+        var plan = ForkPlan()
+        for tip in peerTips {
+            let own = mine[tip.origin]
+            if let after = try tip.window(mine: own, versionAt: { try log.chainVersion(of: tip.origin, at: $0) }) {
+                plan.windows[tip.origin] = after
+            } else if let own, own.besideCount > 0, tip.besideCount > 0 {
+                plan.settled[tip.origin] = own.sequence
+            }
+        }
+        let listed = Set(peerTips.map(\.origin))
+        for (origin, tip) in mine where tip.besideCount > 0 && !listed.contains(origin) { plan.windows[origin] = 0 }
+        return plan
+    }
+
+    /// After entries from a peer are stored: a second chain of an origin is logged once, and when
+    /// it is this site's own, this site signs anew. A peer holding entries of this site's chain
+    /// that this log does not means this site ran on an older copy of its log (a whole-disk
+    /// snapshot put back while no peer answered): every entry it signed since sits at places that
+    /// peer already holds. Signing anew stops the second chain growing; both chains stay kept.
+    func noteForks(_ result: RemoteAppend) {
+        for entry in result.beside where forksLogged.insert(entry.origin).inserted {
+            logger.warning("""
+                site \(entry.origin) signed two entries at #\(entry.sequence) of its chain (it ran on an older copy of its log): \
+                this site keeps both chains; an article both changed becomes a conflict (newsctl status lists the fork)
+                """)
+        }
+        for entry in result.overLimit where overLimitLogged.insert(entry.origin).inserted {
+            logger.error("""
+                site \(entry.origin) has a second chain longer than the \(log.maximumBesidePerOrigin) entries kept beside one origin's chain: \
+                its entries from #\(entry.sequence) are passed over (not stored)
+                """)
+        }
+        for entry in result.unlinked where unlinkedLogged.insert(entry.origin).inserted {
+            logger.warning("""
+                entries of a second chain of site \(entry.origin) (from #\(entry.sequence)) arrived without the entries before them \
+                and were passed over; a peer speaking protocol v4 sends that chain from where the two part
+                """)
+        }
+        let own = (result.beside + result.unlinked).first { $0.origin == signer.siteID }
+        if let own {
+            do { try signAnewAfterFork(at: own.sequence) } catch {
+                logger.error("a peer holds entries of this site's chain this log lacks, and no new author key could be saved: \(error)")
+            }
+        }
+    }
+
+    /// Signs local entries with a new key from now on (kept as `author.key`), as after a restore
+    /// that could not catch up (see `signAnewAfterRestore`).
+    func signAnewAfterFork(at sequence: UInt64) throws {
+        let folder = DataFolder(path: settings.dataDir)
+        let author = SiteKey()
+        try folder.save(author, to: folder.authorKeyPath)
+        let old = signer.siteID
+        signer = author
+        forkedOwnChain = true
+        logger.notice("""
+            a peer holds entries of this site's chain (\(old)) at #\(sequence) that this log does not: this site ran on an older copy \
+            of its log. Both chains are kept, and this site's entries are signed as \(author.siteID) from now on, so none can fork again
+            """)
+    }
+}
