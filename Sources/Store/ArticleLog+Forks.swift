@@ -83,6 +83,15 @@ extension ArticleLog {
         return positions
     }
 
+    /// Which of `versions` are kept beside a chain.
+    public func besideVersions(among versions: [VersionID]) throws -> Set<VersionID> {
+        guard stats.besideEntries > 0 else { return [] }
+        var out = Set<VersionID>()
+        let stmt = try db.statement("SELECT 1 FROM entries WHERE version = ? AND fork_seq IS NOT NULL")
+        for version in versions where try stmt.first([.blob(version.bytes)], { _ in true }) == true { out.insert(version) }
+        return out
+    }
+
     /// Every origin with entries kept beside its chain.
     public func forks() throws -> [ForkSummary] {
         guard stats.besideEntries > 0 else { return [] }

@@ -36,8 +36,9 @@ public struct RemoteAppend: Sendable {
     /// Entries of a second chain of their origin (a fork), stored beside the chain: versions like
     /// any other, in `stored` too, but outside the chain's numbering.
     public var beside: [LogEntry] = []
-    /// Entries of a second chain whose previous entry is not here: passed over, not refused. The
-    /// chain-tip exchange (protocol v4) sends that chain from where the two part.
+    /// Entries of a second chain whose previous entry is not here, and entries that build on one
+    /// passed over: passed over, not refused. The chain-tip exchange (protocol v4) sends that chain
+    /// from where the two part.
     public var unlinked: [LogEntry] = []
     /// Entries of a second chain past the number kept beside one origin's chain: passed over.
     public var overLimit: [LogEntry] = []
@@ -107,9 +108,12 @@ extension ArticleLog {
     /// Each entry must verify with its origin's key (from `keys` or the log), continue its
     /// origin's chain exactly, replace only versions of the same article that are already here,
     /// and have its blob (from `blobs`, already verified, or the log). An entry already held is
-    /// skipped; one that contradicts a held entry is a fork and refused.
+    /// skipped; one of a second chain of its origin is kept beside the chain or passed over (see
+    /// `RemoteAppend`), and so is one that replaces a version passed over (`passedOver`, the
+    /// session's, or earlier in this batch): refusing it would end every session with that peer.
     public func appendRemote(
-        _ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public], wallMillis: UInt64
+        _ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public], wallMillis: UInt64,
+        passedOver: Set<VersionID> = []
     ) throws -> RemoteAppend {
         var result = RemoteAppend()
         let before = stats
@@ -120,13 +124,14 @@ extension ArticleLog {
                 // Heads by article as this batch moves them: reading them per entry made a batch of
                 // versions of one article quadratic (1,025 concurrent versions took 30 s).
                 var heads: [ArticlePath: [LogEntry]] = [:]
+                var skipped = passedOver
                 for entry in entries {
                     var beside = false
-                    switch try validate(entry, keys: keys, blobs: blobs, tips: &tips) {
+                    switch try validate(entry, keys: keys, blobs: blobs, tips: &tips, passedOver: skipped) {
                     case .duplicate?: result.duplicates += 1; continue
                     case .refused(let error)?: result.rejection = error; return
-                    case .unlinked?: result.unlinked.append(entry); continue
-                    case .overLimit?: result.overLimit.append(entry); continue
+                    case .unlinked?: result.unlinked.append(entry); skipped.insert(entry.version); continue
+                    case .overLimit?: result.overLimit.append(entry); skipped.insert(entry.version); continue
                     case .beside?: beside = true
                     case nil: break
                     }
@@ -172,7 +177,7 @@ extension ArticleLog {
 
     private func validate(
         _ entry: LogEntry, keys: [SiteID: SiteKey.Public], blobs: [ContentHash: StoredBlob],
-        tips: inout [SiteID: (sequence: UInt64, version: VersionID)]
+        tips: inout [SiteID: (sequence: UInt64, version: VersionID)], passedOver: Set<VersionID>
     ) throws -> Rejection? {
         let label = "entry \(entry.version.short) (\(entry.origin) #\(entry.sequence), \(entry.article))"
         guard let key = try keys[entry.origin] ?? publicKey(of: entry.origin) else {
@@ -201,8 +206,9 @@ extension ArticleLog {
             placement = try besidePlacement(entry, label: label)
         } else if entry.sequence != expected || entry.previous != tip?.version {
             placement = try besidePlacement(entry, label: label)
-            // Neither the chain's next entry nor another chain's: a gap or a broken link.
-            if case .unlinked? = placement, tip == nil || entry.sequence != expected {
+            // An origin this log has never held, starting past #1: a gap. For a known origin the
+            // entry may continue one passed over (a second chain's): passed over in turn.
+            if case .unlinked? = placement, tip == nil {
                 return .refused(WireError(.chainBroken, "\(label): sequence gap, expected #\(expected)"))
             }
         }
@@ -211,6 +217,7 @@ extension ArticleLog {
         case .beside?, nil: break
         }
         for parent in entry.replaces {
+            if passedOver.contains(parent) { return .unlinked }
             guard let replaced = try self.entry(version: parent), replaced.article == entry.article else {
                 return .refused(WireError(.chainBroken, "\(label): replaces \(parent.short), which is not a version of that article here"))
             }

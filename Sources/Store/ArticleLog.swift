@@ -150,7 +150,7 @@ public final class ArticleLog {
 
     /// The last entry an origin made that this log holds: the tip of its chain.
     public func chainTip(of origin: SiteID) throws -> (sequence: UInt64, version: VersionID)? {
-        try db.statement("SELECT origin_seq, version FROM entries WHERE origin = ? ORDER BY origin_seq DESC LIMIT 1")
+        try db.statement("SELECT origin_seq, version FROM entries WHERE origin = ? AND origin_seq > 0 ORDER BY origin_seq DESC LIMIT 1")
             .first([.text(origin.rawValue)]) { row in VersionID(bytes: row.blob(1)).map { (row.uint64(0), $0) } }
     }
 

@@ -54,7 +54,14 @@ import SyncProtocol
             for _ in 0..<10 {
                 let daemon = try DaemonProcess(watch: watch, data: data)
                 usleep(UInt32.random(in: 300_000...1_200_000, using: &timing))
-                guard let acknowledged = versions(daemon) else {
+                // Under a loaded test run the start may take longer than the pause: wait (up to 5 s)
+                // until it answers, so the kill lands on a running daemon with what it acknowledged.
+                var acknowledged = versions(daemon)
+                for _ in 0..<50 where acknowledged == nil {
+                    usleep(100_000)
+                    acknowledged = versions(daemon)
+                }
+                guard let acknowledged else {
                     daemon.kill9()
                     continue
                 }

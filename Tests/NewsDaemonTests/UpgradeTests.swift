@@ -151,16 +151,27 @@ import SyncProtocol
         let keys = [hue.siteID: hue.publicKey]
         #expect(try log.appendRemote([chained], blobs: chainedBlob, keys: keys, wallMillis: 1).stored == [chained])
         #expect(try log.appendRemote([forked], blobs: forkedBlob, keys: keys, wallMillis: 2).beside == [forked])
+        // A third site's edit of the second chain's article: it replaces a version the v3 peer can never hold.
+        let editor = SiteKey()
+        let edited = Array("Huế: sửa bản của chuỗi thứ hai\n".utf8)
+        let editedHash = ContentHash.of(edited)
+        let edit = try LogEntry(signer: editor, sequence: 1, article: ArticlePath("chuoi-2.txt"), operation: .put, contentHash: editedHash,
+                                size: UInt64(edited.count), replaces: [forked.version],
+                                time: HybridTimestamp(milliseconds: 1_764_700_001_000, counter: 0), previous: nil)
+        #expect(try log.appendRemote([edit], blobs: [editedHash: StoredBlob(hash: editedHash, size: UInt64(edited.count), encoding: .raw, data: edited)],
+                                     keys: [editor.siteID: editor.publicKey], wallMillis: 3).stored == [edit])
 
         let logger = Logger(label: "upgrade")
         let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
         try await site.scanAll(startUp: true)
         try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
-            // The v3 peer holds hue's #1 only: it gets the chain's #2 and never the second chain's.
+            // The v3 peer holds hue's #1 only: it gets the chain's #2 and never the second chain's, nor
+            // the edit built on it (held back, not refused), and the session runs to its end.
             let received = try await talk(port: port, as: hue, maximumVersion: 3, vector: VersionVector([hue.siteID: hueTip.sequence]),
                                           sending: [.caughtUp])
             let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
-            #expect(entries.contains(chained) && !entries.contains(forked), "\(entries.map(\.article))")
+            #expect(entries.contains(chained) && !entries.contains(forked) && !entries.contains(edit), "\(entries.map(\.article))")
+            #expect(entries.filter { $0.origin == key.siteID }.count == 6, "this site's own chain reaches it whole")
             #expect(!received.contains { if case .error = $0 { true } else { false } })
         }
     }

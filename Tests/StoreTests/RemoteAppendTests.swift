@@ -40,13 +40,45 @@ import SyncProtocol
         #expect(try log.verify().problems.isEmpty)
     }
 
-    @Test func aGapInTheChainIsRefusedAndTheEntriesBeforeItKept() throws {
+    /// An origin this log has never held must start at #1. Past a known origin's tip, an entry
+    /// whose previous one is not here may continue a chain passed over (a second chain's): it is
+    /// passed over in turn, not refused, so the session goes on; nothing of it is stored, and it is
+    /// taken once the entries before it are.
+    @Test func aGapIsRefusedForANewOriginAndPassedOverForAKnownOne() throws {
         let log = try ArticleLog(path: folder.sub("log.sqlite"))
         let (entries, blobs) = try chain(["1", "2", "3"])
+        let refused = try log.appendRemote([entries[1]], blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(refused.rejection?.code == .chainBroken && log.stats.entries == 0)
         let result = try log.appendRemote([entries[0], entries[2]], blobs: blobs, keys: keys, wallMillis: 1)
-        #expect(result.stored == [entries[0]])
-        #expect(result.rejection?.code == .chainBroken)
+        #expect(result.stored == [entries[0]] && result.unlinked == [entries[2]] && result.rejection == nil)
         #expect(log.stats.entries == 1)
+        #expect(try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: 2).stored == Array(entries[1...]))
+    }
+
+    /// An entry of another origin that replaces a version passed over is passed over too (it
+    /// would otherwise be refused, every session), and so are that origin's entries after it.
+    @Test func entriesBuildingOnAPassedOverVersionArePassedOver() throws {
+        let log = try ArticleLog(path: folder.sub("log.sqlite"))
+        let (entries, blobs) = try chain(["1", "2", "3"])
+        _ = try log.appendRemote(Array(entries[...1]), blobs: blobs, keys: keys, wallMillis: 1)
+        let (other, otherBlobs) = try chain(["1", "khác 2", "khác 3"])
+        let editor = SiteKey()
+        let bytes = Array("sửa trên bản bị bỏ qua".utf8)
+        let hash = ContentHash.of(bytes)
+        let edit = try LogEntry(signer: editor, sequence: 1, article: ArticlePath("a.txt"), operation: .put, contentHash: hash,
+                                size: UInt64(bytes.count), replaces: [other[2].version],
+                                time: HybridTimestamp(milliseconds: 9000, counter: 0), previous: nil)
+        var all = blobs.merging(otherBlobs) { a, _ in a }
+        all[hash] = StoredBlob(hash: hash, size: UInt64(bytes.count), encoding: .raw, data: bytes)
+        // The other chain's #3 without its #2: passed over; the edit built on it, too.
+        let result = try log.appendRemote([other[2], edit], blobs: all, keys: keys.merging([editor.siteID: editor.publicKey]) { a, _ in a },
+                                          wallMillis: 2)
+        #expect(result.rejection == nil && result.stored.isEmpty && result.unlinked == [other[2], edit])
+        // In a later batch of the same session, the caller passes what was passed over.
+        let later = try log.appendRemote([edit], blobs: all, keys: [editor.siteID: editor.publicKey], wallMillis: 3,
+                                         passedOver: [other[2].version])
+        #expect(later.rejection == nil && later.unlinked == [edit])
+        #expect(try log.verify().problems.isEmpty)
     }
 
     @Test func anEntrySignedByAnotherKeyIsRefused() throws {
@@ -158,9 +190,9 @@ import SyncProtocol
         let result = try log.appendRemote([other[2], other[3]], blobs: otherBlobs, keys: keys, wallMillis: 2)
         #expect(result.rejection == nil && result.stored.isEmpty && result.unlinked == [other[2], other[3]])
         #expect(log.stats.entries == 3 && log.stats.besideEntries == 0)
-        // A number past the chain's next with nothing to link to is still a gap.
+        // A number past the chain's next with nothing to link to is passed over as well.
         let (long, longBlobs) = try chain(["1", "2", "3", "4", "5"])
-        #expect(try log.appendRemote([long[4]], blobs: longBlobs, keys: keys, wallMillis: 3).rejection?.code == .chainBroken)
+        #expect(try log.appendRemote([long[4]], blobs: longBlobs, keys: keys, wallMillis: 3).unlinked == [long[4]])
     }
 
     /// A revoked key signing a second chain at places the log held before the revocation gets

@@ -252,6 +252,9 @@ struct PeerSession {
         var link: PeerLink?
         var holdings: PeerHoldings?
         var frames = inbound.makeAsyncIterator()
+        // Versions passed over in this session (a second chain's without its start, or past what
+        // is kept): an entry that builds on one is passed over too. Bounded like `sentBlobs`.
+        var passedOver = Set<VersionID>()
 
         /// Tells the peer why the session ends, then reads and discards what it still sends for a
         /// moment: closing with its bytes unread would reset the connection, and the reset can
@@ -272,7 +275,9 @@ struct PeerSession {
                 holdings?.holds(entry)
                 link.peerHolds(entry)
             }
-            let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys)
+            let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys, passedOver: passedOver)
+            if passedOver.count > 100_000 { passedOver.removeAll() }
+            passedOver.formUnion((result.unlinked + result.overLimit).map(\.version))
             link.update {
                 $0.entriesReceived += UInt64(result.stored.count)
                 $0.lastExchange = Date()
@@ -405,30 +410,35 @@ struct PeerSession {
     private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool,
                          peerTips: [ChainTip], forkRequests: ForkRequests) async throws {
         let growth = await site.logGrowth()
-        var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas)
+        var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas, forkAware: forkAware, logger: logger)
+        // What the start covers, read first: entries logged while it is planned go live, in order.
+        let through = await site.lastPosition()
         var windowed: [Int64: Bool] = [:]
         if forkAware {
             let plan = try await site.forkPlan(for: peerTips)
             for (origin, tip) in plan.settled {
                 // Both hold both chains: the peer holds all of this origin, whatever its number says.
                 holdings.holdsAll(of: origin, through: tip)
+                holdings.forked(origin, agreeingThrough: tip)
                 link.update { $0.vector.advance(origin, to: tip) }
             }
             for (origin, after) in plan.windows.sorted(by: { $0.key < $1.key }) {
                 holdings.forked(origin, agreeingThrough: after)
                 forkRequests.markSent(origin, after: after)
                 logger.notice("peer \(link.site) holds another chain of \(origin) (or keeps other entries beside it): sending this site's entries of it past #\(after)")
-                for item in try await site.forkWindow(of: origin, after: after) { windowed[item.position] = item.beside }
+                for item in try await site.forkWindow(of: origin, after: after) where item.position <= through {
+                    windowed[item.position] = item.beside
+                }
             }
         }
-        let (backlog, through) = try await site.backlog(for: holdings.vector)
-        let positions = windowed.isEmpty ? backlog : Set(backlog).union(windowed.keys).sorted()
+        let backlog = try await site.backlog(for: holdings.vector).positions.filter { $0 <= through }
+        let positions = windowed.isEmpty ? backlog : Self.merged(backlog, windowed.keys.sorted())
         var index = 0
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
             for (position, entry) in try await site.entries(at: page) {
                 if let beside = windowed[position] {
-                    try await sender.send(entry, whatever: true)
+                    try await sender.send(entry, whatever: true, beside: beside)
                     if !beside { holdings.sentChainEntry(entry) }
                 } else {
                     try await sender.send(entry)
@@ -452,6 +462,7 @@ struct PeerSession {
                 logger.notice("peer \(link.site) sent another chain of \(origin): sending this site's entries of it past #\(after)")
                 try await sendWindow(of: origin, after: after, through: cursor, sender: &sender)
             }
+            sender.besideKept = await site.keepsEntriesBeside()
             while true {
                 let page = try await site.entries(after: cursor, limit: Self.pageSize)
                 guard let last = page.last else { break }
@@ -460,12 +471,26 @@ struct PeerSession {
                     // whatever its vector says (its number there is the other chain's), and so every
                     // entry of an origin forked in this session.
                     if item.beside && !forkAware { continue }
-                    try await sender.send(item.entry, whatever: forkAware && (item.beside || holdings.isForked(item.entry.origin)))
+                    try await sender.send(item.entry, whatever: forkAware && (item.beside || holdings.isForked(item.entry.origin)), beside: item.beside)
                 }
                 try await out.flush()
                 cursor = last.position
             }
         }
+    }
+
+    /// Two ascending lists of positions as one, without repeats.
+    static func merged(_ a: [Int64], _ b: [Int64]) -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            let next = j == b.count || (i < a.count && a[i] <= b[j]) ? a[i] : b[j]
+            if out.last != next { out.append(next) }
+            if i < a.count && a[i] == next { i += 1 }
+            if j < b.count && b[j] == next { j += 1 }
+        }
+        return out
     }
 
     /// Every entry of `origin` past `after` in this site's chain, and all it keeps beside it, in
@@ -479,7 +504,7 @@ struct PeerSession {
         while index < positions.count {
             let page = positions[index..<min(index + Self.pageSize, positions.count)]
             for (position, entry) in try await site.entries(at: page) {
-                try await sender.send(entry, whatever: true)
+                try await sender.send(entry, whatever: true, beside: beside[position] ?? false)
                 if beside[position] == false { sender.holdings.sentChainEntry(entry) }
             }
             try await sender.out.flush()
@@ -518,20 +543,44 @@ struct EntrySender {
     let out: SessionWriter
     /// The peer speaks `blob_delta` (protocol v2).
     let deltas: Bool
+    /// The peer speaks protocol v4 (see `SenderStart.forkAware`).
+    let forkAware: Bool
+    /// Whether this log keeps any entry beside a chain (refreshed as the session goes on).
+    var besideKept: Bool
     var sentKeys = Set<SiteID>()
     var sentBlobs = Set<ContentHash>()
+    /// Origins whose entries an older peer cannot take this session: one of them replaces a version
+    /// kept beside a chain, which that peer will never hold. Sending it would be refused, every session.
+    var heldBack = Set<SiteID>()
 
-    init(site: SiteLog, link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool) {
+    let logger: Logger
+
+    init(site: SiteLog, link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool, logger: Logger) {
+        self.logger = logger
         self.site = site
         self.link = link
         self.holdings = holdings
         self.out = out
         self.deltas = deltas
+        self.forkAware = forkAware
+        self.besideKept = true
     }
 
-    /// `whatever`: send even if the peer's vector counts it held (a fork's window).
-    mutating func send(_ entry: LogEntry, whatever: Bool = false) async throws {
+    /// `whatever`: send even if the peer's vector counts it held (a fork's window). `beside`: the
+    /// entry is kept beside its chain here; its place says nothing of what the peer holds.
+    mutating func send(_ entry: LogEntry, whatever: Bool = false, beside: Bool = false) async throws {
         guard whatever ? !holdings.sentUs(entry.version) : entry.sequence > holdings.sequence(of: entry.origin) else { return }
+        if !forkAware {
+            guard !heldBack.contains(entry.origin) else { return }
+            if besideKept, !entry.replaces.isEmpty, try await !site.besideVersions(among: entry.replaces).isEmpty {
+                heldBack.insert(entry.origin)
+                logger.warning("""
+                    entries of \(entry.origin) from #\(entry.sequence) are held back from peer \(link.site) this session: \(entry.version.short) \
+                    replaces a version of a second chain, which a peer on protocol v3 cannot hold; upgrade it
+                    """)
+                return
+            }
+        }
         if !sentKeys.contains(entry.origin) {
             guard let key = try await site.publicKey(of: entry.origin) else { throw WireError(.internal, "no key for \(entry.origin)") }
             out.enqueue(.site(publicKeyDER: key.der))
@@ -561,8 +610,10 @@ struct EntrySender {
         }
         out.enqueue(.entry(entry))
         if out.queuedBytes >= SessionWriter.flushThreshold { try await out.flush() }
-        holdings.holds(entry)
-        link.peerHolds(entry)
+        if !beside {
+            holdings.holds(entry)
+            link.peerHolds(entry)
+        }
         link.update {
             $0.entriesSent += 1
             $0.lastExchange = Date()

@@ -11,6 +11,12 @@ extension SiteLog {
         try log.forkWindow(of: origin, after: sequence)
     }
     public func forkRegionStart(of origin: SiteID) throws -> UInt64? { try log.forkRegionStart(of: origin) }
+    /// The position of the newest entry: what a session's start covers; later ones go live.
+    public func lastPosition() -> Int64 { log.stats.lastLocalSeq }
+    /// Whether the log keeps any entry beside a chain.
+    public func keepsEntriesBeside() -> Bool { log.stats.besideEntries > 0 }
+    /// Which of `versions` are kept beside a chain.
+    public func besideVersions(among versions: [VersionID]) throws -> Set<VersionID> { try log.besideVersions(among: versions) }
 
     /// What the chain tips a peer sent call for, per origin.
     public struct ForkPlan: Sendable {
@@ -27,10 +33,11 @@ extension SiteLog {
         let mine = Dictionary(try log.chainTips().map { ($0.origin, $0) }, uniquingKeysWith: { a, _ in a })
         var plan = ForkPlan()
         for tip in peerTips {
-            let own = mine[tip.origin]
+            // An origin this site does not hold: the peer's window of it comes from the peer.
+            guard let own = mine[tip.origin] else { continue }
             if let after = try tip.window(mine: own, versionAt: { try log.chainVersion(of: tip.origin, at: $0) }) {
                 plan.windows[tip.origin] = after
-            } else if let own, own.besideCount > 0, tip.besideCount > 0 {
+            } else if own.besideCount > 0, tip.besideCount > 0 {
                 plan.settled[tip.origin] = own.sequence
             }
         }

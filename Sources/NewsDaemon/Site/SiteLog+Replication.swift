@@ -86,7 +86,8 @@ extension SiteLog {
     /// Local edits to the same articles that are on disk but not yet in the log are ingested
     /// first, so an edit racing an incoming version becomes a conflict instead of being
     /// overwritten; a save landing after that is caught by the folder writer's swap.
-    public func applyRemote(_ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public]) throws -> RemoteAppend {
+    public func applyRemote(_ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public],
+                            passedOver: Set<VersionID> = []) throws -> RemoteAppend {
         let articles = Set(entries.map(\.article))
         // While rejoining, nothing local is recorded: the start-up scan that follows compares the
         // folder with the log as the peers have completed it.
@@ -97,7 +98,7 @@ extension SiteLog {
             try ingest(paths: paths.sorted())
         }
         let wall = Self.wallMillis()
-        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall)
+        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall, passedOver: passedOver)
         noteForks(result)
         if result.revoked > 0 {
             let beside = Set(result.beside.map(\.version))
