@@ -47,7 +47,7 @@ public struct NewsdApp: Sendable {
             : Rejoin(peers: asked, patient: patient, timeout: config.rejoinTimeout)
         let health = SiteHealth()
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health, signer: author)
-        if let author { logger.info("this site signs its entries as \(author.siteID) (made after a restore; \(folder.authorKeyPath))") }
+        if let author { logger.info("this site signs its entries as \(author.siteID) (made when it found it ran on an older copy of its log; \(folder.authorKeyPath))") }
         if behind { await site.markLogBehindMarker() }
         if (restored && rejoin == nil && !asked.isEmpty) || (behind && rejoin == nil) {
             // No peer was asked (rejoin_timeout_s = 0, or none listed): none is known to hold the rest.

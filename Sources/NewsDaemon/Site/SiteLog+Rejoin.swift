@@ -61,7 +61,9 @@ extension SiteLog {
     public var signingAs: String? {
         guard signer.siteID != key.siteID else { return nil }
         if forkedOwnChain { return "\(signer.siteID) (a peer held entries of this site's chain this log lacked: it ran on an older copy; see docs/RELIABILITY.md)" }
-        return "\(signer.siteID) (a site restored or put back from an older copy that could not reach every peer signs anew; see docs/RELIABILITY.md)"
+        // Kept across restarts in `author.key`: a restore that could not reach every peer, or a
+        // second chain of this site's found since, made it.
+        return "\(signer.siteID) (this site ran on an older copy of its log, restored or put back, and signs anew so it cannot fork its chain; see docs/RELIABILITY.md)"
     }
 
     /// Whether status should say "rejoining", with the catch-up so far.
