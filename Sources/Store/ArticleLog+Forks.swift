@@ -14,11 +14,6 @@ public struct ForkSummary: Sendable, Equatable {
 }
 
 extension ArticleLog {
-    /// The version an origin's chain holds at a place, nil if the chain is shorter.
-    public func chainVersion(of origin: SiteID, at sequence: UInt64) throws -> VersionID? {
-        try version(origin: origin, sequence: sequence)
-    }
-
     /// Entries of `origin` kept beside its chain.
     public func besideCount(of origin: SiteID) -> Int { stats.besideByOrigin[origin] ?? 0 }
 

@@ -253,7 +253,8 @@ extension ArticleLog {
         return .beside
     }
 
-    func version(origin: SiteID, sequence: UInt64) throws -> VersionID? {
+    /// The version an origin's chain holds at a place, nil if the chain is shorter.
+    public func version(origin: SiteID, sequence: UInt64) throws -> VersionID? {
         var found: VersionID?
         try db.statement("SELECT version FROM entries WHERE origin = ? AND origin_seq = ?")
             .query([.text(origin.rawValue), .uint(sequence)]) { found = VersionID(bytes: $0.blob(0)) }

@@ -29,11 +29,15 @@ import TestSupport
     /// holds 3 entries of A's past the snapshot. With 1, A's chain is the shorter and only B finds
     /// the fork at the start of their session; A learns of it from what B sends and answers in the
     /// same session. With 4, each finds it from the other's tips.
-    @Test(arguments: [1, 4])
-    func aWholeDiskSnapshotPutBackWithThePeerDownKeepsBothChains(forkedSaves: Int) async throws {
+    ///
+    /// `crashes`: A dies (as at kill -9) once B's entries of its chain are stored and before its
+    /// new key is saved; started again, it must sign anew all the same, from what its log holds.
+    @Test(arguments: [(1, false), (4, false), (4, true)])
+    func aWholeDiskSnapshotPutBackWithThePeerDownKeepsBothChains(forkedSaves: Int, crashes: Bool) async throws {
         try await offThePool {
-            let a = try TestSite("a\(forkedSaves)", in: folder), b = try TestSite("b\(forkedSaves)", in: folder)
-            let aw = "a\(forkedSaves)/watch", bw = "b\(forkedSaves)/watch"
+            let tag = "\(forkedSaves)\(crashes ? "c" : "")"
+            let a = try TestSite("a\(tag)", in: folder), b = try TestSite("b\(tag)", in: folder)
+            let aw = "a\(tag)/watch", bw = "b\(tag)/watch"
             for n in 0..<6 { folder.write("\(aw)/bai-\(n).txt", "Bài \(n), bản đầu.\n") }
             var da = try a.start(peers: [b])
             var db = try b.start(peers: [a])
@@ -43,8 +47,8 @@ import TestSupport
 
             // The snapshot: A's data folder and articles folder together, A stopped.
             #expect(da.terminate() == 0)
-            _ = try run("/bin/cp", ["-a", a.data, folder.sub("a\(forkedSaves)-data.copy")])
-            _ = try run("/bin/cp", ["-a", a.watch, folder.sub("a\(forkedSaves)-watch.copy")])
+            _ = try run("/bin/cp", ["-a", a.data, folder.sub("a\(tag)-data.copy")])
+            _ = try run("/bin/cp", ["-a", a.watch, folder.sub("a\(tag)-watch.copy")])
 
             // Three saves at A after the snapshot, all at B.
             da = try a.start(peers: [b])
@@ -59,10 +63,11 @@ import TestSupport
 
             // The snapshot is put back whole (its marker too: nothing shows the log is behind);
             // B is down past the wait, so A records its editors' saves on the old chain.
-            try replace(a.data, with: folder.sub("a\(forkedSaves)-data.copy"))
-            try replace(a.watch, with: folder.sub("a\(forkedSaves)-watch.copy"))
+            try replace(a.data, with: folder.sub("a\(tag)-data.copy"))
+            try replace(a.watch, with: folder.sub("a\(tag)-watch.copy"))
             let flags = ["--listen", "127.0.0.1:\(a.port)", "--site-name", a.name, "--peer", b.address, "--rejoin-timeout", "1"]
-            da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags)
+            da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags,
+                                   environment: crashes ? ["NEWSD_TEST_CRASH_AT": "signing-anew-after-fork"] : [:])
             defer { _ = da.terminate() }
             try da.waitUntilReady(timeout: .seconds(30))
             folder.write("\(aw)/bai-1.txt", "Bài 1, sửa khi Hà Nội chưa nối lại.\n")
@@ -72,6 +77,13 @@ import TestSupport
 
             // B returns.
             db = try b.start(peers: [a])
+            if crashes {
+                try waitUntil(timeout: .seconds(30), "A dies once B's entries of its chain are stored") { !da.process.isRunning }
+                #expect(da.log.contains("test seam: exiting before signing anew"))
+                #expect(!FileManager.default.fileExists(atPath: a.data + "/author.key"), "the crash came before the new key")
+                da = try DaemonProcess(watch: a.watch, data: a.data, extra: flags)
+                try da.waitUntilReady(timeout: .seconds(30))
+            }
             try waitUntil(timeout: .seconds(30), "both chains at both sites") {
                 let all = before.union(forked)
                 return try entries(da, origin: a.id).isSuperset(of: all) && entries(db, origin: a.id).isSuperset(of: all)

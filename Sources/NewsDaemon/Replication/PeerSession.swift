@@ -139,7 +139,7 @@ struct PeerSession {
             group.addTask {
                 for await start in starts {
                     try await sendAll(to: start.link, holdings: start.holdings, out: out, deltas: start.deltas,
-                                      forkAware: start.forkAware, peerTips: start.peerTips, forkRequests: forkRequests)
+                                      forkAware: start.forkAware, peerTips: start.peerTips, ownTips: start.ownTips, forkRequests: forkRequests)
                     return
                 }
             }
@@ -194,6 +194,8 @@ struct PeerSession {
         /// entry kept beside a chain (it would refuse it as a fork and end the session).
         let forkAware: Bool
         let peerTips: [ChainTip]
+        /// The tips this site sent: the plan compares the two the peer compares.
+        let ownTips: [ChainTip]?
     }
 
     /// Origins whose entries the reader found the peer lacks mid-session (a second chain of them
@@ -251,6 +253,7 @@ struct PeerSession {
         var live = false
         var link: PeerLink?
         var holdings: PeerHoldings?
+        var sentTips: [ChainTip]?
         var frames = inbound.makeAsyncIterator()
         // Versions passed over in this session (a second chain's without its start, or past what
         // is kept): an entry that builds on one is passed over too. Bounded like `sentBlobs`.
@@ -341,7 +344,9 @@ struct PeerSession {
                             logger.notice("connected to peer \(peer) (\(name)) at \(remote)")
                             try out.post(.vector(await site.versionVector()))
                             if let agreed = machine?.agreedVersion, agreed >= WireCodec.chainTipsVersion {
-                                for frame in ChainTips.frames(try await site.chainTips()) { try out.post(.chainTips(frame)) }
+                                let tips = try await site.chainTips()
+                                sentTips = tips
+                                for frame in ChainTips.frames(tips) { try out.post(.chainTips(frame)) }
                             }
                         case .startSending(let vector, let peerTips):
                             guard let link else { break }
@@ -353,7 +358,8 @@ struct PeerSession {
                             holdings = session
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
                             let forkAware = (machine?.agreedVersion ?? 0) >= WireCodec.chainTipsVersion
-                            startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas, forkAware: forkAware, peerTips: peerTips))
+                            startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas, forkAware: forkAware, peerTips: peerTips,
+                                                            ownTips: sentTips))
                         case .deliver(.blobDelta(let delta)):
                             // Sizes first: the base is decoded whole to apply the delta.
                             let limit = WireCodec.maximumAcceptedDeltaBytes
@@ -408,14 +414,14 @@ struct PeerSession {
     /// version in the other); then `caughtUp`; then every new entry as it is logged and every
     /// window the reader asks for.
     private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool,
-                         peerTips: [ChainTip], forkRequests: ForkRequests) async throws {
+                         peerTips: [ChainTip], ownTips: [ChainTip]?, forkRequests: ForkRequests) async throws {
         let growth = await site.logGrowth()
         var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas, forkAware: forkAware, logger: logger)
         // What the start covers, read first: entries logged while it is planned go live, in order.
         let through = await site.lastPosition()
         var windowed: [Int64: Bool] = [:]
         if forkAware {
-            let plan = try await site.forkPlan(for: peerTips)
+            let plan = try await site.forkPlan(for: peerTips, mine: ownTips)
             for (origin, tip) in plan.settled {
                 // Both hold both chains: the peer holds all of this origin, whatever its number says.
                 holdings.holdsAll(of: origin, through: tip)

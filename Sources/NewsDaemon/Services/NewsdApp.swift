@@ -48,6 +48,9 @@ public struct NewsdApp: Sendable {
         let health = SiteHealth()
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health, signer: author)
         if let author { logger.info("this site signs its entries as \(author.siteID) (made when it found it ran on an older copy of its log; \(folder.authorKeyPath))") }
+        // A peer's entries of this site's chain stored beside it, and the process stopped before
+        // the new key was saved: sign anew before anything local is recorded.
+        await site.signAnewIfOwnChainForked()
         if behind { await site.markLogBehindMarker() }
         if (restored && rejoin == nil && !asked.isEmpty) || (behind && rejoin == nil) {
             // No peer was asked (rejoin_timeout_s = 0, or none listed): none is known to hold the rest.

@@ -6,7 +6,6 @@ import SyncProtocol
 /// exchange them, and what this site does when one turns up.
 extension SiteLog {
     public func chainTips() throws -> [ChainTip] { try log.chainTips() }
-    public func chainVersion(of origin: SiteID, at sequence: UInt64) throws -> VersionID? { try log.chainVersion(of: origin, at: sequence) }
     public func forkWindow(of origin: SiteID, after sequence: UInt64) throws -> [(position: Int64, beside: Bool)] {
         try log.forkWindow(of: origin, after: sequence)
     }
@@ -29,13 +28,14 @@ extension SiteLog {
         public var settled: [SiteID: UInt64] = [:]
     }
 
-    public func forkPlan(for peerTips: [ChainTip]) throws -> ForkPlan {
-        let mine = Dictionary(try log.chainTips().map { ($0.origin, $0) }, uniquingKeysWith: { a, _ in a })
+    /// `mine`: the tips this site sent the peer, when it sent them (read again otherwise).
+    public func forkPlan(for peerTips: [ChainTip], mine sent: [ChainTip]? = nil) throws -> ForkPlan {
+        let mine = Dictionary(try (sent ?? log.chainTips()).map { ($0.origin, $0) }, uniquingKeysWith: { a, _ in a })
         var plan = ForkPlan()
         for tip in peerTips {
             // An origin this site does not hold: the peer's window of it comes from the peer.
             guard let own = mine[tip.origin] else { continue }
-            if let after = try tip.window(mine: own, versionAt: { try log.chainVersion(of: tip.origin, at: $0) }) {
+            if let after = try tip.window(mine: own, versionAt: { try log.version(origin: tip.origin, sequence: $0) }) {
                 plan.windows[tip.origin] = after
             } else if own.besideCount > 0, tip.besideCount > 0 {
                 plan.settled[tip.origin] = own.sequence
@@ -70,26 +70,43 @@ extension SiteLog {
                 and were passed over; a peer speaking protocol v4 sends that chain from where the two part
                 """)
         }
-        let own = (result.beside + result.unlinked).first { $0.origin == signer.siteID }
-        if let own {
-            do { try signAnewAfterFork(at: own.sequence) } catch {
-                logger.error("a peer holds entries of this site's chain this log lacks, and no new author key could be saved: \(error)")
-            }
+        // Entries of this site's own chain passed over for want of the entries before them show
+        // the fork too; they are not stored, so only this batch tells.
+        signAnewIfOwnChainForked(unlinked: result.unlinked.first { $0.origin == signer.siteID }?.sequence)
+    }
+
+    /// Signs anew when the log keeps entries beside the chain of the origin this site signs with.
+    /// Read from the log, not from one batch: a stop or kill -9 between storing a peer's entries
+    /// and saving the new key is mended at the next start (`NewsdApp` calls this before anything
+    /// local is recorded).
+    public func signAnewIfOwnChainForked(unlinked: UInt64? = nil) {
+        let origin = signer.siteID
+        guard let place = (try? log.forkRegionStart(of: origin)) ?? unlinked else { return }
+        if ProcessInfo.processInfo.environment["NEWSD_TEST_CRASH_AT"] == "signing-anew-after-fork" {
+            // Test seam: the process dies where a power cut could, the peer's entries committed.
+            let said = "test seam: exiting before signing anew (NEWSD_TEST_CRASH_AT)\n"
+            _ = said.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            _exit(137)
+        }
+        do {
+            let author = try signAnew()
+            forkedOwnChain = true
+            logger.notice("""
+                a peer holds entries of this site's chain (\(origin)) from #\(place) that this log does not: this site ran on an older copy \
+                of its log. Both chains are kept, and this site's entries are signed as \(author.siteID) from now on, so none can fork again
+                """)
+        } catch {
+            logger.error("a peer holds entries of this site's chain this log lacks, and no new author key could be saved: \(error)")
         }
     }
 
-    /// Signs local entries with a new key from now on (kept as `author.key`), as after a restore
-    /// that could not catch up (see `signAnewAfterRestore`).
-    func signAnewAfterFork(at sequence: UInt64) throws {
+    /// Signs local entries with a new key from now on, kept as `author.key` (durably, before any
+    /// entry is signed with it): a new origin forks no chain a peer holds.
+    func signAnew() throws -> SiteKey {
         let folder = DataFolder(path: settings.dataDir)
         let author = SiteKey()
         try folder.save(author, to: folder.authorKeyPath)
-        let old = signer.siteID
         signer = author
-        forkedOwnChain = true
-        logger.notice("""
-            a peer holds entries of this site's chain (\(old)) at #\(sequence) that this log does not: this site ran on an older copy \
-            of its log. Both chains are kept, and this site's entries are signed as \(author.siteID) from now on, so none can fork again
-            """)
+        return author
     }
 }

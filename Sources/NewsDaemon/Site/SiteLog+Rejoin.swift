@@ -30,9 +30,7 @@ extension SiteLog {
            made.madeAt >= restoredAt.addingTimeInterval(-1) {
             return nil
         }
-        let author = SiteKey()
-        try folder.save(author, to: folder.authorKeyPath)
-        signer = author
+        let author = try signAnew()
         let how = logBehindMarker ? "started on a data folder older than its last run" : "restored from a backup"
         let why = "\(how) and \(reason): this site's entries are signed as \(author.siteID) from now on, so none can fork "
             + "the chain of \(key.siteID) a peer may hold; that chain comes back whenever the peers are reached"
@@ -60,7 +58,7 @@ extension SiteLog {
     /// `status`: the origin this site's new entries carry, when it is not the site's own ID.
     public var signingAs: String? {
         guard signer.siteID != key.siteID else { return nil }
-        if forkedOwnChain { return "\(signer.siteID) (a peer held entries of this site's chain this log lacked: it ran on an older copy; see docs/RELIABILITY.md)" }
+        if forkedOwnChain || log.besideCount(of: key.siteID) > 0 { return "\(signer.siteID) (a peer held entries of this site's chain this log lacked: it ran on an older copy; see docs/RELIABILITY.md)" }
         // Kept across restarts in `author.key`: a restore that could not reach every peer, or a
         // second chain of this site's found since, made it.
         return "\(signer.siteID) (this site ran on an older copy of its log, restored or put back, and signs anew so it cannot fork its chain; see docs/RELIABILITY.md)"
