@@ -32,10 +32,10 @@ struct LogCommand: AsyncParsableCommand {
             untilMillis: until.flatMap { TimeArgument.milliseconds($0) }, limit: limit ?? (article == nil && since == nil && until == nil ? 50 : nil))
         let versions = try await options.send(request)
         if options.json { return try options.printJSON(versions) }
-        var table = Table(header: ["VERSION", "TIME", "ORIGIN", "OP", "SIZE", "SHA-256", "ARTICLE"], rightAligned: [4])
+        var table = Table(header: ["VERSION", "TIME", "ORIGIN", "AUTHOR", "OP", "SIZE", "SHA-256", "ARTICLE"], rightAligned: [5])
         for v in versions {
             table.add([String(v.version.prefix(12)), TimeArgument.display(milliseconds: v.hlc >> 16),
-                       String(v.origin.prefix(6)), v.op, String(v.size), v.contentHash.map { String($0.prefix(12)) } ?? "-", ArticlePath.escape(v.article)])
+                       String(v.origin.prefix(6)), v.author.map(EntryAuthor.display) ?? "unknown", v.op, String(v.size), v.contentHash.map { String($0.prefix(12)) } ?? "-", ArticlePath.escape(v.article)])
         }
         print(table.render(), terminator: "")
     }

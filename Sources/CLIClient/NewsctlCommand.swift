@@ -16,7 +16,7 @@ struct NewsctlCommand: AsyncParsableCommand {
             Versions are named by a unique prefix of their ID (6+ hex digits) or ARTICLE~N.
             """,
         version: NewsdVersion.current,
-        subcommands: [StatusCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
+        subcommands: [StatusCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self, BlameCommand.self,
                       VerifyCommand.self, RestoreCommand.self, DeletesCommand.self, PeersCommand.self,
                       ConflictsCommand.self, ResolveCommand.self, SyncCommand.self, BackupCommand.self, WebUserCommand.self])
 

@@ -32,6 +32,7 @@ struct WebRoutes {
         router.post("signout") { request, context in try await signOut(request, context) }
         router.get("articles") { request, _ in try await guarded(request) { view in try await articlesPage(request, view) } }
         router.get("article") { request, _ in try await guarded(request) { view in try await articlePage(request, view) } }
+        router.get("blame") { request, _ in try await guarded(request) { view in try await blamePage(request, view) } }
         router.get("diff") { request, _ in try await guarded(request) { view in try await diffPage(request, view) } }
         router.get("restore") { request, _ in try await guarded(request) { view in try await restorePage(request, view) } }
         router.post("restore") { request, _ in try await guardedChange(request) { view, form in try await restore(form, view) } }
@@ -44,6 +45,9 @@ struct WebRoutes {
             try await control.send(articlesRequest(request), as: account) } }
         router.get("api/article") { request, _ in try await guardedJSON(request) { account in
             try await control.send(LogRequest(article: try path(request), limit: Self.timelineVersions), as: account) } }
+        router.get("api/blame") { request, _ in try await guardedJSON(request) { account in
+            try await control.send(BlameRequest(article: try path(request), version: try Self.param(request, "v").map { try Self.spec($0) } ?? .head),
+                                   as: account) } }
         router.get("api/status") { request, _ in try await guardedJSON(request) { try await control.send(StatusRequest(), as: $0) } }
         router.get("api/peers") { request, _ in try await guardedJSON(request) { try await control.send(PeersRequest(), as: $0) } }
         router.get("api/conflicts") { request, _ in try await guardedJSON(request) { try await control.send(ConflictsRequest(), as: $0) } }
@@ -251,6 +255,7 @@ struct WebRoutes {
                                       "timeISO": info.time, "timeLocal": Self.localTime(info.hlc), "origin": info.origin.prefix(7),
                                       "size": Self.size(info.size), "deleted": info.op == "delete", "isHead": info.version == head,
                                       "selected": info.version == text.info.version, "mayRestore": view.session?.role == .editor]
+            if let author = info.author { row["author"] = EntryAuthor.display(author) }
             if index + 1 < versions.count {
                 let previous = versions[index + 1]
                 row["previous"] = String(previous.version.prefix(12))
@@ -273,10 +278,36 @@ struct WebRoutes {
             }
             return row
         }
-        var data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows, "text": Self.text(text.content)]
+        var data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows, "text": Self.text(text.content),
+                                   "pathQuery": Self.queryEscaped(article), "showsText": text.info.op == "put"]
         if shown != .head { data["shownVersion"] = String(text.info.version.prefix(12)) }
         let notice = Self.param(request, "done").flatMap { ["restored", "resolved"].contains($0) ? view.strings[$0] : nil }
         return service.page("article", data, view: view, notice: notice)
+    }
+
+    /// Who last changed each paragraph of a version: the paragraphs in order, each with its
+    /// version, author, site and time; a run of paragraphs from one version shows it once.
+    func blamePage(_ request: Request, _ view: View) async throws -> Response {
+        let article = try path(request)
+        let shown: VersionSpec = try Self.param(request, "v").map { try Self.spec($0) } ?? .head
+        let blame = try await control.send(BlameRequest(article: article, version: shown), as: view.session!.account)
+        var rows: [[String: Any]] = []
+        var previous: String?
+        for line in blame.lines where !line.text.isEmpty {
+            var row: [String: Any] = ["text": line.text]
+            if line.change.version != previous {
+                row["change"] = ["short": String(line.change.version.prefix(12)), "pathQuery": Self.queryEscaped(article),
+                                 "timeISO": line.change.time, "timeLocal": Self.localTime(line.change.hlc),
+                                 "origin": String(line.change.origin.prefix(7)),
+                                 "author": line.change.author.map(EntryAuthor.display) ?? view.strings["unknown_author"] ?? "?"]
+            }
+            previous = line.change.version
+            rows.append(row)
+        }
+        var data: [String: Any] = ["pageTitle": article, "article": article, "pathQuery": Self.queryEscaped(article),
+                                   "short": String(blame.info.version.prefix(12)), "lines": rows]
+        if let stopped = blame.stoppedAfter { data["stoppedAfter"] = stopped }
+        return service.page("blame", data, view: view, notice: nil)
     }
 
     func diffPage(_ request: Request, _ view: View) async throws -> Response {

@@ -7,7 +7,7 @@ enum WebTemplates {
     static let all: [String: String] = [
         "layout": layout, "signin": signin, "articles": articles, "article": article, "diff": diff,
         "restore": restore, "conflicts": conflicts, "sites": sites, "status": status, "message": message,
-        "diffblocks": diffBlocks,
+        "diffblocks": diffBlocks, "blame": blame,
     ].mapValues { "{{% CONTENT_TYPE: \(ScalarHTML.name)}}" + $0 }
 
     static let layout = """
@@ -91,13 +91,14 @@ enum WebTemplates {
         <section class="timeline">
         <h2>{{t.versions}}</h2>
         <table>
-        <thead><tr><th>{{t.version}}</th><th>{{t.time}}</th><th>{{t.origin}}</th><th>{{t.size}}</th><th>{{t.what_changed}}</th><th></th></tr></thead>
+        <thead><tr><th>{{t.version}}</th><th>{{t.time}}</th><th>{{t.origin}}</th><th>{{t.author}}</th><th>{{t.size}}</th><th>{{t.what_changed}}</th><th></th></tr></thead>
         <tbody>
         {{#versions}}
         <tr{{#selected}} class="selected"{{/selected}}>
         <td><a href="/article?path={{pathQuery}}&amp;v={{short}}"><code>{{short}}</code></a>{{#isHead}} <span class="badge">{{t.winner}}</span>{{/isHead}}</td>
         <td><time datetime="{{timeISO}}">{{timeLocal}}</time></td>
         <td>{{origin}}</td>
+        <td>{{#author}}{{author}}{{/author}}{{^author}}<span class="muted">{{t.unknown_author}}</span>{{/author}}</td>
         <td>{{size}}{{#deleted}} ({{t.deleted}}){{/deleted}}</td>
         <td>{{#previous}}<a href="/diff?path={{pathQuery}}&amp;from={{previous}}&amp;to={{short}}">+{{added}} / −{{removed}}</a>{{/previous}}</td>
         <td>{{#mayRestore}}{{^isHead}}{{^deleted}}<a class="button" href="/restore?path={{pathQuery}}&amp;v={{short}}">{{t.restore}}</a>{{/deleted}}{{/isHead}}{{/mayRestore}}</td>
@@ -108,8 +109,28 @@ enum WebTemplates {
         </section>
         <section class="text">
         <h2>{{#shownVersion}}{{t.text_of_version}} <code>{{shownVersion}}</code>{{/shownVersion}}{{^shownVersion}}{{t.current_text}}{{/shownVersion}}</h2>
+        {{#showsText}}<p><a href="/blame?path={{pathQuery}}{{#shownVersion}}&amp;v={{shownVersion}}{{/shownVersion}}">{{t.blame}}</a></p>{{/showsText}}
         <pre class="article-text">{{text}}</pre>
         </section>
+        """
+
+    static let blame = """
+        <h1>{{article}}</h1>
+        <p>{{t.blame_of}} <a href="/article?path={{pathQuery}}&amp;v={{short}}"><code>{{short}}</code></a></p>
+        <table class="blame">
+        <thead><tr><th>{{t.version}}</th><th>{{t.author}}</th><th>{{t.time}}</th><th>{{t.paragraph}}</th></tr></thead>
+        <tbody>
+        {{#lines}}
+        <tr{{#change}} class="first"{{/change}}>
+        {{#change}}<td><a href="/article?path={{pathQuery}}&amp;v={{short}}"><code>{{short}}</code></a> <span class="muted">{{origin}}</span></td>
+        <td>{{author}}</td><td><time datetime="{{timeISO}}">{{timeLocal}}</time></td>{{/change}}
+        {{^change}}<td></td><td></td><td></td>{{/change}}
+        <td lang="vi">{{text}}</td>
+        </tr>
+        {{/lines}}
+        </tbody>
+        </table>
+        {{#stoppedAfter}}<p class="muted">{{t.blame_stopped}} {{stoppedAfter}}</p>{{/stoppedAfter}}
         """
 
     static let diffBlocks = """
@@ -216,7 +237,10 @@ enum WebTemplates {
         th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         tr.conflicted td:first-child { border-left: 3px solid #c77700; }
         tr.selected { background: #f3f6fb; }
+        table.blame tr.first td { border-top: 1px solid #ccc; }
+        table.blame td:last-child { white-space: pre-wrap; }
         .badge { font-size: .75rem; background: #eee; border-radius: .3rem; padding: 0 .3rem; }
+        .muted { color: #666; }
         .article-text { white-space: pre-wrap; font: inherit; background: #fafafa; padding: 1rem; border: 1px solid var(--line); }
         .diff-block { white-space: pre-wrap; margin: .3rem 0; padding: .3rem .5rem; border-left: 3px solid var(--line); }
         ins { background: var(--ins); color: var(--ins-text); text-decoration: underline; }

@@ -28,11 +28,14 @@ public struct LocalChange: Sendable {
     public var kind: Kind
     /// Set for an operator's resolve: the new entry replaces exactly these heads, whatever the file's base.
     public var resolves: [VersionID]?
+    /// Who made the change (see `EntryAuthor`); nil when no one can be named (a file gone).
+    public var author: String?
 
-    public init(article: ArticlePath, kind: Kind, resolves: [VersionID]? = nil) {
+    public init(article: ArticlePath, kind: Kind, resolves: [VersionID]? = nil, author: String? = nil) {
         self.article = article
         self.kind = kind
         self.resolves = resolves
+        self.author = author
     }
 }
 
@@ -96,6 +99,7 @@ extension ArticleLog {
                 }
                 try register(site: signer.publicKey)
                 var made: [LogEntry] = []
+                var author: String?
                 func append(_ article: ArticlePath, _ operation: SyncProtocol.Operation, _ hash: ContentHash?, size: Int,
                             replaces: [VersionID], heads: [LogEntry]) throws -> LogEntry {
                     // More versions than one entry may replace (a resolve of a flood of heads) are
@@ -112,7 +116,7 @@ extension ArticleLog {
                             signer: signer, sequence: (tip?.sequence ?? 0) + 1, article: article,
                             operation: operation, contentHash: hash, size: UInt64(size),
                             replaces: step.sorted(), time: localClock.tick(wallMillis: wallMillis),
-                            previous: tip?.version)
+                            previous: tip?.version, author: author.flatMap { $0.isEmpty ? nil : $0 })
                         try insert(entry, heads: currentHeads, wallMillis: wallMillis)
                         tip = (entry.sequence, entry.version)
                         made.append(entry)
@@ -122,6 +126,7 @@ extension ArticleLog {
                     }
                 }
                 for change in changes {
+                    author = change.author
                     let heads = try heads(of: change.article)
                     switch change.kind {
                     case .put(let bytes, let hash, var file):
@@ -196,7 +201,14 @@ extension ArticleLog {
                 .optionalBlob(entry.previous?.bytes), .blob(entry.signature), .uint(wallMillis), forkSeq)
         stats.lastLocalSeq = db.lastInsertRowID
         stats.entries += 1
+        if let author = entry.author { try record(author) }
         if entry.time > stats.maxTime { stats.maxTime = entry.time }
+    }
+
+    /// Keeps who made an entry (already checked against its origin's key). The first kept stays.
+    func record(_ author: EntryAuthor) throws {
+        try db.statement("INSERT OR IGNORE INTO authors (version, name, signature) VALUES (?, ?, ?)")
+            .run(.blob(author.version.bytes), .text(author.name), .blob(author.signature))
     }
 
     private func moveHeads(_ entry: LogEntry, heads: [LogEntry], heldAside: Bool) throws -> [LogEntry] {

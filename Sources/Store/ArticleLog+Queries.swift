@@ -2,7 +2,12 @@ import Foundation
 import SyncProtocol
 
 extension ArticleLog {
-    static let entryColumns = "e.origin, coalesce(e.fork_seq, e.origin_seq), e.article, e.op, e.content_hash, e.size, e.replaces, e.hlc, e.previous, e.version, e.signature"
+    static let entryColumns = """
+        e.origin, coalesce(e.fork_seq, e.origin_seq), e.article, e.op, e.content_hash, e.size, e.replaces, e.hlc, e.previous, e.version, e.signature, \
+        (SELECT a.name FROM authors a WHERE a.version = e.version), (SELECT a.signature FROM authors a WHERE a.version = e.version)
+        """
+    /// How many columns `entryColumns` selects: a query's own columns after them start here.
+    static let entryColumnCount: Int32 = 13
 
     /// Decodes a row selected with `entryColumns`. Rows that do not decode are reported by verify;
     /// here they are passed over rather than trapping.
@@ -19,11 +24,12 @@ extension ArticleLog {
         }
         let contentHash = row.optionalBlob(offset + 4).flatMap(ContentHash.init(bytes:))
         let previous = row.optionalBlob(offset + 8).flatMap(VersionID.init(bytes:))
+        let author = row.optionalText(offset + 11).map { EntryAuthor(version: version, name: $0, signature: row.blob(offset + 12)) }
         return LogEntry(
             origin: origin, sequence: row.uint64(offset + 1), article: article, operation: operation,
             contentHash: contentHash, size: row.uint64(offset + 5), replaces: replaces,
             time: HybridTimestamp(rawValue: row.uint64(offset + 7)), previous: previous,
-            version: version, signature: row.blob(offset + 10))
+            version: version, signature: row.blob(offset + 10), author: author)
     }
 
     private func entries(_ sql: String, _ values: [SQLiteValue]) throws -> [LogEntry] {

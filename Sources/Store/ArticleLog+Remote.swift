@@ -42,6 +42,8 @@ public struct RemoteAppend: Sendable {
     public var unlinked: [LogEntry] = []
     /// Entries of a second chain past the number kept beside one origin's chain: passed over.
     public var overLimit: [LogEntry] = []
+    /// Authors whose signature is not their entry's origin's: dropped (the entry is stored without one).
+    public var authorsDropped = 0
     public var rejection: WireError?
 }
 
@@ -89,7 +91,7 @@ extension ArticleLog {
         var out: [(position: Int64, entry: LogEntry, beside: Bool)] = []
         try db.statement("SELECT local_seq, \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e WHERE e.local_seq > ? ORDER BY e.local_seq LIMIT ?")
             .query([.integer(position), .int(limit)]) { row in
-                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry, row.int(12) != 0)) }
+                if let entry = Self.entry(from: row, offset: 1) { out.append((row.int64(0), entry, row.int(Self.entryColumnCount + 1) != 0)) }
             }
         return out
     }
@@ -125,10 +127,24 @@ extension ArticleLog {
                 // versions of one article quadratic (1,025 concurrent versions took 30 s).
                 var heads: [ArticlePath: [LogEntry]] = [:]
                 var skipped = passedOver
-                for entry in entries {
+                for var entry in entries {
                     var beside = false
-                    switch try validate(entry, keys: keys, blobs: blobs, tips: &tips, passedOver: skipped) {
-                    case .duplicate?: result.duplicates += 1; continue
+                    let verdict = try validate(entry, keys: keys, blobs: blobs, tips: &tips, passedOver: skipped)
+                    // Who made it: kept only with its origin's signature. A relay cannot alter it,
+                    // only drop it; a bad one costs the author, not the entry.
+                    if let author = entry.author {
+                        let key = try keys[entry.origin] ?? publicKey(of: entry.origin)
+                        if key.map({ author.isValid(for: entry, originKey: $0) }) != true {
+                            entry.author = nil
+                            result.authorsDropped += 1
+                        }
+                    }
+                    switch verdict {
+                    case .duplicate?:
+                        result.duplicates += 1
+                        // Relayed first by a site on an older protocol, it came without one.
+                        if let author = entry.author { try record(author) }
+                        continue
                     case .refused(let error)?: result.rejection = error; return
                     case .unlinked?: result.unlinked.append(entry); skipped.insert(entry.version); continue
                     case .overLimit?: result.overLimit.append(entry); skipped.insert(entry.version); continue

@@ -76,6 +76,9 @@ extension ArticleLog {
             let label = "entry \(entry.version.short) (\(entry.origin.short) #\(entry.sequence), \(entry.article))"
             if let key = keys[entry.origin] {
                 do { try entry.check(originKey: key) } catch { report.problems.append("\(label): \(error)") }
+                if let author = entry.author, !author.isValid(for: entry, originKey: key) {
+                    report.problems.append("\(label): its author (\(author.name)) is not signed by its origin")
+                }
             } else {
                 report.problems.append("\(label): origin \(entry.origin) has no key in the log")
             }
@@ -90,6 +93,11 @@ extension ArticleLog {
             checkContent(entry, label)
         }
 
+        if let orphans = try db.scalar("SELECT count(*) FROM authors a WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.version = a.version)"),
+           orphans > 0 {
+            report.problems.append("\(orphans) author(s) name an entry the log does not hold")
+        }
+
         // Entries kept beside a chain (another chain of the origin, after a fork): signed by the
         // origin, each continuing an entry of that origin at the place before it, none also in the chain.
         var besideVersions: [VersionID: (origin: SiteID, sequence: UInt64)] = [:]
@@ -100,9 +108,12 @@ extension ArticleLog {
                 return
             }
             let label = "entry \(entry.version.short) (\(entry.origin.short) #\(entry.sequence) beside its chain, \(entry.article))"
-            if row.int64(12) >= 0 { report.problems.append("\(label): kept beside the chain but numbered in it") }
+            if row.int64(Self.entryColumnCount + 1) >= 0 { report.problems.append("\(label): kept beside the chain but numbered in it") }
             if let key = keys[entry.origin] {
                 do { try entry.check(originKey: key) } catch { report.problems.append("\(label): \(error)") }
+                if let author = entry.author, !author.isValid(for: entry, originKey: key) {
+                    report.problems.append("\(label): its author (\(author.name)) is not signed by its origin")
+                }
             } else {
                 report.problems.append("\(label): origin \(entry.origin) has no key in the log")
             }
@@ -131,7 +142,7 @@ extension ArticleLog {
         try db.statement("SELECT local_seq, \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e ORDER BY e.local_seq").query([]) { row in
             guard let entry = Self.entry(from: row, offset: 1) else { return }
             // An entry held aside (a revoked origin's, past the revocation or beside its chain) is never a head.
-            if isHeldAside(entry, beside: row.int(12) != 0) {
+            if isHeldAside(entry, beside: row.int(Self.entryColumnCount + 1) != 0) {
                 walked[entry.version] = entry.article
                 return
             }

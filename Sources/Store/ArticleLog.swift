@@ -97,7 +97,7 @@ public final class ArticleLog {
             var heads = Set<VersionID>()
             try db.statement("SELECT \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e WHERE e.article = ? ORDER BY e.local_seq")
                 .query([.text(article)]) { row in
-                guard let entry = Self.entry(from: row), !isHeldAside(entry, beside: row.int(11) != 0) else { return }
+                guard let entry = Self.entry(from: row), !isHeldAside(entry, beside: row.int(Self.entryColumnCount) != 0) else { return }
                 heads.subtract(entry.replaces)
                 heads.insert(entry.version)
             }

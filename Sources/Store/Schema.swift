@@ -1,6 +1,6 @@
 /// The log's schema, one migration per element. Never edit a migration that has shipped: add one.
 enum Schema {
-    static let migrations: [String] = [v1, v2, v3, v4, v5]
+    static let migrations: [String] = [v1, v2, v3, v4, v5, v6]
 
     static let v1 = """
     -- Every site whose entries the log holds, with the key that verifies them.
@@ -102,5 +102,18 @@ enum Schema {
     static let v5 = """
     ALTER TABLE entries ADD COLUMN fork_seq INTEGER; -- set only for an entry kept beside its origin's chain: its sequence there
     CREATE INDEX entries_beside ON entries (origin, fork_seq) WHERE fork_seq IS NOT NULL;
+    """
+
+    /// Who made each entry's change at its origin (protocol v5), signed by the origin apart from
+    /// the entry, so entries and their chains are unchanged. Entries made before, or relayed by a
+    /// site on an older protocol, have no row. Append-only like the log.
+    static let v6 = """
+    CREATE TABLE authors (
+        version   BLOB PRIMARY KEY,   -- entries.version
+        name      TEXT NOT NULL,      -- as the origin knows the account: `lan`, `uid 1001`, `web:thu`
+        signature BLOB NOT NULL       -- the origin's ECDSA P-256 signature over the name and version (EntryAuthor)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TRIGGER authors_no_update BEFORE UPDATE ON authors BEGIN SELECT RAISE(ABORT, 'the log is append-only: authors cannot be updated'); END;
+    CREATE TRIGGER authors_no_delete BEFORE DELETE ON authors BEGIN SELECT RAISE(ABORT, 'the log is append-only: authors cannot be deleted'); END;
     """
 }

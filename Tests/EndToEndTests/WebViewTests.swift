@@ -82,6 +82,14 @@ import TestSupport
             try waitUntil("the old text back on disk") { folder.read("w/ha-noi.txt") == "Tin Hà Nội\n\nĐường phố Hà Nội sáng nay đông đúc.\n" }
             #expect(daemon.log.contains("restore asked by web account an"))
 
+            // Who wrote what: the restore is the web account's, the lines it kept the first version's.
+            let after = try JSONSerialization.jsonObject(with: Data(try daemon.ctl(["log", "ha-noi.txt", "--json"]).stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(after.first?["author"] as? String == "web:an", "\(after.first ?? [:])")
+            let blame = try httpExchange(port: port, path: "/blame?path=ha-noi.txt", headers: ["Cookie": editor])
+            #expect(blame.status == 200 && blame.body.contains("an (web)") && blame.body.contains("Đường phố Hà Nội sáng nay đông đúc."), "\(blame.body)")
+            let blameJSON = try httpExchange(port: port, path: "/api/blame?path=ha-noi.txt", headers: ["Cookie": editor])
+            #expect(blameJSON.status == 200 && blameJSON.body.contains("\"author\" : \"web:an\""), "\(blameJSON.body)")
+
             // A viewer reads but cannot restore.
             let viewer = try cookie(try httpExchange(port: port, method: "POST", path: "/signin",
                                                      body: formEncoded([("name", "binh"), ("password", "mat-khau-nguoi-xem")])))

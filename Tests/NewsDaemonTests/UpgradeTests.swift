@@ -176,6 +176,70 @@ import SyncProtocol
         }
     }
 
+    /// A data folder made by the last build before schema 6 and protocol v5 (schema 5 with a second
+    /// chain kept, protocol v4): it opens and migrates with nothing lost; a peer still on v4 is
+    /// sent entries and never an author frame, and what it sends is stored; a v5 peer gets each
+    /// entry's author right before it. Entries made before show no author.
+    @Test func aSchemaFiveDataFolderOpensAndReplicatesWithAPeerStillOnProtocolV4() async throws {
+        let fixture = fixturePath("release-0.1.0-schema5")
+        let (data, watch) = try copyFixture(fixture)
+        let log = try ArticleLog(path: data + "/log.sqlite")
+        #expect(try log.db.scalar("PRAGMA user_version") == Int64(Schema.migrations.count))
+        #expect(log.stats.entries == 10 && log.stats.liveArticles == 6 && log.stats.besideEntries == 1)
+        #expect(try log.verify().problems.isEmpty)
+        #expect(try log.forks().count == 1)
+        #expect(try log.changes(sinceMillis: nil, untilMillis: nil).allSatisfy { $0.author == nil }, "entries made before protocol v5 have no author")
+
+        let key = try #require(try DataFolder(path: data).loadKey())
+        let hue = try #require(try DataFolder(path: fixture).loadKey(at: fixture + "/peer-hue.key"))
+        let hueTip = try #require(try log.chainTip(of: hue.siteID))
+        let logger = Logger(label: "upgrade")
+        let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
+        let scan = try await site.scanAll(startUp: true)
+        #expect(scan.entries == 0, "the copy changed the files' inodes, not their contents")
+        // An edit now: recorded with the file's owner as its author.
+        try Data("Đà Nẵng: bản sửa sau khi nâng cấp\n".utf8).write(to: URL(fileURLWithPath: watch + "/da-nang.txt"))
+        try await site.ingest(paths: ["da-nang.txt"])
+        let info = try await site.show(ShowRequest(article: "da-nang.txt", version: .head)).info
+        #expect(info.author == GroupDirectory.accountName(of: getuid()))
+        let edit = try #require(VersionID(hex: info.version))
+
+        let bytes = Array("Huế: tin từ site v4\n".utf8)
+        let hash = ContentHash.of(bytes)
+        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-v4.txt"), operation: .put,
+                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
+                                  time: HybridTimestamp(milliseconds: 1_764_800_000_000, counter: 0), previous: hueTip.version)
+        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+
+        try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
+            let received = try await talk(port: port, as: hue, maximumVersion: 4, vector: VersionVector([hue.siteID: hueTip.sequence]),
+                                          sending: [.site(publicKeyDER: hue.publicKey.der), .blobPart(part), .entry(theirs), .caughtUp])
+            #expect(!received.contains { if case .author = $0 { true } else { false } }, "a v4 peer is never sent an author")
+            #expect(!received.contains { if case .error = $0 { true } else { false } })
+            let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
+            #expect(entries.contains { $0.version == edit } && entries.filter { $0.origin == key.siteID }.count == 8, "\(entries.count)")
+            for _ in 0..<200 where await site.stats.entries < 12 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await site.stats.entries == 12)
+            #expect((try? String(contentsOfFile: watch + "/tu-hue-v4.txt", encoding: .utf8)) == "Huế: tin từ site v4\n")
+        }
+        try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
+            let received = try await talk(port: port, as: hue, maximumVersion: WireCodec.currentVersion, vector: VersionVector(), sending: [.caughtUp])
+            // Each author comes right before its entry, signed by the entry's origin.
+            var authored: [VersionID] = []
+            for (index, message) in received.enumerated() {
+                guard case .author(let author) = message else { continue }
+                guard index + 1 < received.count, case .entry(let entry) = received[index + 1] else {
+                    Issue.record("an author not followed by its entry")
+                    continue
+                }
+                #expect(author.version == entry.version && author.isValid(for: entry, originKey: key.publicKey))
+                authored.append(entry.version)
+            }
+            #expect(authored == [edit], "only the entry made since carries an author")
+        }
+        #expect(try await site.verify().problems.isEmpty)
+    }
+
     /// Runs `site`'s replication on a free loopback port, accepting `peer`, while `body` talks to it.
     func serving(_ site: SiteLog, key: SiteKey, peer: SiteID, logger: Logger, _ body: (Int) async throws -> Void) async throws {
         let registry = PeerRegistry(local: key.siteID, peers: [PeerAddress(site: peer, endpoint: nil)], logger: logger)
@@ -211,6 +275,7 @@ import SyncProtocol
             }
             try await send(.hello(Hello(minimumVersion: 1, maximumVersion: maximumVersion, siteID: key.siteID, siteName: "hue-v\(maximumVersion)")))
             try await send(.vector(vector))
+            if maximumVersion >= WireCodec.chainTipsVersion { try await send(.chainTips(ChainTips(tips: [], last: true))) }
             for message in frames { try await send(message) }
             var decoder = FrameDecoder(maximumFrameLength: WireCodec.maximumFrameLength)
             var received: [WireMessage] = []

@@ -112,6 +112,54 @@ import SyncProtocol
         #expect(throws: WireError.self) { try blob.verified() }
     }
 
+    /// Who made each entry: kept with its origin's signature, read back, verified; one signed by
+    /// another key is dropped (the entry stored without it); an entry first relayed without one
+    /// gets it when it comes again with it; authors cannot be changed once kept.
+    @Test func authorsAreKeptOnlyWithTheOriginsSignature() throws {
+        let path = folder.sub("log.sqlite")
+        let log = try ArticleLog(path: path)
+        let (entries, blobs) = try chain(["một", "hai", "ba"])
+        func authored(_ entry: LogEntry, _ name: String, by signer: SiteKey) throws -> LogEntry {
+            var copy = entry
+            copy.author = try EntryAuthor(signer: signer, version: entry.version, name: name)
+            return copy
+        }
+        let first = try authored(entries[0], "lan", by: origin)
+        let forged = try authored(entries[1], "mallory", by: SiteKey())
+        let bare = entries[2]
+        let result = try log.appendRemote([first, forged, bare], blobs: blobs, keys: keys, wallMillis: 1)
+        #expect(result.stored.count == 3 && result.rejection == nil && result.authorsDropped == 1)
+        #expect(try log.entry(version: first.version)?.author == first.author)
+        #expect(try log.entry(version: forged.version)?.author == nil)
+        #expect(try log.entry(version: bare.version)?.author == nil)
+
+        // Sent again with its author (a v5 peer after a v4 relay): the author is kept, nothing else changes.
+        let later = try authored(bare, "thu", by: origin)
+        let again = try log.appendRemote([later], blobs: blobs, keys: keys, wallMillis: 2)
+        #expect(again.duplicates == 1 && log.stats.entries == 3)
+        #expect(try log.entry(version: bare.version)?.author?.name == "thu")
+        // A second, different author for the same entry does not replace the first.
+        _ = try log.appendRemote([try authored(bare, "khác", by: origin)], blobs: blobs, keys: keys, wallMillis: 3)
+        #expect(try log.entry(version: bare.version)?.author?.name == "thu")
+        #expect(try log.verify().problems.isEmpty)
+        #expect(throws: (any Error).self) { try log.db.execute("UPDATE authors SET name = 'x'") }
+        #expect(throws: (any Error).self) { try log.db.execute("DELETE FROM authors") }
+
+        // A local change carries its author, signed with the site's key.
+        let site = SiteKey()
+        var clock = HybridLogicalClock()
+        let bytes = Array("Tin mới\n".utf8)
+        let article = try ArticlePath("moi.txt")
+        let state = FileState(path: "moi.txt", article: article, size: Int64(bytes.count), mtimeNanos: 1, ctimeNanos: 1,
+                              inode: 1, contentHash: .of(bytes))
+        let made = try log.recordLocal([LocalChange(article: article, kind: .put(bytes: bytes, hash: .of(bytes), file: state),
+                                                    author: "web:thu")], signer: site, clock: &clock, wallMillis: 4)
+        let mine = try #require(made.first)
+        #expect(mine.author?.isValid(for: mine, originKey: site.publicKey) == true)
+        #expect(try log.entry(version: mine.version)?.author?.name == "web:thu")
+        #expect(try log.verify().problems.isEmpty)
+    }
+
     /// A second chain of one origin (the site ran on an older copy of its log and signed again from
     /// where it ended): kept beside the first, its versions heads like any other, the vector and
     /// the chain untouched, listed, verified, and sent again only as a window.

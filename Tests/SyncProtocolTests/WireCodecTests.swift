@@ -30,13 +30,45 @@ import Testing
                 ChainTip(origin: SiteKey().siteID, checkpoints: []),
             ], last: false)),
             .chainTips(ChainTips(tips: [], last: true)),
+            .author(try EntryAuthor(signer: key, version: try entry().version, name: "Nguyễn Thị Lan")),
         ]
     }
 
     @Test func everyMessageRoundTrips() throws {
         for message in try messages() {
-            #expect(try WireCodec.decode(WireCodec.encode(message)) == message)
+            let decoded = try WireCodec.decode(WireCodec.encode(message))
+            #expect(decoded == message)
+            // Entries are equal by version: every field must come back too.
+            if case .entry(let sent) = message, case .entry(let got) = decoded {
+                #expect(got.computedVersion == sent.version && got.signature == sent.signature)
+            }
         }
+    }
+
+    /// Who made an entry is signed by its origin: no other key, no other name, no other version
+    /// passes; names are cut to the limit at a character, control characters made spaces.
+    @Test func anAuthorIsSignedByTheEntrysOriginAndCannotBeAltered() throws {
+        let made = try LogEntry(signer: key, sequence: 1, article: ArticlePath("a.txt"), operation: .delete, contentHash: nil, size: 0,
+                                replaces: [], time: HybridTimestamp(rawValue: 1), previous: nil, author: "lan")
+        let author = try #require(made.author)
+        #expect(author.name == "lan" && author.isValid(for: made, originKey: key.publicKey))
+        #expect(!author.isValid(for: made, originKey: SiteKey().publicKey))
+        let renamed = EntryAuthor(version: author.version, name: "thu", signature: author.signature)
+        #expect(!renamed.isValid(for: made, originKey: key.publicKey))
+        let other = try entry()
+        let moved = EntryAuthor(version: other.version, name: "lan", signature: author.signature)
+        #expect(!moved.isValid(for: other, originKey: key.publicKey))
+        let forged = try EntryAuthor(signer: SiteKey(), version: made.version, name: "lan")
+        #expect(!forged.isValid(for: made, originKey: key.publicKey))
+        // The same fields without an author are the same entry.
+        let bare = LogEntry(origin: made.origin, sequence: 1, article: made.article, operation: .delete, contentHash: nil, size: 0,
+                            replaces: [], time: made.time, previous: nil, version: made.version, signature: made.signature)
+        #expect(bare == made && bare.author == nil)
+        let long = try EntryAuthor(signer: key, version: made.version, name: String(repeating: "ệ", count: 40) + "\u{7}")
+        #expect(long.name.utf8.count <= EntryAuthor.maximumNameBytes && long.name.allSatisfy { $0 == "ệ" })
+        #expect(long.isValid(for: made, originKey: key.publicKey))
+        #expect(EntryAuthor.clean("a\tb\u{0}c") == "a b c")
+        #expect(EntryAuthor.display("web:thu") == "thu (web)" && EntryAuthor.display("lan") == "lan")
     }
 
     @Test func everyTruncationIsAMalformedFrameNotACrash() throws {
@@ -159,6 +191,22 @@ import Testing
         #expect(m.receive(.ping(4)) == [.send(.pong(4))])
         #expect(m.receive(.site(publicKeyDER: [1])) == [.deliver(.site(publicKeyDER: [1]))])
         #expect(m.phase == .replicating)
+    }
+
+    /// `author` is protocol v5's: a peer that agreed an older version may not send it.
+    @Test func anAuthorNeedsProtocolV5() throws {
+        let entry = try LogEntry(signer: SiteKey(), sequence: 1, article: ArticlePath("a"), operation: .delete, contentHash: nil, size: 0,
+                                 replaces: [], time: .init(rawValue: 1), previous: nil)
+        let author = EntryAuthor(version: entry.version, name: "lan", signature: [1])
+        for (peerMaximum, allowed) in [(UInt16(4), false), (WireCodec.authorVersion, true)] {
+            var m = machine
+            _ = m.start()
+            #expect(m.receive(.hello(Hello(minimumVersion: 1, maximumVersion: peerMaximum, siteID: them, siteName: "them"))) == [.sendVector])
+            _ = m.receive(.vector(VersionVector()))
+            _ = m.receive(.chainTips(ChainTips(tips: [], last: true)))
+            let actions = m.receive(.author(author))
+            #expect((actions == [.deliver(.author(author))]) == allowed, "v\(peerMaximum): \(actions)")
+        }
     }
 
     @Test func contentBeforeTheHandshakeIsRefused() {

@@ -65,7 +65,7 @@ public struct ControlDispatcher: Sendable {
     /// only reads, restores and resolves go through; each change is logged with the account.
     public func respond(to frame: [UInt8], webAccount: String) async -> [UInt8] {
         let method = (try? ControlJSON.decoder().decode(RequestMethod.self, from: Data(frame)))?.method ?? ""
-        let webMethods: Set<String> = [StatusRequest.method, LogRequest.method, ShowRequest.method, ConflictsRequest.method, PeersRequest.method,
+        let webMethods: Set<String> = [StatusRequest.method, LogRequest.method, ShowRequest.method, BlameRequest.method, ConflictsRequest.method, PeersRequest.method,
                                        PendingPeersRequest.method, ArticlesRequest.method, RestoreRequest.method, ResolveRequest.method]
         guard webMethods.contains(method) else {
             return Self.failure(ControlFailure(.forbidden, "the web view does not ask for \(method.prefix(64))"))
@@ -97,16 +97,19 @@ public struct ControlDispatcher: Sendable {
                 return Self.failure(ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); local changes are recorded once it has: try again shortly"))
             }
         }
+        // Who a change is recorded as made by: the web account, or the caller's system account.
+        let author = webAccount.map { "web:\($0)" } ?? caller.map { GroupDirectory.accountName(of: $0.uid) }
         switch method {
         case StatusRequest.method: return await handle(StatusRequest.self, data) { _ in try await status() }
         case RevokedRequest.method: return await handle(RevokedRequest.self, data) { _ in await site.revocations() }
         case LogRequest.method: return await handle(LogRequest.self, data) { try await site.history($0) }
         case ShowRequest.method: return await handle(ShowRequest.self, data) { try await site.show($0) }
+        case BlameRequest.method: return await handle(BlameRequest.self, data) { try await site.blame($0) }
         case VerifyRequest.method: return await handle(VerifyRequest.self, data) { _ in try await site.verify() }
-        case RestoreRequest.method: return await handle(RestoreRequest.self, data) { try await site.restore($0) }
+        case RestoreRequest.method: return await handle(RestoreRequest.self, data) { try await site.restore($0, author: author) }
         case DeletesRequest.method: return await handle(DeletesRequest.self, data) { try await site.deletes($0) }
         case ConflictsRequest.method: return await handle(ConflictsRequest.self, data) { _ in try await site.conflicts() }
-        case ResolveRequest.method: return await handle(ResolveRequest.self, data) { try await site.resolve($0) }
+        case ResolveRequest.method: return await handle(ResolveRequest.self, data) { try await site.resolve($0, author: author) }
         case PeersRequest.method: return await handle(PeersRequest.self, data) { _ in try await peers() }
         case SyncRequest.method: return await handle(SyncRequest.self, data) { try sync($0) }
         case PeerDiffRequest.method: return await handle(PeerDiffRequest.self, data) { try await peerDiff($0) }

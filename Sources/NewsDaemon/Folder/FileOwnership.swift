@@ -76,6 +76,20 @@ public enum GroupDirectory {
         return String(cString: name)
     }
 
+    /// The account a change is recorded as made by: the user's name, or `uid N` when NSS has
+    /// none. Looked up once per uid (every ingested file asks), at most 1,000 kept.
+    public static func accountName(of uid: uid_t) -> String {
+        if let known = accountNames.withLock({ $0[uid] }) { return known }
+        let name = userName(of: uid) ?? "uid \(uid)"
+        accountNames.withLock {
+            if $0.count >= 1_000 { $0.removeAll() }
+            $0[uid] = name
+        }
+        return name
+    }
+
+    private static let accountNames = Mutex<[uid_t: String]>([:])
+
     public static func userName(of uid: uid_t) -> String? {
         var user = passwd()
         var result: UnsafeMutablePointer<passwd>?

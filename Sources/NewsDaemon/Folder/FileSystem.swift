@@ -10,6 +10,8 @@ public struct FileStat: Sendable, Equatable {
     public var ctimeNanos: Int64
     public var inode: UInt64
     public var device: UInt64
+    /// Who owns the file: an editor's save (temp file and rename) makes one owned by that editor.
+    public var owner: uid_t
 
     init(_ st: stat) {
         switch st.st_mode & S_IFMT {
@@ -23,6 +25,7 @@ public struct FileStat: Sendable, Equatable {
         ctimeNanos = Self.nanoseconds(st.st_ctim)
         inode = UInt64(st.st_ino)
         device = UInt64(st.st_dev)
+        owner = st.st_uid
     }
 
     /// Saturates instead of trapping: a file stamped past 2262 (`touch -d 2300-01-01`) is still a file.

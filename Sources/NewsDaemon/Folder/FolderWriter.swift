@@ -77,6 +77,8 @@ public struct FolderWriter: Sendable {
         public var temp: String
         public var bytes: [UInt8]
         public var hash: ContentHash
+        /// The file's owner: the editor whose save it was.
+        public var owner: uid_t
     }
 
     public struct Outcome: Sendable {
@@ -339,7 +341,7 @@ public struct FolderWriter: Sendable {
         if recorded.contains(hash) {
             unlinkat(folder, name, 0)
         } else {
-            outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash))
+            outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash, owner: snapshot.stat.owner))
         }
     }
 

@@ -9,6 +9,11 @@ struct IncomingBatch {
     /// Keys stay for the whole session: a peer sends each origin's key once.
     var keys: [SiteID: SiteKey.Public] = [:]
     private var partial: [ContentHash: BlobPart] = [:]
+    /// Authors sent ahead of their entries (protocol v5), until the entry arrives.
+    private var authors: [VersionID: EntryAuthor] = [:]
+    /// A sender puts each author right before its entry: more waiting than this is not a sender
+    /// following the protocol.
+    static let maximumWaitingAuthors = 64
     /// Re-compresses content that arrived as a delta, for the blob table.
     private let compressor = BlobCodec.Compressor()
     private(set) var pendingBytes = 0
@@ -42,8 +47,14 @@ struct IncomingBatch {
             keys[key.siteID] = key
         case .blobPart(let part):
             try take(part)
-        case .entry(let entry):
+        case .entry(var entry):
+            entry.author = authors.removeValue(forKey: entry.version)
             entries.append(entry)
+        case .author(let author):
+            authors[author.version] = author
+            guard authors.count <= Self.maximumWaitingAuthors else {
+                throw WireError(.unexpectedMessage, "peer sent \(authors.count) authors without their entries")
+            }
         default:
             throw WireError(.unexpectedMessage, "\(message.kind) is not content")
         }

@@ -139,7 +139,8 @@ struct PeerSession {
             group.addTask {
                 for await start in starts {
                     try await sendAll(to: start.link, holdings: start.holdings, out: out, deltas: start.deltas,
-                                      forkAware: start.forkAware, peerTips: start.peerTips, ownTips: start.ownTips, forkRequests: forkRequests)
+                                      forkAware: start.forkAware, authored: start.authored, peerTips: start.peerTips, ownTips: start.ownTips,
+                                      forkRequests: forkRequests)
                     return
                 }
             }
@@ -196,6 +197,8 @@ struct PeerSession {
         let peerTips: [ChainTip]
         /// The tips this site sent: the plan compares the two the peer compares.
         let ownTips: [ChainTip]?
+        /// The peer speaks protocol v5: each entry's author goes before it.
+        let authored: Bool
     }
 
     /// Origins whose entries the reader found the peer lacks mid-session (a second chain of them
@@ -358,8 +361,9 @@ struct PeerSession {
                             holdings = session
                             let deltas = (machine?.agreedVersion ?? 0) >= WireCodec.deltaVersion
                             let forkAware = (machine?.agreedVersion ?? 0) >= WireCodec.chainTipsVersion
+                            let authored = (machine?.agreedVersion ?? 0) >= WireCodec.authorVersion
                             startSending.yield(SenderStart(link: link, holdings: session, deltas: deltas, forkAware: forkAware, peerTips: peerTips,
-                                                            ownTips: sentTips))
+                                                            ownTips: sentTips, authored: authored))
                         case .deliver(.blobDelta(let delta)):
                             // Sizes first: the base is decoded whole to apply the delta.
                             let limit = WireCodec.maximumAcceptedDeltaBytes
@@ -413,10 +417,11 @@ struct PeerSession {
     /// differ at the two sites, as one stream in arrival order (an entry of either may replace a
     /// version in the other); then `caughtUp`; then every new entry as it is logged and every
     /// window the reader asks for.
-    private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool,
+    private func sendAll(to link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool, authored: Bool,
                          peerTips: [ChainTip], ownTips: [ChainTip]?, forkRequests: ForkRequests) async throws {
         let growth = await site.logGrowth()
-        var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas, forkAware: forkAware, logger: logger)
+        var sender = EntrySender(site: site, link: link, holdings: holdings, out: out, deltas: deltas, forkAware: forkAware,
+                                 authored: authored, logger: logger)
         // What the start covers, read first: entries logged while it is planned go live, in order.
         let through = await site.lastPosition()
         var windowed: [Int64: Bool] = [:]
@@ -551,6 +556,8 @@ struct EntrySender {
     let deltas: Bool
     /// The peer speaks protocol v4 (see `SenderStart.forkAware`).
     let forkAware: Bool
+    /// The peer speaks protocol v5 (see `SenderStart.authored`).
+    let authored: Bool
     /// Whether this log keeps any entry beside a chain (refreshed as the session goes on).
     var besideKept: Bool
     var sentKeys = Set<SiteID>()
@@ -561,7 +568,9 @@ struct EntrySender {
 
     let logger: Logger
 
-    init(site: SiteLog, link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool, logger: Logger) {
+    init(site: SiteLog, link: PeerLink, holdings: PeerHoldings, out: SessionWriter, deltas: Bool, forkAware: Bool, authored: Bool,
+         logger: Logger) {
+        self.authored = authored
         self.logger = logger
         self.site = site
         self.link = link
@@ -614,6 +623,7 @@ struct EntrySender {
             if sentBlobs.count > 100_000 { sentBlobs.removeAll() }
             sentBlobs.insert(hash)
         }
+        if authored, let author = entry.author { out.enqueue(.author(author)) }
         out.enqueue(.entry(entry))
         if out.queuedBytes >= SessionWriter.flushThreshold { try await out.flush() }
         if !beside {

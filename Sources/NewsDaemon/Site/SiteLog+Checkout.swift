@@ -13,6 +13,8 @@ struct UnrecordedSave: Sendable {
     /// Nil until the file could be read.
     var bytes: [UInt8]?
     var why: String
+    /// Whose save it was (the file's owner), once read.
+    var author: String?
 }
 
 /// An article the folder still owes (a failed write, a folder that was away), with its retry schedule.
@@ -142,7 +144,7 @@ extension SiteLog {
         let saves = outcome.displaced.compactMap { displaced -> UnrecordedSave? in
             guard let plan = planned[displaced.path] else { return nil }
             return UnrecordedSave(path: displaced.path, temp: displaced.temp, article: plan.article, base: plan.state?.base,
-                                  bytes: displaced.bytes, why: "")
+                                  bytes: displaced.bytes, why: "", author: GroupDirectory.accountName(of: displaced.owner))
         }
         for (path, temp, why) in outcome.unread {
             guard let plan = planned[path] else { continue }
@@ -244,7 +246,7 @@ extension SiteLog {
     /// records it as a local change replacing `resolves`, or the file's base when nil. A save the
     /// writer finds in its place is recorded first, and replaced too: it is in the log, and the
     /// operator asked for this version.
-    func writeAndRecord(_ article: ArticlePath, bytes: [UInt8]?, resolves: [VersionID]?) throws -> LogEntry? {
+    func writeAndRecord(_ article: ArticlePath, bytes: [UInt8]?, resolves: [VersionID]?, author: String?) throws -> LogEntry? {
         guard folderState == .ok else { throw ControlFailure(.unavailable, "the watched folder is \(folderState.description)") }
         if let rejoin, rejoin.isRejoining {
             throw ControlFailure(.unavailable, "newsd is rejoining its peers (\(rejoin.progress.summary)); nothing local is recorded until it has")
@@ -266,7 +268,8 @@ extension SiteLog {
         var replacing = resolves
         if !outcome.displaced.isEmpty {
             let saves = outcome.displaced.map {
-                UnrecordedSave(path: $0.path, temp: $0.temp, article: article, base: state?.base, bytes: $0.bytes, why: "")
+                UnrecordedSave(path: $0.path, temp: $0.temp, article: article, base: state?.base, bytes: $0.bytes, why: "",
+                               author: GroupDirectory.accountName(of: $0.owner))
             }
             let made: [LogEntry]
             do { made = try log.recordLocal(saves.compactMap(\.change), signer: signer, clock: &clock, wallMillis: Self.wallMillis()) } catch {
@@ -285,9 +288,9 @@ extension SiteLog {
             guard let stat = outcome.written[path] else { throw ControlFailure(.internal, "\(path) was not written") }
             local = LocalChange(article: article, kind: .put(bytes: bytes, hash: hash, file: FileState(
                 path: path, article: article, size: stat.size, mtimeNanos: stat.mtimeNanos, ctimeNanos: stat.ctimeNanos,
-                inode: stat.inode, contentHash: hash)), resolves: replacing)
+                inode: stat.inode, contentHash: hash)), resolves: replacing, author: author)
         } else {
-            local = LocalChange(article: article, kind: .delete(path: path), resolves: replacing)
+            local = LocalChange(article: article, kind: .delete(path: path), resolves: replacing, author: author)
         }
         let made = try log.recordLocal([local], signer: signer, clock: &clock, wallMillis: Self.wallMillis())
         if let last = made.last {
@@ -316,6 +319,6 @@ extension UnrecordedSave {
     /// The local version these bytes make, once read.
     var change: LocalChange? {
         guard let bytes else { return nil }
-        return LocalChange(article: article, kind: .displaced(bytes: bytes, hash: ContentHash.of(bytes), base: base))
+        return LocalChange(article: article, kind: .displaced(bytes: bytes, hash: ContentHash.of(bytes), base: base), author: author)
     }
 }

@@ -132,7 +132,8 @@ extension SiteLog {
     ///
     /// What is on disk is taken in first (a save inside the debounce, or held by a full disk), and
     /// the file is found by article, whatever its on-disk spelling (NFD from a Mac share).
-    public func restore(_ request: RestoreRequest) throws -> RestoreRequest.Response {
+    /// `author`: who asked (see `EntryAuthor`), recorded with the new version.
+    public func restore(_ request: RestoreRequest, author: String? = nil) throws -> RestoreRequest.Response {
         let path = try article(request.article)
         let held = try log.fileState(article: path)
         try ingest(paths: [held?.path ?? path.rawValue])
@@ -147,7 +148,7 @@ extension SiteLog {
         // A file in the folder replaces the version it holds; an article with no file (deleted, or
         // never written here) replaces every head, as the operator sees it whole.
         let resolves = try log.fileState(article: path) == nil ? try log.heads(of: path).map(\.version) : nil
-        _ = try writeAndRecord(path, bytes: bytes, resolves: resolves)
+        _ = try writeAndRecord(path, bytes: bytes, resolves: resolves, author: author)
         guard let head = try log.winningHead(of: path) else { throw ControlFailure(.internal, "\(path) has no head after restore") }
         return RestoreRequest.Response(restored: VersionInfo(entry: entry), head: VersionInfo(entry: head))
     }

@@ -222,7 +222,8 @@ extension SiteLog {
             let state = FileState(path: file.path, article: file.article, size: snapshot.stat.size,
                                   mtimeNanos: snapshot.stat.mtimeNanos, ctimeNanos: snapshot.stat.ctimeNanos,
                                   inode: snapshot.stat.inode, contentHash: hash)
-            batch.append(LocalChange(article: file.article, kind: .put(bytes: snapshot.bytes, hash: hash, file: state)))
+            batch.append(LocalChange(article: file.article, kind: .put(bytes: snapshot.bytes, hash: hash, file: state),
+                                     author: GroupDirectory.accountName(of: snapshot.stat.owner)))
             batchBytes += snapshot.bytes.count
             if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try flush() }
         }

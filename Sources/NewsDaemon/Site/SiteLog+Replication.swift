@@ -100,6 +100,9 @@ extension SiteLog {
         let wall = Self.wallMillis()
         let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall, passedOver: passedOver)
         noteForks(result)
+        if result.authorsDropped > 0 {
+            logger.warning("\(result.authorsDropped) entries came with an author their origin did not sign: stored without one")
+        }
         if result.revoked > 0 {
             let beside = Set(result.beside.map(\.version))
             for entry in result.stored where log.isHeldAside(entry, beside: beside.contains(entry.version)) {
@@ -146,14 +149,14 @@ extension SiteLog {
     /// Records a version that descends from every head of the article: the chosen one's content
     /// (default: the current winner), written to the folder. What is on disk is taken in first, so a
     /// save inside the debounce (or held by a full disk) is in the log before anything is written.
-    public func resolve(_ request: ResolveRequest) throws -> VersionInfo {
+    public func resolve(_ request: ResolveRequest, author: String? = nil) throws -> VersionInfo {
         let path = try article(request.article)
         try ingest(paths: [try log.fileState(article: path)?.path ?? path.rawValue])
         let heads = try log.heads(of: path)
         guard heads.count > 1 else { throw ControlFailure(.badRequest, "\(path) has no open conflict") }
         let chosen = try request.take.map { try lookup(path, $0) } ?? ConflictRule.winner(of: heads)!
         let bytes = chosen.operation == .put ? try content(of: chosen) : nil
-        guard let entry = try writeAndRecord(path, bytes: bytes, resolves: heads.map(\.version)) else {
+        guard let entry = try writeAndRecord(path, bytes: bytes, resolves: heads.map(\.version), author: author) else {
             throw ControlFailure(.internal, "resolve of \(path) recorded nothing")
         }
         return VersionInfo(entry: entry)

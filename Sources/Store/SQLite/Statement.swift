@@ -113,4 +113,5 @@ public final class Statement {
     }
 
     public func optionalBlob(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : blob(column) }
+    public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 }

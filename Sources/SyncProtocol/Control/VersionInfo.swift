@@ -18,6 +18,9 @@ public struct VersionInfo: Codable, Sendable, Equatable {
     public var sequence: UInt64
     /// Versions this one replaces, lowercase hex.
     public var replaces: [String]
+    /// Who made the change at its origin (protocol v5; see `EntryAuthor`): a system account,
+    /// `uid N`, or `web:NAME`. Absent for entries made before, or relayed without it.
+    public var author: String?
 
     public init(entry: LogEntry) {
         version = entry.version.hex
@@ -30,6 +33,7 @@ public struct VersionInfo: Codable, Sendable, Equatable {
         size = entry.size
         sequence = entry.sequence
         replaces = entry.replaces.map(\.hex)
+        author = entry.author?.name
     }
 
     public static func format(_ time: HybridTimestamp) -> String {

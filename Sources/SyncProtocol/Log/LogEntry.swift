@@ -14,6 +14,10 @@ public enum Operation: UInt8, Sendable, Codable, CustomStringConvertible {
 /// version of the origin's preceding entry: each origin's entries form a hash chain, so changing
 /// or dropping any entry breaks every later one. `signature` is the origin's key signing `version`,
 /// so a site that forwards another's entries cannot forge or alter them.
+///
+/// `author` (protocol v5) is who made the change at the origin, signed by the origin apart from
+/// the version: entries made before it, or relayed by a site on an older protocol, have none, and
+/// their versions and chains are the same either way. Two entries are equal when their versions are.
 public struct LogEntry: Hashable, Sendable {
     public let origin: SiteID
     /// 1, 2, 3 … per origin, with no gaps.
@@ -31,12 +35,16 @@ public struct LogEntry: Hashable, Sendable {
     public let previous: VersionID?
     public let version: VersionID
     public let signature: [UInt8]
+    public var author: EntryAuthor?
 
-    /// Makes and signs a new entry of this site's own.
+    public static func == (a: LogEntry, b: LogEntry) -> Bool { a.version == b.version }
+    public func hash(into hasher: inout Hasher) { hasher.combine(version) }
+
+    /// Makes and signs a new entry of this site's own; `author` names who made the change.
     public init(
         signer: SiteKey, sequence: UInt64, article: ArticlePath, operation: Operation,
         contentHash: ContentHash?, size: UInt64, replaces: [VersionID], time: HybridTimestamp,
-        previous: VersionID?
+        previous: VersionID?, author: String? = nil
     ) throws {
         self.origin = signer.siteID
         self.sequence = sequence
@@ -51,13 +59,14 @@ public struct LogEntry: Hashable, Sendable {
             origin: origin, sequence: sequence, article: article, operation: operation,
             contentHash: contentHash, size: size, replaces: self.replaces, time: time, previous: previous)
         self.signature = try signer.sign(version)
+        self.author = try author.flatMap { try EntryAuthor(signer: signer, version: version, name: $0) }
     }
 
     /// Rebuilds an entry read from storage or the wire; `check()` says whether it is sound.
     public init(
         origin: SiteID, sequence: UInt64, article: ArticlePath, operation: Operation,
         contentHash: ContentHash?, size: UInt64, replaces: [VersionID], time: HybridTimestamp,
-        previous: VersionID?, version: VersionID, signature: [UInt8]
+        previous: VersionID?, version: VersionID, signature: [UInt8], author: EntryAuthor? = nil
     ) {
         self.origin = origin
         self.sequence = sequence
@@ -70,6 +79,7 @@ public struct LogEntry: Hashable, Sendable {
         self.previous = previous
         self.version = version
         self.signature = signature
+        self.author = author
     }
 
     /// The version these fields hash to; equal to `version` in every sound entry.

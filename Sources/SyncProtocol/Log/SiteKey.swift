@@ -26,6 +26,12 @@ public struct SiteKey: @unchecked Sendable {
         Array(try privateKey.signature(for: version.bytes).rawRepresentation)
     }
 
+    /// Signs other bytes the origin vouches for (an entry's author); `message` starts with a
+    /// domain of its own, so it can never be taken for a version.
+    public func sign(message: [UInt8]) throws -> [UInt8] {
+        Array(try privateKey.signature(for: message).rawRepresentation)
+    }
+
     /// The public half, as stored in the log beside the entries it verifies.
     public struct Public: @unchecked Sendable, Hashable {
         public let key: P256.Signing.PublicKey
@@ -43,6 +49,11 @@ public struct SiteKey: @unchecked Sendable {
         public func isValid(signature: [UInt8], for version: VersionID) -> Bool {
             guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
             return key.isValidSignature(sig, for: version.bytes)
+        }
+
+        public func isValid(signature: [UInt8], forMessage message: [UInt8]) -> Bool {
+            guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
+            return key.isValidSignature(sig, for: message)
         }
 
         public static func == (lhs: Public, rhs: Public) -> Bool { lhs.der == rhs.der }

@@ -95,6 +95,11 @@ public struct SessionStateMachine: Sendable {
                 return fail(WireError(.unexpectedMessage, "blob_delta needs protocol v\(WireCodec.deltaVersion); v\(agreedVersion ?? 0) was agreed"))
             }
             return [.deliver(message)]
+        case (.replicating, .author):
+            guard let agreedVersion, agreedVersion >= WireCodec.authorVersion else {
+                return fail(WireError(.unexpectedMessage, "author needs protocol v\(WireCodec.authorVersion); v\(agreedVersion ?? 0) was agreed"))
+            }
+            return [.deliver(message)]
         case (.replicating, .caughtUp):
             return [.peerCaughtUp]
         default:

@@ -6,12 +6,15 @@ public enum WireCodec {
     public static let minimumVersion: UInt16 = 1
     /// v2 adds `blob_delta`; v3 changes the conflict rule (a put beats a concurrent delete) and
     /// lets an entry replace exactly the version its file held. No frame changed in v3. v4 adds
-    /// `chain_tips`: two chains of one origin are found and both kept.
-    public static let currentVersion: UInt16 = 4
+    /// `chain_tips`: two chains of one origin are found and both kept. v5 adds `author`: who made
+    /// each entry, signed by its origin apart from the entry (older peers get the entries alone).
+    public static let currentVersion: UInt16 = 5
     /// The first version that may carry `blob_delta`.
     public static let deltaVersion: UInt16 = 2
     /// The first version that carries `chain_tips`.
     public static let chainTipsVersion: UInt16 = 4
+    /// The first version that carries `author`.
+    public static let authorVersion: UInt16 = 5
     /// The hard maximum frame body. Blobs larger than a frame travel in several parts.
     public static let maximumFrameLength = 4 << 20
     /// The largest article content any blob may claim, whatever a site's `max_file_bytes`: a
@@ -93,6 +96,10 @@ public enum WireCodec {
                 w.write(tip.besideCount)
                 w.write(raw: tip.besideDigest.bytes)
             }
+        case .author(let author):
+            w.write(raw: author.version.bytes)
+            w.write(string: author.name)
+            w.write(lengthPrefixed: author.signature)
         }
         return w.bytes
     }
@@ -207,6 +214,10 @@ public enum WireCodec {
                 tips.append(ChainTip(origin: origin, checkpoints: checkpoints, besideCount: besideCount, besideDigest: digest))
             }
             return .chainTips(ChainTips(tips: tips, last: last == 1))
+        case .author:
+            let version = VersionID(bytes: try r.readRaw(count: 32))!
+            let name = try r.readString(limit: EntryAuthor.maximumNameBytes)
+            return .author(EntryAuthor(version: version, name: name, signature: try r.readLengthPrefixed(limit: 128)))
         }
     }
 

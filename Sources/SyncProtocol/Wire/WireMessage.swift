@@ -28,9 +28,11 @@ public enum WireMessage: Sendable, Equatable {
     /// Per origin, the versions at a few places of the chain the sender holds (its tip first) and
     /// what it keeps beside it (protocol v4), sent right after the vector: see `ChainFork.swift`.
     case chainTips(ChainTips)
+    /// Who made the entry that follows it (protocol v5), signed by that entry's origin.
+    case author(EntryAuthor)
 
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye, blobDelta, chainTips
+        case hello = 1, vector, site, blobPart, entry, caughtUp, ping, pong, status, error, goodbye, blobDelta, chainTips, author
     }
 
     public var kind: Kind {
@@ -48,6 +50,7 @@ public enum WireMessage: Sendable, Equatable {
         case .goodbye: .goodbye
         case .blobDelta: .blobDelta
         case .chainTips: .chainTips
+        case .author: .author
         }
     }
 }
