@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The web view's pages under load: the articles page, a search, and an article with many versions,
-p50/p99 over repeated requests, at N articles, while an editor keeps saving.
+p50/p99 over repeated requests, at N articles, while an editor keeps saving; and the blame of the
+article with many versions (its first line never changes, so the walk goes back through all of them).
 
     python3 bench/web.py --size 10k [--bin .build/release] [--versions 1000] [--requests 100]
 
@@ -127,7 +128,9 @@ def main():
 
         pages = [("articles page", "/articles"), ("search 'ha noi'", "/articles?q=ha+noi"),
                  ("search 'duong pho'", "/articles?q=duong+pho"),
-                 (f"article with {versions} versions", "/article?path=nhieu-phien-ban.txt")]
+                 (f"article with {versions} versions", "/article?path=nhieu-phien-ban.txt"),
+                 (f"blame of that article (walks all {versions})", "/blame?path=nhieu-phien-ban.txt"),
+                 ("blame as JSON", "/api/blame?path=nhieu-phien-ban.txt")]
         results = {"size": n, "versions": versions, "requests": args.requests, "binary": args.bin, "pages": {}}
         timed("/articles")  # the title cache is filled by the first search
         timed("/articles?q=a")

@@ -292,21 +292,25 @@ struct WebRoutes {
         let shown: VersionSpec = try Self.param(request, "v").map { try Self.spec($0) } ?? .head
         let blame = try await control.send(BlameRequest(article: article, version: shown), as: view.session!.account)
         var rows: [[String: Any]] = []
-        var previous: String?
+        var previous: Int?
         for line in blame.lines where !line.text.isEmpty {
             var row: [String: Any] = ["text": line.text]
-            if line.change.version != previous {
-                row["change"] = ["short": String(line.change.version.prefix(12)), "pathQuery": Self.queryEscaped(article),
-                                 "timeISO": line.change.time, "timeLocal": Self.localTime(line.change.hlc),
-                                 "origin": String(line.change.origin.prefix(7)),
-                                 "author": line.change.author.map(EntryAuthor.display) ?? view.strings["unknown_author"] ?? "?"]
+            if line.change != previous {
+                let change = blame.versions[line.change]
+                row["change"] = ["short": String(change.version.prefix(12)), "pathQuery": Self.queryEscaped(article),
+                                 "timeISO": change.time, "timeLocal": Self.localTime(change.hlc),
+                                 "origin": String(change.origin.prefix(7)),
+                                 "author": change.author.map(EntryAuthor.display) ?? view.strings["unknown_author"] ?? "?"]
             }
-            previous = line.change.version
+            previous = line.change
             rows.append(row)
         }
         var data: [String: Any] = ["pageTitle": article, "article": article, "pathQuery": Self.queryEscaped(article),
                                    "short": String(blame.info.version.prefix(12)), "lines": rows]
-        if let stopped = blame.stoppedAfter { data["stoppedAfter"] = stopped }
+        if let stop = blame.stopped {
+            data["stopped"] = ["walked": blame.walked, "why": view.strings["blame_stopped_\(stop.rawValue)"] ?? stop.rawValue]
+        }
+        if blame.approximate { data["approximate"] = true }
         return service.page("blame", data, view: view, notice: nil)
     }
 

@@ -130,7 +130,8 @@ enum WebTemplates {
         {{/lines}}
         </tbody>
         </table>
-        {{#stoppedAfter}}<p class="muted">{{t.blame_stopped}} {{stoppedAfter}}</p>{{/stoppedAfter}}
+        {{#stopped}}<p class="muted">{{t.blame_stopped}} {{walked}} ({{why}}).</p>{{/stopped}}
+        {{#approximate}}<p class="muted">{{t.blame_approximate}}</p>{{/approximate}}
         """
 
     static let diffBlocks = """

@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 @testable import NewsDaemon
 @testable import Store
-import SyncProtocol
+@testable import SyncProtocol
 
 /// A real replication listener in this process, and a listed peer that misbehaves on purpose.
 @Suite(.serialized) struct HostilePeerTests {
@@ -107,6 +107,44 @@ import SyncProtocol
             #expect(await site.stats.entries == 1)
             #expect(try await site.verify().ok)
             _ = registry
+        }
+    }
+
+    /// A peer can drop an entry's author but not put a name on it: an author not signed by the
+    /// entry's origin, or one no origin would sign (too long), is dropped and the entry kept.
+    /// Authors that never meet their entries end the session past a small bound.
+    @Test func authorsThePeerCannotVouchForAreDroppedAndTheEntriesKept() async throws {
+        try await withSite { site, port, _ in
+            let (hash, part) = blob("bài có người viết")
+            let e1 = try entry(by: hostile, hash: hash, size: part.bytes.count)
+            let e2 = try entry(by: hostile, sequence: 2, previous: e1.version, hash: hash, size: part.bytes.count)
+            let e3 = try entry(by: hostile, sequence: 3, previous: e2.version, hash: hash, size: part.bytes.count)
+            let forged = try #require(try EntryAuthor(signer: SiteKey(), version: e1.version, name: "tổng biên tập"))
+            let honest = try #require(try EntryAuthor(signer: hostile, version: e2.version, name: "lan"))
+            let long = String(repeating: "ư", count: 100)
+            let overLong = EntryAuthor(version: e3.version, name: long,
+                                       signature: try hostile.sign(message: EntryAuthor.message(version: e3.version, name: long)))
+            let answer = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)),
+                frame(.author(forged)), frame(.entry(e1)), frame(.author(honest)), frame(.entry(e2)),
+                frame(.author(overLong)), frame(.entry(e3)), frame(.caughtUp), frame(.goodbye("done"))])
+            #expect(errorCode(answer) == nil, "\(answer.map(\.kind))")
+            #expect(await site.stats.entries == 3)
+            func author(_ entry: LogEntry) async throws -> String? {
+                try await site.blame(BlameRequest(article: "tin.txt", version: .prefix(entry.version.hex))).info.author
+            }
+            #expect(try await author(e1) == nil)
+            #expect(try await author(e2) == "lan")
+            #expect(try await author(e3) == nil)
+
+            // Authors for entries that never come: a sender puts each right before its entry.
+            let strays = try (0...IncomingBatch.maximumWaitingAuthors).map { n in
+                frame(.author(try #require(try EntryAuthor(signer: hostile, version: VersionID(.sha256(of: Array("\(n)".utf8))), name: "lan"))))
+            }
+            let flood = try await converse(port: port, as: hostile, then: [frame(.site(publicKeyDER: hostile.publicKey.der))] + strays)
+            #expect(errorCode(flood) == .unexpectedMessage, "\(flood.map(\.kind))")
+            #expect(await site.stats.entries == 3)
+            #expect(try await site.verify().ok)
         }
     }
 

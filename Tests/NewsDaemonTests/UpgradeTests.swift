@@ -197,8 +197,8 @@ import SyncProtocol
         let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
         let scan = try await site.scanAll(startUp: true)
         #expect(scan.entries == 0, "the copy changed the files' inodes, not their contents")
-        // An edit now: recorded with the file's owner as its author.
-        try Data("Đà Nẵng: bản sửa sau khi nâng cấp\n".utf8).write(to: URL(fileURLWithPath: watch + "/da-nang.txt"))
+        // An edit now (a new file renamed over the old): recorded with the file's owner as its author.
+        try Data("Đà Nẵng: bản sửa sau khi nâng cấp\n".utf8).write(to: URL(fileURLWithPath: watch + "/da-nang.txt"), options: .atomic)
         try await site.ingest(paths: ["da-nang.txt"])
         let info = try await site.show(ShowRequest(article: "da-nang.txt", version: .head)).info
         #expect(info.author == GroupDirectory.accountName(of: getuid()))

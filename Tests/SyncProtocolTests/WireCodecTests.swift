@@ -30,7 +30,7 @@ import Testing
                 ChainTip(origin: SiteKey().siteID, checkpoints: []),
             ], last: false)),
             .chainTips(ChainTips(tips: [], last: true)),
-            .author(try EntryAuthor(signer: key, version: try entry().version, name: "Nguyễn Thị Lan")),
+            .author(try EntryAuthor(signer: key, version: try entry().version, name: "Nguyễn Thị Lan")!),
         ]
     }
 
@@ -58,16 +58,29 @@ import Testing
         let other = try entry()
         let moved = EntryAuthor(version: other.version, name: "lan", signature: author.signature)
         #expect(!moved.isValid(for: other, originKey: key.publicKey))
-        let forged = try EntryAuthor(signer: SiteKey(), version: made.version, name: "lan")
+        let forged = try #require(try EntryAuthor(signer: SiteKey(), version: made.version, name: "lan"))
         #expect(!forged.isValid(for: made, originKey: key.publicKey))
         // The same fields without an author are the same entry.
         let bare = LogEntry(origin: made.origin, sequence: 1, article: made.article, operation: .delete, contentHash: nil, size: 0,
                             replaces: [], time: made.time, previous: nil, version: made.version, signature: made.signature)
         #expect(bare == made && bare.author == nil)
-        let long = try EntryAuthor(signer: key, version: made.version, name: String(repeating: "ệ", count: 40) + "\u{7}")
+        let long = try #require(try EntryAuthor(signer: key, version: made.version, name: String(repeating: "ệ", count: 60) + "\u{7}"))
         #expect(long.name.utf8.count <= EntryAuthor.maximumNameBytes && long.name.allSatisfy { $0 == "ệ" })
         #expect(long.isValid(for: made, originKey: key.publicKey))
         #expect(EntryAuthor.clean("a\tb\u{0}c") == "a b c")
+        // Bidi overrides and zero-width characters go; a name of nothing but those is no name.
+        #expect(EntryAuthor.clean("\u{202E}nal\u{200B}") == "nal")
+        #expect(try EntryAuthor(signer: key, version: made.version, name: "\u{202E}\u{7} ") == nil)
+
+        // A name longer than any origin signs decodes (up to the wire's limit) and is not valid;
+        // past the wire's limit the frame is malformed.
+        let overLong = String(repeating: "ư", count: EntryAuthor.maximumNameBytes)
+        let signedLong = EntryAuthor(version: made.version, name: overLong,
+                                     signature: try key.sign(message: EntryAuthor.message(version: made.version, name: overLong)))
+        #expect(try WireCodec.decode(WireCodec.encode(.author(signedLong))) == .author(signedLong))
+        #expect(!signedLong.isValid(for: made, originKey: key.publicKey))
+        let huge = EntryAuthor(version: made.version, name: String(repeating: "x", count: EntryAuthor.maximumWireNameBytes + 1), signature: [1])
+        #expect(throws: WireError.self) { try WireCodec.decode(WireCodec.encode(.author(huge))) }
         #expect(EntryAuthor.display("web:thu") == "thu (web)" && EntryAuthor.display("lan") == "lan")
     }
 

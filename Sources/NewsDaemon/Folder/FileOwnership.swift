@@ -78,17 +78,20 @@ public enum GroupDirectory {
 
     /// The account a change is recorded as made by: the user's name, or `uid N` when NSS has
     /// none. Looked up once per uid (every ingested file asks), at most 1,000 kept.
+    /// A failed lookup (NSS away for a moment, an account being made) is kept for a minute only.
     public static func accountName(of uid: uid_t) -> String {
-        if let known = accountNames.withLock({ $0[uid] }) { return known }
-        let name = userName(of: uid) ?? "uid \(uid)"
+        let now = ContinuousClock.now
+        if let known = accountNames.withLock({ $0[uid] }), known.until.map({ now < $0 }) ?? true { return known.name }
+        let found = userName(of: uid)
+        let name = found ?? "uid \(uid)"
         accountNames.withLock {
             if $0.count >= 1_000 { $0.removeAll() }
-            $0[uid] = name
+            $0[uid] = (name, found == nil ? now + .seconds(60) : nil)
         }
         return name
     }
 
-    private static let accountNames = Mutex<[uid_t: String]>([:])
+    private static let accountNames = Mutex<[uid_t: (name: String, until: ContinuousClock.Instant?)]>([:])
 
     public static func userName(of uid: uid_t) -> String? {
         var user = passwd()

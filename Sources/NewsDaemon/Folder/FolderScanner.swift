@@ -8,6 +8,9 @@ public struct ScannedFile: Sendable {
     public var article: ArticlePath
     /// The file's metadata (the target's, for a symlink that stays inside the folder).
     public var stat: FileStat
+    /// The inode newsd last read or wrote at this path, once looked up: a different one means
+    /// the file was made anew since (an editor's temp-and-rename save).
+    public var recordedInode: UInt64?
 }
 
 /// What a walk of the folder (or a part of it) found.

@@ -77,8 +77,9 @@ public struct FolderWriter: Sendable {
         public var temp: String
         public var bytes: [UInt8]
         public var hash: ContentHash
-        /// The file's owner: the editor whose save it was.
+        /// The file's owner and inode: see `SiteLog.saver(of:recordedInode:)`.
         public var owner: uid_t
+        public var inode: UInt64
     }
 
     public struct Outcome: Sendable {
@@ -341,7 +342,7 @@ public struct FolderWriter: Sendable {
         if recorded.contains(hash) {
             unlinkat(folder, name, 0)
         } else {
-            outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash, owner: snapshot.stat.owner))
+            outcome.displaced.append(Displaced(path: path, temp: temp, bytes: snapshot.bytes, hash: hash, owner: snapshot.stat.owner, inode: snapshot.stat.inode))
         }
     }
 

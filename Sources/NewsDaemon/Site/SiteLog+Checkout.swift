@@ -144,7 +144,7 @@ extension SiteLog {
         let saves = outcome.displaced.compactMap { displaced -> UnrecordedSave? in
             guard let plan = planned[displaced.path] else { return nil }
             return UnrecordedSave(path: displaced.path, temp: displaced.temp, article: plan.article, base: plan.state?.base,
-                                  bytes: displaced.bytes, why: "", author: GroupDirectory.accountName(of: displaced.owner))
+                                  bytes: displaced.bytes, why: "", author: Self.saver(of: displaced.owner, inode: displaced.inode, recordedInode: plan.state?.inode))
         }
         for (path, temp, why) in outcome.unread {
             guard let plan = planned[path] else { continue }
@@ -269,7 +269,7 @@ extension SiteLog {
         if !outcome.displaced.isEmpty {
             let saves = outcome.displaced.map {
                 UnrecordedSave(path: $0.path, temp: $0.temp, article: article, base: state?.base, bytes: $0.bytes, why: "",
-                               author: GroupDirectory.accountName(of: $0.owner))
+                               author: Self.saver(of: $0.owner, inode: $0.inode, recordedInode: state?.inode))
             }
             let made: [LogEntry]
             do { made = try log.recordLocal(saves.compactMap(\.change), signer: signer, clock: &clock, wallMillis: Self.wallMillis()) } catch {

@@ -49,6 +49,8 @@ extension SiteLog {
                                                             ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
                 summary.unchanged += 1
             } else {
+                var file = file
+                file.recordedInode = cached[file.path]?.inode
                 toRead.append(file)
             }
         }
@@ -165,10 +167,13 @@ extension SiteLog {
             switch scanner.classify(path) {
             case .file(let file):
                 skipped.removeValue(forKey: path)
-                if let state = try log.fileState(path: path), state.matches(
+                let state = try log.fileState(path: path)
+                if let state, state.matches(
                     size: file.stat.size, mtimeNanos: file.stat.mtimeNanos, ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
                     summary.unchanged += 1
                 } else {
+                    var file = file
+                    file.recordedInode = state?.inode
                     toRead.append(file)
                 }
             case .missing:
@@ -181,7 +186,10 @@ extension SiteLog {
                 if skipped[path] == nil { logger.warning("skipped \(file.path): \(file.reason)") }
                 skipped[path] = file
             case .folder:
-                for file in scanner.scan(path).files { toRead.append(file) }
+                for var file in scanner.scan(path).files {
+                    file.recordedInode = try log.fileState(path: file.path)?.inode
+                    toRead.append(file)
+                }
             case .ignored:
                 break
             }
@@ -223,7 +231,7 @@ extension SiteLog {
                                   mtimeNanos: snapshot.stat.mtimeNanos, ctimeNanos: snapshot.stat.ctimeNanos,
                                   inode: snapshot.stat.inode, contentHash: hash)
             batch.append(LocalChange(article: file.article, kind: .put(bytes: snapshot.bytes, hash: hash, file: state),
-                                     author: GroupDirectory.accountName(of: snapshot.stat.owner)))
+                                     author: Self.saver(of: snapshot.stat.owner, inode: snapshot.stat.inode, recordedInode: file.recordedInode)))
             batchBytes += snapshot.bytes.count
             if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try flush() }
         }
@@ -250,6 +258,14 @@ extension SiteLog {
         }
         try flush()
         if pendingDeletes.isEmpty { pendingReason = nil }
+    }
+
+    /// Who saved a file, as far as its owner tells: a file made anew (an editor's temp-and-rename
+    /// save, a new article) is owned by whoever made it. A file written in place keeps the owner it
+    /// had, whoever wrote into it, so it names no one: its entry has no author rather than a wrong one.
+    static func saver(of owner: uid_t, inode: UInt64, recordedInode: UInt64?) -> String? {
+        if let recordedInode, recordedInode == inode { return nil }
+        return GroupDirectory.accountName(of: owner)
     }
 
     /// Commits one batch; a full disk is reported and the batch is picked up again by a rescan.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Who made an entry's change at its origin (protocol v5): the account that saved the file, or
 /// the one that asked for a restore or resolve. Signed by the origin's key over the entry's
 /// version and the name, so a site that relays it can drop it but cannot alter or forge it.
@@ -10,7 +12,10 @@ public struct EntryAuthor: Hashable, Sendable {
     public let signature: [UInt8]
 
     /// The most UTF-8 bytes a name may take.
-    public static let maximumNameBytes = 64
+    public static let maximumNameBytes = 128
+    /// The most a frame may carry: a longer name is a malformed frame, a name between the two is
+    /// one no origin signs, so the author is dropped and the entry kept.
+    public static let maximumWireNameBytes = 1024
 
     public init(version: VersionID, name: String, signature: [UInt8]) {
         self.version = version
@@ -19,23 +24,33 @@ public struct EntryAuthor: Hashable, Sendable {
     }
 
     /// Signs `name` for `version`; a name past the limit is cut (at a character), control
-    /// characters become spaces.
-    public init(signer: SiteKey, version: VersionID, name: String) throws {
+    /// characters become spaces and format characters (bidi overrides, zero-width) go. Nil when
+    /// nothing of the name is left.
+    public init?(signer: SiteKey, version: VersionID, name: String) throws {
         let clean = Self.clean(name)
+        guard !clean.isEmpty else { return nil }
         self.version = version
         self.name = clean
         self.signature = try signer.sign(message: Self.message(version: version, name: clean))
     }
 
-    /// A name as it may be signed: no control characters, at most `maximumNameBytes` bytes.
+    /// A name as it may be signed: no control or format characters, no space at either end, at
+    /// most `maximumNameBytes` bytes. Part of the protocol: a name this changes is not valid.
     public static func clean(_ name: String) -> String {
         var out = ""
         for c in name {
-            let piece = c.unicodeScalars.contains { $0.properties.generalCategory == .control } ? " " : String(c)
+            var piece = ""
+            for scalar in c.unicodeScalars {
+                switch scalar.properties.generalCategory {
+                case .control: piece.unicodeScalars.append(" ")
+                case .format: continue
+                default: piece.unicodeScalars.append(scalar)
+                }
+            }
             guard out.utf8.count + piece.utf8.count <= maximumNameBytes else { break }
             out += piece
         }
-        return out
+        return out.trimmingCharacters(in: .whitespaces)
     }
 
     /// A name as people read it: `web:thu` is "thu (web)".

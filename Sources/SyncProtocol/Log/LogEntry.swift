@@ -37,6 +37,8 @@ public struct LogEntry: Hashable, Sendable {
     public let signature: [UInt8]
     public var author: EntryAuthor?
 
+    /// The same entry: the version hashes every field but the signature (ECDSA signs afresh each
+    /// time) and the author (carried apart, and droppable by a relay).
     public static func == (a: LogEntry, b: LogEntry) -> Bool { a.version == b.version }
     public func hash(into hasher: inout Hasher) { hasher.combine(version) }
 

@@ -216,7 +216,7 @@ public enum WireCodec {
             return .chainTips(ChainTips(tips: tips, last: last == 1))
         case .author:
             let version = VersionID(bytes: try r.readRaw(count: 32))!
-            let name = try r.readString(limit: EntryAuthor.maximumNameBytes)
+            let name = try r.readString(limit: EntryAuthor.maximumWireNameBytes)
             return .author(EntryAuthor(version: version, name: name, signature: try r.readLengthPrefixed(limit: 128)))
         }
     }

@@ -17,27 +17,46 @@ public struct BlameRequest: ControlRequest {
         /// 1-based line number in the version's text.
         public var line: Int
         public var text: String
-        /// The version that last changed the line.
-        public var change: VersionInfo
+        /// Where in `Response.versions` the version that last changed the line is.
+        public var change: Int
 
-        public init(line: Int, text: String, change: VersionInfo) {
+        public init(line: Int, text: String, change: Int) {
             self.line = line
             self.text = text
             self.change = change
         }
     }
 
+    /// Why a walk stopped before every line was given: the lines left are given to the oldest
+    /// version walked.
+    public enum Stop: String, Codable, Sendable {
+        /// It walked `SiteLog.blameDepth` versions back.
+        case depth
+        /// It read as much older text as one blame may.
+        case size
+        /// It ran as long as one blame may.
+        case time
+    }
+
     public struct Response: Codable, Sendable, Equatable {
         public var info: VersionInfo
+        /// The versions that last changed some line, newest first.
+        public var versions: [VersionInfo]
         public var lines: [Line]
-        /// The walk stopped this many versions back before every line was given (its limit): the
-        /// lines left are given to the oldest version walked. Nil when the walk was whole.
-        public var stoppedAfter: Int?
+        /// How many older versions the walk looked at.
+        public var walked: Int
+        /// Set when the walk stopped early.
+        public var stopped: Stop?
+        /// A step changed too many lines to match one by one: its newer version took them all.
+        public var approximate: Bool
 
-        public init(info: VersionInfo, lines: [Line], stoppedAfter: Int?) {
+        public init(info: VersionInfo, versions: [VersionInfo], lines: [Line], walked: Int, stopped: Stop?, approximate: Bool) {
             self.info = info
+            self.versions = versions
             self.lines = lines
-            self.stoppedAfter = stoppedAfter
+            self.walked = walked
+            self.stopped = stopped
+            self.approximate = approximate
         }
     }
 }
