@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import SyncProtocol
@@ -12,6 +13,9 @@ struct WebRoutes {
     var sessions: WebSessions { service.sessions }
 
     static let sessionCookie = "newsd_session"
+    /// Cookies go over HTTPS only when newsd serves it (behind a proxy the browser's side may be
+    /// HTTPS while newsd's is not: the proxy's own settings decide there).
+    var secureCookies: Bool { service.security.tls != nil }
     static let languageCookie = "newsd_lang"
     /// Versions shown in an article's timeline, and how many of them get word counts.
     static let timelineVersions = 1000
@@ -30,27 +34,27 @@ struct WebRoutes {
         router.get("signin") { request, context in try await signInPage(request, context) }
         router.post("signin") { request, context in try await signIn(request, context) }
         router.post("signout") { request, context in try await signOut(request, context) }
-        router.get("articles") { request, _ in try await guarded(request) { view in try await articlesPage(request, view) } }
-        router.get("article") { request, _ in try await guarded(request) { view in try await articlePage(request, view) } }
-        router.get("blame") { request, _ in try await guarded(request) { view in try await blamePage(request, view) } }
-        router.get("diff") { request, _ in try await guarded(request) { view in try await diffPage(request, view) } }
-        router.get("restore") { request, _ in try await guarded(request) { view in try await restorePage(request, view) } }
-        router.post("restore") { request, _ in try await guardedChange(request) { view, form in try await restore(form, view) } }
-        router.get("conflicts") { request, _ in try await guarded(request) { view in try await conflictsPage(view) } }
-        router.post("resolve") { request, _ in try await guardedChange(request) { view, form in try await resolve(form, view) } }
-        router.get("sites") { request, _ in try await guarded(request) { view in try await sitesPage(view) } }
-        router.get("status") { request, _ in try await guarded(request) { view in try await statusPage(view) } }
+        router.get("articles") { request, context in try await guarded(request, context) { view in try await articlesPage(request, view) } }
+        router.get("article") { request, context in try await guarded(request, context) { view in try await articlePage(request, view) } }
+        router.get("blame") { request, context in try await guarded(request, context) { view in try await blamePage(request, view) } }
+        router.get("diff") { request, context in try await guarded(request, context) { view in try await diffPage(request, view) } }
+        router.get("restore") { request, context in try await guarded(request, context) { view in try await restorePage(request, view) } }
+        router.post("restore") { request, context in try await guardedChange(request, context) { view, form in try await restore(form, view) } }
+        router.get("conflicts") { request, context in try await guarded(request, context) { view in try await conflictsPage(view) } }
+        router.post("resolve") { request, context in try await guardedChange(request, context) { view, form in try await resolve(form, view) } }
+        router.get("sites") { request, context in try await guarded(request, context) { view in try await sitesPage(view) } }
+        router.get("status") { request, context in try await guarded(request, context) { view in try await statusPage(view) } }
         // JSON, as newsctl --json prints it.
-        router.get("api/articles") { request, _ in try await guardedJSON(request) { account in
+        router.get("api/articles") { request, context in try await guardedJSON(request, context) { account in
             try await control.send(articlesRequest(request), as: account) } }
-        router.get("api/article") { request, _ in try await guardedJSON(request) { account in
+        router.get("api/article") { request, context in try await guardedJSON(request, context) { account in
             try await control.send(LogRequest(article: try path(request), limit: Self.timelineVersions), as: account) } }
-        router.get("api/blame") { request, _ in try await guardedJSON(request) { account in
+        router.get("api/blame") { request, context in try await guardedJSON(request, context) { account in
             try await control.send(BlameRequest(article: try path(request), version: try Self.param(request, "v").map { try Self.spec($0) } ?? .head),
                                    as: account) } }
-        router.get("api/status") { request, _ in try await guardedJSON(request) { try await control.send(StatusRequest(), as: $0) } }
-        router.get("api/peers") { request, _ in try await guardedJSON(request) { try await control.send(PeersRequest(), as: $0) } }
-        router.get("api/conflicts") { request, _ in try await guardedJSON(request) { try await control.send(ConflictsRequest(), as: $0) } }
+        router.get("api/status") { request, context in try await guardedJSON(request, context) { try await control.send(StatusRequest(), as: $0) } }
+        router.get("api/peers") { request, context in try await guardedJSON(request, context) { try await control.send(PeersRequest(), as: $0) } }
+        router.get("api/conflicts") { request, context in try await guardedJSON(request, context) { try await control.send(ConflictsRequest(), as: $0) } }
     }
 
     // MARK: who is asking
@@ -64,9 +68,42 @@ struct WebRoutes {
                     langQuery: kept.isEmpty ? "" : kept + "&")
     }
 
+    /// The account a trusted reverse proxy names (`web_trusted_proxy`): its header, believed only
+    /// on a connection from the proxy's own address, for an account this site has. Nil when the
+    /// request does not come that way; `.failure` names an account the proxy sent that is not one here.
+    func proxied(_ request: Request, _ context: WebContext) async -> Result<WebSessions.Session, ProxiedUnknown>? {
+        let security = service.security
+        guard !security.trustedProxies.isEmpty, security.trustedProxies.contains(context.remote),
+              let header = HTTPField.Name(security.proxyUserHeader), let name = request.headers[header], !name.isEmpty else { return nil }
+        let account = String(name.prefix(64))
+        guard let role = await service.accounts.role(of: account) else { return .failure(ProxiedUnknown(account: account)) }
+        return .success(WebSessions.Session(account: account, role: role, csrf: security.formToken(for: account), lastUsed: .now))
+    }
+
+    struct ProxiedUnknown: Error { let account: String }
+
+    /// The view of a request, with the proxy's account in place of any cookie's.
+    func signedInView(_ request: Request, _ context: WebContext) async -> (view: View, unknown: String?) {
+        var view = view(request)
+        switch await proxied(request, context) {
+        case .success(let session)?:
+            view.session = session
+            view.token = nil
+        case .failure(let unknown)?:
+            service.logger.warning("web: the proxy at \(context.remote) named '\(unknown.account)', which is not a web account here")
+            view.session = nil
+            return (view, unknown.account)
+        case nil: break
+        }
+        return (view, nil)
+    }
+
     /// A page for a signed-in account; anyone else goes to the sign-in page.
-    func guarded(_ request: Request, _ body: (View) async throws -> Response) async throws -> Response {
-        let view = view(request)
+    func guarded(_ request: Request, _ context: WebContext, _ body: (View) async throws -> Response) async throws -> Response {
+        let (view, unknown) = await signedInView(request, context)
+        if let unknown {
+            return service.page("message", ["heading": view.strings["not_an_account"]!, "text": unknown], view: view, status: .forbidden)
+        }
         guard var session = view.session else { return Response.redirect(to: "/signin") }
         // A role changed or an account removed since sign-in counts now.
         guard let role = await currentRole(session) else {
@@ -81,16 +118,17 @@ struct WebRoutes {
             response = failurePage(failure, current)
         }
         if Self.param(request, "lang") != nil {
-            response.setCookie(Cookie(name: Self.languageCookie, value: current.language.rawValue, maxAge: 365 * 86_400, path: "/", httpOnly: true, sameSite: .strict))
+            response.setCookie(Cookie(name: Self.languageCookie, value: current.language.rawValue, maxAge: 365 * 86_400, path: "/",
+                                      secure: secureCookies, httpOnly: true, sameSite: .strict))
         }
         return response
     }
 
     /// A POST from a signed-in editor carrying the session's CSRF token; the form's fields.
-    func guardedChange(_ request: Request, _ body: (View, [String: String]) async throws -> Response) async throws -> Response {
+    func guardedChange(_ request: Request, _ context: WebContext, _ body: (View, [String: String]) async throws -> Response) async throws -> Response {
         var request = request
         let form = try await Self.form(&request)
-        return try await guarded(request) { view in
+        return try await guarded(request, context) { view in
             guard let session = view.session, let csrf = form["csrf"], WebSessions.equal(csrf, session.csrf) else {
                 return service.page("message", ["heading": view.strings["bad_request"]!, "text": "CSRF"], view: view, status: .forbidden)
             }
@@ -101,8 +139,8 @@ struct WebRoutes {
         }
     }
 
-    func guardedJSON<T: Encodable>(_ request: Request, _ body: (String) async throws -> T) async throws -> Response {
-        let view = view(request)
+    func guardedJSON<T: Encodable>(_ request: Request, _ context: WebContext, _ body: (String) async throws -> T) async throws -> Response {
+        let view = await signedInView(request, context).view
         guard let session = view.session, await currentRole(session) != nil else {
             return WebService.response(#"{"error":{"kind":"unauthorized","message":"sign in first"}}"#, type: "application/json", status: .unauthorized)
         }
@@ -169,7 +207,7 @@ struct WebRoutes {
         let (token, _) = sessions.start(account: account, role: role)
         var response = Response.redirect(to: "/articles", type: .found)
         response.setCookie(Cookie(name: Self.sessionCookie, value: token, maxAge: Int(WebSessions.idleLimit.components.seconds), path: "/",
-                                  secure: false, httpOnly: true, sameSite: .strict))
+                                  secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -182,7 +220,7 @@ struct WebRoutes {
         }
         sessions.end(view.token)
         var response = Response.redirect(to: "/signin", type: .found)
-        response.setCookie(Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+        response.setCookie(Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import Mustache
 import NIOCore
@@ -20,6 +22,7 @@ public final class WebService: Service, CustomStringConvertible {
     let accounts: WebAccounts
     let sessions: WebSessions
     let library: MustacheLibrary
+    let security: WebSecurity
     let logger: Logger
     let onBound: @Sendable (Int) async -> Void
     /// Words added and removed between two versions, by their IDs: versions never change, so a
@@ -27,8 +30,9 @@ public final class WebService: Service, CustomStringConvertible {
     let wordCounts = Mutex<[String: (added: Int, removed: Int)]>([:])
     static let maximumWordCounts = 20_000
 
-    public init(host: String, port: Int, control: WebControl, accounts: WebAccounts, sessions: WebSessions, logger: Logger,
-                onBound: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
+    public init(host: String, port: Int, control: WebControl, accounts: WebAccounts, sessions: WebSessions,
+                security: WebSecurity = WebSecurity(), logger: Logger, onBound: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
+        self.security = security
         self.host = host
         self.port = port
         self.control = control
@@ -43,10 +47,11 @@ public final class WebService: Service, CustomStringConvertible {
     public func run() async throws {
         let router = Router(context: WebContext.self)
         WebRoutes(service: self).add(to: router)
+        // A connection that goes quiet is closed: idle sockets must not pile up in newsd.
+        let http: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(30)))
         let app = Application(
             router: router,
-            // A connection that goes quiet is closed: idle sockets must not pile up in newsd.
-            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            server: try security.tls.map { try .tls(http, tlsConfiguration: $0) } ?? http,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { [onBound] channel in await onBound(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -98,6 +103,6 @@ struct WebContext: RequestContext {
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remote = source.channel.remoteAddress?.ipAddress ?? "?"
+        remote = source.channel.remoteAddress?.ipAddress.flatMap(WebSecurity.canonicalIP) ?? "?"
     }
 }

@@ -110,4 +110,93 @@ import TestSupport
             #expect(try httpExchange(port: port, path: "/articles", headers: ["Cookie": viewer]).status == 303)
         }
     }
+
+    /// `curl` over HTTPS, trusting nothing but answering anyway (the certificate is made here):
+    /// status, headers and body.
+    func https(_ port: Int, _ path: String, headers: [String: String] = [:], form: String? = nil) throws -> (status: Int, head: String, body: String) {
+        var arguments = ["-sk", "-i", "--max-time", "20", "https://127.0.0.1:\(port)\(path)"]
+        for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        if let form { arguments += ["--data-raw", form] }
+        let reply = try run("/usr/bin/env", ["curl"] + arguments)
+        let parts = reply.stdout.components(separatedBy: "\r\n\r\n")
+        let head = parts.first ?? ""
+        let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, head, parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    /// newsd serving HTTPS itself (`web_tls_cert`, `web_tls_key`): Secure cookies, nothing on plain
+    /// HTTP. A reverse proxy's account header (`web_trusted_proxy`): believed from the proxy's
+    /// address for accounts this site has, with the role they have here and a form token on every
+    /// change; an unknown account is refused; from any other address the header means nothing.
+    @Test func overHTTPSAndBehindATrustedProxy() async throws {
+        try await offThePool {
+            let tls = folder.sub("tls")
+            try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+            let made = try run("/usr/bin/env", ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                "-subj", "/CN=localhost", "-days", "2", "-keyout", tls + "/key.pem", "-out", tls + "/cert.pem"])
+            #expect(made.status == 0, "\(made.stderr)")
+            let watch = folder.sub("pw")
+            try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+            folder.write("pw/ha-noi.txt", "Tin Hà Nội\n\nĐường phố Hà Nội sáng nay đông đúc.\n")
+            func start(proxy: String) throws -> (DaemonProcess, Int) {
+                let port = freePort()
+                folder.write("web-\(proxy).toml", """
+                    listen = "127.0.0.1:0"
+                    web_listen = "127.0.0.1:\(port)"
+                    web_tls_cert = "\(tls)/cert.pem"
+                    web_tls_key = "\(tls)/key.pem"
+                    web_trusted_proxy = ["\(proxy)"]
+                    web_proxy_user_header = "X-Remote-User"
+
+                    """)
+                let daemon = try DaemonProcess(watch: watch, data: folder.sub("pd"), extra: ["--config", folder.sub("web-\(proxy).toml")])
+                try daemon.waitUntilReady()
+                return (daemon, port)
+            }
+
+            var (daemon, port) = try start(proxy: "127.0.0.1")
+            defer { _ = daemon.terminate() }
+            let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("signin?token=") })
+            #expect(line.contains("https://127.0.0.1:\(port)/"))
+            let token = String(line[try #require(line.range(of: "token=")).upperBound...].prefix(64))
+            // Plain HTTP on the HTTPS port is not served.
+            #expect((try? httpExchange(port: port, path: "/articles"))?.status ?? 0 == 0)
+            let first = try https(port, "/signin?token=\(token)")
+            #expect(first.status == 302)
+            let setCookie = first.head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: newsd_session=") } ?? ""
+            #expect(setCookie.contains("Secure") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"), "\(first.head)")
+
+            for (name, role) in [("an", "editor"), ("binh", "viewer")] {
+                let added = try run("/bin/sh", ["-c", "printf 'mat-khau-dai-du\\n' | \"$0\" web-user add \"$1\" --role \"$2\" --password-stdin --data \"$3\"",
+                                                Binaries.newsctl, name, role, daemon.dataDir])
+                #expect(added.status == 0, "\(added.stderr)")
+            }
+            // The proxy names an editor: pages without any cookie or password.
+            let page = try https(port, "/article?path=ha-noi.txt", headers: ["X-Remote-User": "an"])
+            #expect(page.status == 200 && page.body.contains("Đường phố Hà Nội") && page.body.contains("an"), "\(page.head)")
+            let versions = try https(port, "/api/article?path=ha-noi.txt", headers: ["X-Remote-User": "an"])
+            let head = try #require(versions.body.range(of: #""version" : ""#).map { String(versions.body[$0.upperBound...].prefix(12)) })
+            // A change needs the form token of the page; with it the restore is made, as the proxy's account.
+            let form = try csrf(page.body)
+            #expect(try https(port, "/restore", headers: ["X-Remote-User": "an"], form: formEncoded([("path", "ha-noi.txt"), ("v", head)])).status == 403)
+            let restored = try https(port, "/restore", headers: ["X-Remote-User": "an"], form: formEncoded([("path", "ha-noi.txt"), ("v", head), ("csrf", form)]))
+            #expect(restored.status == 302, "\(restored.head)\n\(restored.body)")
+            #expect(daemon.log.contains("web: an restored ha-noi.txt"))
+            // A viewer named by the proxy may read, not change; an account this site lacks is refused.
+            let viewerPage = try https(port, "/article?path=ha-noi.txt", headers: ["X-Remote-User": "binh"])
+            #expect(viewerPage.status == 200)
+            let viewerForm = try csrf(viewerPage.body)
+            #expect(try https(port, "/restore", headers: ["X-Remote-User": "binh"],
+                              form: formEncoded([("path", "ha-noi.txt"), ("v", head), ("csrf", viewerForm)])).status == 403)
+            let stranger = try https(port, "/articles", headers: ["X-Remote-User": "ai-do"])
+            #expect(stranger.status == 403 && stranger.body.contains("ai-do"))
+            #expect(try https(port, "/api/status", headers: ["X-Remote-User": "ai-do"]).status == 401)
+            _ = daemon.terminate()
+
+            // The same header from an address that is not the proxy's is ignored.
+            (daemon, port) = try start(proxy: "127.0.0.2")
+            #expect(try https(port, "/articles", headers: ["X-Remote-User": "an"]).status == 303)
+            #expect(try https(port, "/api/status", headers: ["X-Remote-User": "an"]).status == 401)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Logging
 import SyncProtocol
+import NewsWeb
 import Testing
 @testable import NewsDaemon
 
@@ -28,6 +29,32 @@ import Testing
         let flagged = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d", web: "127.0.0.1:0"), environment: [:])
         #expect(flagged.web == Endpoint(host: "127.0.0.1", port: 0))
         #expect(try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d"), environment: [:]).web == nil, "off unless asked")
+    }
+
+    /// HTTPS needs both files; a trusted proxy is an IP address (never a name to look up), and
+    /// its header means nothing without it.
+    @Test func webTLSAndTrustedProxyAreReadAndChecked() throws {
+        let both = try ConfigFile.parse("""
+            web_tls_cert = "/etc/newsd/web.crt"
+            web_tls_key = "/etc/newsd/web.key"
+            web_trusted_proxy = ["127.0.0.1", "::1"]
+            web_proxy_user_header = "X-Remote-User"
+            """)
+        #expect(both.webTLSCert == "/etc/newsd/web.crt" && both.webTLSKey == "/etc/newsd/web.key")
+        #expect(both.webTrustedProxy == ["127.0.0.1", "::1"] && both.webProxyUserHeader == "X-Remote-User")
+        #expect(try ConfigFile.parse(#"web_trusted_proxy = "10.0.0.5""#).webTrustedProxy == ["10.0.0.5"])
+        for bad in [#"web_tls_cert = "/c""#, #"web_tls_key = "/k""#, #"web_trusted_proxy = "proxy.example""#,
+                    #"web_trusted_proxy = ["127.0.0.1", 3]"#, #"web_trusted_proxy = []"#, #"web_proxy_user_header = "X-User""#,
+                    "web_trusted_proxy = \"127.0.0.1\"\nweb_proxy_user_header = \"X User: x\""] {
+            #expect(throws: ConfigFile.Invalid.self, "\(bad)") { try ConfigFile.parse(bad) }
+        }
+        #expect(WebSecurity.canonicalIP("::ffff:127.0.0.1") == "127.0.0.1" && WebSecurity.canonicalIP("0:0::1") == "::1")
+        #expect(WebSecurity.canonicalIP("localhost") == nil)
+        // A certificate that cannot be read stops the start with the file named.
+        var config = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d", web: "127.0.0.1:0"), environment: [:])
+        config.webTLS = .init(certificate: "/nonexistent/web.crt", key: "/nonexistent/web.key")
+        let findings = ConfigCheck.findings(for: config, site: nil).filter { $0.setting == "web_tls_cert" }
+        #expect(findings.count == 1 && findings[0].stopsStart && findings[0].text.contains("/nonexistent/web.crt"), "\(findings)")
     }
 
     @Test func rejoinTimeoutIsReadAndBoundedBelowTheUnitsStartTimeout() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NewsWeb
 import SyncProtocol
 
 /// What `newsd check-config`, a reload and the start-up look at beyond the syntax: that this
@@ -107,6 +108,16 @@ public enum ConfigCheck {
             if let unprivileged, let endpoint, endpoint.port > 0, endpoint.port < unprivileged, !isRoot {
                 found.append(.error(name, "port \(endpoint.port) is below \(unprivileged), which \(user) may not bind without CAP_NET_BIND_SERVICE; use 1024 or above (newsd uses 7420)"))
             }
+        }
+        if let files = config.webTLS {
+            // A certificate the service cannot read stops the start, as a damaged accounts file does:
+            // a web view quietly off, or on plain HTTP, is worse than a clear refusal.
+            do { _ = try WebSecurity.tls(certificate: files.certificate, key: files.key) } catch {
+                found.append(.error("web_tls_cert", "\(error)", stopsStart: true))
+            }
+        }
+        if config.web != nil && config.webTLS == nil && !(config.web?.isLoopback ?? true) && config.webTrustedProxies.isEmpty {
+            found.append(.warning("web_listen", "\(config.web!) serves the web view over plain HTTP beyond this machine: passwords and cookies cross the network in the clear; set web_tls_cert and web_tls_key, or put a reverse proxy in front (docs/WEB.md)"))
         }
         if let site {
             // One config shared by every site lists each: this site is skipped, not an error.

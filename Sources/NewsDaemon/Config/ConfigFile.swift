@@ -1,4 +1,5 @@
 import Foundation
+import NewsWeb
 import SyncProtocol
 import TOMLKit
 
@@ -22,6 +23,12 @@ public struct ConfigFile: Sendable, Equatable {
     public var metrics: String?
     /// Where to serve the web view (`web_listen = "127.0.0.1:7480"`); off when absent.
     public var webListen: String?
+    /// The web view over HTTPS: a PEM certificate chain and its private key (both or neither).
+    public var webTLSCert: String?
+    public var webTLSKey: String?
+    /// Addresses of a reverse proxy whose `web_proxy_user_header` names the signed-in account.
+    public var webTrustedProxy: [String]?
+    public var webProxyUserHeader: String?
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
@@ -49,6 +56,7 @@ public struct ConfigFile: Sendable, Equatable {
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
         "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked", "rejoin_timeout_s",
         "group", "file_mode", "folder_mode", "admin_group", "web_listen",
+        "web_tls_cert", "web_tls_key", "web_trusted_proxy", "web_proxy_user_header",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -90,6 +98,31 @@ public struct ConfigFile: Sendable, Equatable {
         config.webListen = try string("web_listen")
         if let web = config.webListen {
             do { _ = try Endpoint(web, listening: true) } catch { throw Invalid(file: file, detail: "web_listen: \(error)") }
+        }
+        config.webTLSCert = try string("web_tls_cert")
+        config.webTLSKey = try string("web_tls_key")
+        if (config.webTLSCert == nil) != (config.webTLSKey == nil) {
+            throw Invalid(file: file, detail: "'web_tls_cert' and 'web_tls_key' go together: set both (a PEM certificate chain and its key) or neither")
+        }
+        if let value = table["web_trusted_proxy"] {
+            // One address or several.
+            let addresses = value.string.map { [$0] } ?? value.array?.compactMap(\.string)
+            guard let addresses, !addresses.isEmpty, addresses.count == (value.array?.count ?? 1) else {
+                throw Invalid(file: file, detail: "'web_trusted_proxy' must be an IP address, or an array of them, such as \"127.0.0.1\"")
+            }
+            for address in addresses where WebSecurity.canonicalIP(address) == nil {
+                throw Invalid(file: file, detail: "web_trusted_proxy: '\(address)' is not an IP address (the proxy's own, as newsd sees its connections)")
+            }
+            config.webTrustedProxy = addresses
+        }
+        config.webProxyUserHeader = try string("web_proxy_user_header")
+        if let header = config.webProxyUserHeader {
+            guard !header.isEmpty, header.utf8.count <= 64, header.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")) }) else {
+                throw Invalid(file: file, detail: "'web_proxy_user_header' must be a header name such as \"X-Forwarded-User\"")
+            }
+        }
+        if config.webProxyUserHeader != nil && config.webTrustedProxy == nil {
+            throw Invalid(file: file, detail: "'web_proxy_user_header' needs 'web_trusted_proxy': the header is believed only from the proxy's address")
         }
         if let metrics = config.metrics {
             do { _ = try Endpoint(metrics, listening: true) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }

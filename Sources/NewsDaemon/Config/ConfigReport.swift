@@ -1,3 +1,4 @@
+import NewsWeb
 import SyncProtocol
 
 /// What a config resolves to, as `newsd check-config` prints it: every setting newsd will run with.
@@ -23,7 +24,10 @@ public enum ConfigReport {
             ("files", "group \(group), files \(octal(config.fileMode)), folders \(octal(config.folderMode))"),
             ("admin group", config.adminGroup),
             ("metrics", config.metrics?.description ?? "off"),
-            ("web", config.web.map { "http://\($0)/" } ?? "off"),
+            ("web", config.web.map { "\(config.webTLS == nil ? "http" : "https")://\($0)/" }.map { url in
+                url + (config.webTLS.map { " (certificate \($0.certificate))" } ?? "")
+                    + (config.webTrustedProxies.isEmpty ? "" : "; accounts named by \(config.webProxyUserHeader ?? WebSecurity.defaultProxyUserHeader) from \(config.webTrustedProxies.joined(separator: ", "))")
+            } ?? "off"),
             ("log level", config.logLevel.rawValue),
             ("limits", "files up to \(config.maximumFileBytes) bytes; deletes held over \(Int(config.massDeleteFraction * 100))% and \(config.massDeleteMinimum) articles in \(config.massDeleteWindowMillis / 1000) s"),
         ]

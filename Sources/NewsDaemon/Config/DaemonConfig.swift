@@ -17,6 +17,16 @@ public struct DaemonConfig: Sendable, Equatable {
     public var metrics: Endpoint?
     /// Where to serve the web view; nil for off.
     public var web: Endpoint? = nil
+    /// The web view's certificate chain and key (PEM): HTTPS when set.
+    public var webTLS: WebTLSFiles? = nil
+    /// A reverse proxy trusted to name the signed-in account (`web_trusted_proxy`), and its header.
+    public var webTrustedProxies: [String] = []
+    public var webProxyUserHeader: String? = nil
+
+    public struct WebTLSFiles: Sendable, Equatable {
+        public var certificate: String
+        public var key: String
+    }
     public var logLevel: Logger.Level
     public var debounce: Duration
     public var maximumFileBytes: Int64
@@ -132,6 +142,9 @@ public struct DaemonConfig: Sendable, Equatable {
             addedPeers: added,
             metrics: metrics,
             web: web,
+            webTLS: file.webTLSCert.flatMap { cert in file.webTLSKey.map { WebTLSFiles(certificate: absolute(cert), key: absolute($0)) } },
+            webTrustedProxies: file.webTrustedProxy ?? [],
+            webProxyUserHeader: file.webProxyUserHeader,
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
             maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),

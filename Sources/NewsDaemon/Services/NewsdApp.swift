@@ -140,17 +140,23 @@ public struct NewsdApp: Sendable {
                                                      interval: heartbeat, logger: logger)))
         if let endpoint = config.web, let webAccounts {
             let firstRun = await webAccounts.isEmpty ? webSessions.makeFirstRunToken() : nil
+            let security = WebSecurity(tls: try config.webTLS.map { try WebSecurity.tls(certificate: $0.certificate, key: $0.key) },
+                                       trustedProxies: config.webTrustedProxies, proxyUserHeader: config.webProxyUserHeader)
+            let scheme = security.tls == nil ? "http" : "https"
             let web = try WebService(host: endpoint.host, port: endpoint.port,
                                      control: WebControl { frame, account in await dispatcher.respond(to: frame, webAccount: account) },
-                                     accounts: webAccounts, sessions: webSessions, logger: logger) { port in
+                                     accounts: webAccounts, sessions: webSessions, security: security, logger: logger) { port in
                 let address = Endpoint(host: endpoint.host, port: port)
                 if let firstRun {
                     // Nothing is open without a secret: the first run's secret is this link, printed once.
-                    let link = "web view at http://\(address)/ — no accounts yet: sign in once with http://\(address)/signin?token=\(firstRun) "
+                    let link = "web view at \(scheme)://\(address)/ — no accounts yet: sign in once with \(scheme)://\(address)/signin?token=\(firstRun) "
                         + "(then add accounts with `newsctl web-user add NAME --role editor`)"
                     logger.notice("\(link)")
                 } else {
-                    logger.notice("web view at http://\(address)/")
+                    logger.notice("web view at \(scheme)://\(address)/")
+                }
+                if !security.trustedProxies.isEmpty {
+                    logger.notice("web view: accounts named in \(security.proxyUserHeader) are signed in on connections from \(security.trustedProxies.sorted().joined(separator: ", "))")
                 }
             }
             services.append(.init(service: web))

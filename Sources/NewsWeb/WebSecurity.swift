@@ -1,0 +1,69 @@
+import Crypto
+import Foundation
+import NIOSSL
+
+/// How the web view is reached: over HTTPS with its own certificate (`web_tls_cert`,
+/// `web_tls_key`), and/or behind a reverse proxy that signs editors in and names them in a header
+/// (`web_trusted_proxy`, `web_proxy_user_header`), believed only on connections from the proxy.
+public struct WebSecurity: Sendable {
+    /// Set when newsd serves HTTPS itself: cookies are then `Secure`.
+    public var tls: TLSConfiguration?
+    /// The proxy's addresses, canonical (see `canonicalIP`).
+    public var trustedProxies: Set<String>
+    /// The header a trusted proxy names the account in.
+    public var proxyUserHeader: String
+    /// Proxied accounts have no session: their forms carry a token derived from this and the
+    /// account's name, so a page from before a restart asks to be loaded again.
+    let proxyFormKey: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+
+    public static let defaultProxyUserHeader = "X-Forwarded-User"
+
+    public init(tls: TLSConfiguration? = nil, trustedProxies: [String] = [], proxyUserHeader: String? = nil) {
+        self.tls = tls
+        self.trustedProxies = Set(trustedProxies.compactMap(Self.canonicalIP))
+        self.proxyUserHeader = proxyUserHeader ?? Self.defaultProxyUserHeader
+    }
+
+    /// Reads a PEM certificate chain and its private key; a clear error naming the file otherwise.
+    public static func tls(certificate: String, key: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {
+            throw Unreadable(file: certificate, what: "a PEM certificate chain", error: error)
+        }
+        guard !chain.isEmpty else { throw Unreadable(file: certificate, what: "a PEM certificate chain", error: nil) }
+        do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+            throw Unreadable(file: key, what: "a PEM private key", error: error)
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
+    }
+
+    public struct Unreadable: Error, CustomStringConvertible {
+        public let file: String
+        public let what: String
+        public let error: (any Error)?
+        public var description: String { "\(file) is not \(what)" + (error.map { ": \($0)" } ?? "") }
+    }
+
+    /// The form token of a proxied account.
+    func formToken(for account: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Array("newsd proxied form\0\(account)".utf8), using: SymmetricKey(data: proxyFormKey))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// An IP address as the kernel reports a connection's peer (`::1`, `127.0.0.1`; an IPv4
+    /// address mapped into IPv6 as plain IPv4), or nil when `text` is not one. Names are not
+    /// looked up: a trusted address must not depend on DNS.
+    public static func canonicalIP(_ text: String) -> String? {
+        var v4 = in_addr(), v6 = in6_addr()
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)).map { String(cString: $0) }
+        }
+        guard inet_pton(AF_INET6, text, &v6) == 1, let out = inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) else { return nil }
+        let canonical = String(cString: out)
+        if canonical.hasPrefix("::ffff:"), let mapped = canonicalIP(String(canonical.dropFirst(7))), !mapped.contains(":") { return mapped }
+        return canonical
+    }
+}
