@@ -92,7 +92,7 @@ public actor WebAccounts {
     /// The role an account has now (a session's rights follow a role changed or an account removed).
     public func role(of name: String) -> WebUserRequest.Role? { accounts.first { $0.name == name }?.role }
 
-    static func isValidName(_ name: String) -> Bool {
+    public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
         }

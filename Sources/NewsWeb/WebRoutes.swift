@@ -74,8 +74,12 @@ struct WebRoutes {
     func proxied(_ request: Request, _ context: WebContext) async -> Result<WebSessions.Session, ProxiedUnknown>? {
         let security = service.security
         guard !security.trustedProxies.isEmpty, security.trustedProxies.contains(context.remote),
-              let header = HTTPField.Name(security.proxyUserHeader), let name = request.headers[header], !name.isEmpty else { return nil }
-        let account = String(name.prefix(64))
+              let header = HTTPField.Name(security.proxyUserHeader), let name = request.headers[header], !name.isEmpty,
+              let secret = request.headers[HTTPField.Name(WebSecurity.proxySecretHeader)!], WebSessions.equal(secret, security.proxySecret) else { return nil }
+        // Names are checked as account names are made (ASCII letters, digits, `.`, `_`, `-`): no
+        // cut that could land on another account, no look-alike that compares equal.
+        guard WebAccounts.isValidName(name) else { return .failure(ProxiedUnknown(account: String(name.prefix(64)).unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7f }.map(String.init).joined())) }
+        let account = name
         guard let role = await service.accounts.role(of: account) else { return .failure(ProxiedUnknown(account: account)) }
         return .success(WebSessions.Session(account: account, role: role, csrf: security.formToken(for: account), lastUsed: .now))
     }

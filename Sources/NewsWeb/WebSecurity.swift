@@ -12,16 +12,38 @@ public struct WebSecurity: Sendable {
     public var trustedProxies: Set<String>
     /// The header a trusted proxy names the account in.
     public var proxyUserHeader: String
+    /// What the proxy sends in `proxySecretHeader` with every request: its address alone does not
+    /// tell it from another program on its machine.
+    public var proxySecret: String
+    public static let proxySecretHeader = "X-Newsd-Proxy-Secret"
+    /// The shortest secret taken.
+    public static let minimumSecretLength = 32
     /// Proxied accounts have no session: their forms carry a token derived from this and the
     /// account's name, so a page from before a restart asks to be loaded again.
     let proxyFormKey: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
     public static let defaultProxyUserHeader = "X-Forwarded-User"
 
-    public init(tls: TLSConfiguration? = nil, trustedProxies: [String] = [], proxyUserHeader: String? = nil) {
+    /// A trusted proxy counts only with a secret of at least `minimumSecretLength` characters.
+    public init(tls: TLSConfiguration? = nil, trustedProxies: [String] = [], proxyUserHeader: String? = nil, proxySecret: String = "") {
         self.tls = tls
-        self.trustedProxies = Set(trustedProxies.compactMap(Self.canonicalIP))
+        self.proxySecret = proxySecret
+        self.trustedProxies = proxySecret.count >= Self.minimumSecretLength ? Set(trustedProxies.compactMap(Self.canonicalIP)) : []
         self.proxyUserHeader = proxyUserHeader ?? Self.defaultProxyUserHeader
+    }
+
+    /// The proxy's secret: the file's text without surrounding white space, of at least
+    /// `minimumSecretLength` characters.
+    public static func proxySecret(file: String) throws -> String {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw Unreadable(file: file, what: "a readable secret", error: error)
+        }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard secret.count >= minimumSecretLength, !secret.contains(where: \.isNewline) else {
+            throw Unreadable(file: file, what: "a secret of one line and \(minimumSecretLength) characters or more (`openssl rand -hex 32`)", error: nil)
+        }
+        return secret
     }
 
     /// Reads a PEM certificate chain and its private key; a clear error naming the file otherwise.
@@ -36,6 +58,10 @@ public struct WebSecurity: Sendable {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         configuration.minimumTLSVersion = .tlsv12
+        // A key that is not the certificate's shows here, not at the first connection.
+        do { _ = try NIOSSLContext(configuration: configuration) } catch {
+            throw Unreadable(file: key, what: "the private key of \(certificate)", error: error)
+        }
         return configuration
     }
 

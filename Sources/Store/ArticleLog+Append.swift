@@ -214,6 +214,7 @@ extension ArticleLog {
     private func moveHeads(_ entry: LogEntry, heads: [LogEntry], heldAside: Bool) throws -> [LogEntry] {
         if heldAside { return heads }
 
+        headsMoved(entry.article.rawValue)
         let replaced = Set(entry.replaces)
         let remove = try db.statement("DELETE FROM heads WHERE article = ? AND version = ?")
         for head in heads where replaced.contains(head.version) {

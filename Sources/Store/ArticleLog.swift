@@ -19,6 +19,31 @@ public final class ArticleLog {
     public internal(set) var maximumBesidePerOrigin = 10_000
     /// Revoked origins and the last sequence of theirs this log takes.
     public private(set) var revokedAt: [SiteID: UInt64] = [:]
+    /// Articles whose heads moved since the last `takeMovedHeads()`, kept only once someone asks
+    /// (an index of articles built from the heads); marked even in a transaction that rolls back,
+    /// so a reader refreshes at worst an article that did not change.
+    var movedHeads: MovedHeads?
+    /// Past this many the set is dropped for `.all`: one rebuild is cheaper than a set that grows.
+    static let maximumMovedHeads = 20_000
+
+    public enum MovedHeads: Sendable, Equatable {
+        case some(Set<String>)
+        case all
+    }
+
+    /// Starts keeping moved heads (if not kept yet) and returns those moved since the last call;
+    /// the first call returns `.all`.
+    public func takeMovedHeads() -> MovedHeads {
+        defer { movedHeads = .some([]) }
+        return movedHeads ?? .all
+    }
+
+    func headsMoved(_ article: String) {
+        guard case .some(.some(var set)) = movedHeads else { return }
+        movedHeads = nil  // one copy of the set, not two, while it is changed
+        set.insert(article)
+        movedHeads = set.count > Self.maximumMovedHeads ? .all : .some(set)
+    }
 
     public struct Stats: Sendable, Equatable {
         public var entries: Int = 0
@@ -102,6 +127,7 @@ public final class ArticleLog {
                 heads.insert(entry.version)
             }
             try db.statement("DELETE FROM heads WHERE article = ?").run(.text(article))
+            headsMoved(article)
             let add = try db.statement("INSERT INTO heads (article, version) VALUES (?, ?)")
             for version in heads { try add.run(.text(article), .blob(version.bytes)) }
         }

@@ -138,6 +138,9 @@ import TestSupport
             let watch = folder.sub("pw")
             try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
             folder.write("pw/ha-noi.txt", "Tin Hà Nội\n\nĐường phố Hà Nội sáng nay đông đúc.\n")
+            let secret = String(repeating: "5e", count: 20)
+            folder.write("tls/proxy.secret", secret + "\n")
+            #expect(chmod(tls + "/proxy.secret", 0o600) == 0)
             func start(proxy: String) throws -> (DaemonProcess, Int) {
                 let port = freePort()
                 folder.write("web-\(proxy).toml", """
@@ -147,6 +150,7 @@ import TestSupport
                     web_tls_key = "\(tls)/key.pem"
                     web_trusted_proxy = ["\(proxy)"]
                     web_proxy_user_header = "X-Remote-User"
+                    web_proxy_secret_file = "\(tls)/proxy.secret"
 
                     """)
                 let daemon = try DaemonProcess(watch: watch, data: folder.sub("pd"), extra: ["--config", folder.sub("web-\(proxy).toml")])
@@ -154,6 +158,9 @@ import TestSupport
                 return (daemon, port)
             }
 
+            func proxied(_ name: String, secret: String = secret) -> [String: String] {
+                ["X-Remote-User": name, "X-Newsd-Proxy-Secret": secret]
+            }
             var (daemon, port) = try start(proxy: "127.0.0.1")
             defer { _ = daemon.terminate() }
             let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("signin?token=") })
@@ -172,31 +179,37 @@ import TestSupport
                 #expect(added.status == 0, "\(added.stderr)")
             }
             // The proxy names an editor: pages without any cookie or password.
-            let page = try https(port, "/article?path=ha-noi.txt", headers: ["X-Remote-User": "an"])
+            let page = try https(port, "/article?path=ha-noi.txt", headers: proxied("an"))
             #expect(page.status == 200 && page.body.contains("Đường phố Hà Nội") && page.body.contains("an"), "\(page.head)")
-            let versions = try https(port, "/api/article?path=ha-noi.txt", headers: ["X-Remote-User": "an"])
+            let versions = try https(port, "/api/article?path=ha-noi.txt", headers: proxied("an"))
             let head = try #require(versions.body.range(of: #""version" : ""#).map { String(versions.body[$0.upperBound...].prefix(12)) })
             // A change needs the form token of the page; with it the restore is made, as the proxy's account.
             let form = try csrf(page.body)
-            #expect(try https(port, "/restore", headers: ["X-Remote-User": "an"], form: formEncoded([("path", "ha-noi.txt"), ("v", head)])).status == 403)
-            let restored = try https(port, "/restore", headers: ["X-Remote-User": "an"], form: formEncoded([("path", "ha-noi.txt"), ("v", head), ("csrf", form)]))
+            #expect(try https(port, "/restore", headers: proxied("an"), form: formEncoded([("path", "ha-noi.txt"), ("v", head)])).status == 403)
+            let restored = try https(port, "/restore", headers: proxied("an"), form: formEncoded([("path", "ha-noi.txt"), ("v", head), ("csrf", form)]))
             #expect(restored.status == 302, "\(restored.head)\n\(restored.body)")
             #expect(daemon.log.contains("web: an restored ha-noi.txt"))
             // A viewer named by the proxy may read, not change; an account this site lacks is refused.
-            let viewerPage = try https(port, "/article?path=ha-noi.txt", headers: ["X-Remote-User": "binh"])
+            let viewerPage = try https(port, "/article?path=ha-noi.txt", headers: proxied("binh"))
             #expect(viewerPage.status == 200)
             let viewerForm = try csrf(viewerPage.body)
-            #expect(try https(port, "/restore", headers: ["X-Remote-User": "binh"],
+            #expect(try https(port, "/restore", headers: proxied("binh"),
                               form: formEncoded([("path", "ha-noi.txt"), ("v", head), ("csrf", viewerForm)])).status == 403)
-            let stranger = try https(port, "/articles", headers: ["X-Remote-User": "ai-do"])
+            // Without the proxy's secret, or with a wrong one, the header means nothing: any program
+            // on the proxy's machine can reach newsd from its address.
+            #expect(try https(port, "/articles", headers: ["X-Remote-User": "an"]).status == 303)
+            #expect(try https(port, "/articles", headers: proxied("an", secret: String(repeating: "5f", count: 20))).status == 303)
+            // A name that is not an account name (cut or look-alike) is refused, not matched.
+            #expect(try https(port, "/articles", headers: proxied("\u{212A}an")).status == 403)
+            let stranger = try https(port, "/articles", headers: proxied("ai-do"))
             #expect(stranger.status == 403 && stranger.body.contains("ai-do"))
-            #expect(try https(port, "/api/status", headers: ["X-Remote-User": "ai-do"]).status == 401)
+            #expect(try https(port, "/api/status", headers: proxied("ai-do")).status == 401)
             _ = daemon.terminate()
 
             // The same header from an address that is not the proxy's is ignored.
             (daemon, port) = try start(proxy: "127.0.0.2")
-            #expect(try https(port, "/articles", headers: ["X-Remote-User": "an"]).status == 303)
-            #expect(try https(port, "/api/status", headers: ["X-Remote-User": "an"]).status == 401)
+            #expect(try https(port, "/articles", headers: proxied("an")).status == 303)
+            #expect(try https(port, "/api/status", headers: proxied("an")).status == 401)
         }
     }
 }

@@ -1,7 +1,9 @@
+import Foundation
 import Logging
 import SyncProtocol
 import NewsWeb
 import Testing
+import TestSupport
 @testable import NewsDaemon
 
 @Suite struct ConfigTests {
@@ -39,13 +41,16 @@ import Testing
             web_tls_key = "/etc/newsd/web.key"
             web_trusted_proxy = ["127.0.0.1", "::1"]
             web_proxy_user_header = "X-Remote-User"
+            web_proxy_secret_file = "/etc/newsd/proxy.secret"
             """)
         #expect(both.webTLSCert == "/etc/newsd/web.crt" && both.webTLSKey == "/etc/newsd/web.key")
         #expect(both.webTrustedProxy == ["127.0.0.1", "::1"] && both.webProxyUserHeader == "X-Remote-User")
-        #expect(try ConfigFile.parse(#"web_trusted_proxy = "10.0.0.5""#).webTrustedProxy == ["10.0.0.5"])
+        #expect(try ConfigFile.parse("web_trusted_proxy = \"10.0.0.5\"\nweb_proxy_secret_file = \"/s\"").webTrustedProxy == ["10.0.0.5"])
         for bad in [#"web_tls_cert = "/c""#, #"web_tls_key = "/k""#, #"web_trusted_proxy = "proxy.example""#,
                     #"web_trusted_proxy = ["127.0.0.1", 3]"#, #"web_trusted_proxy = []"#, #"web_proxy_user_header = "X-User""#,
-                    "web_trusted_proxy = \"127.0.0.1\"\nweb_proxy_user_header = \"X User: x\""] {
+                    "web_trusted_proxy = \"127.0.0.1\"\nweb_proxy_secret_file = \"/s\"\nweb_proxy_user_header = \"X User: x\"",
+                    // A proxy's address alone is not enough: any program on its machine shares it.
+                    "web_trusted_proxy = \"127.0.0.1\"", #"web_proxy_secret_file = "/s""#] {
             #expect(throws: ConfigFile.Invalid.self, "\(bad)") { try ConfigFile.parse(bad) }
         }
         #expect(WebSecurity.canonicalIP("::ffff:127.0.0.1") == "127.0.0.1" && WebSecurity.canonicalIP("0:0::1") == "::1")
@@ -55,6 +60,18 @@ import Testing
         config.webTLS = .init(certificate: "/nonexistent/web.crt", key: "/nonexistent/web.key")
         let findings = ConfigCheck.findings(for: config, site: nil).filter { $0.setting == "web_tls_cert" }
         #expect(findings.count == 1 && findings[0].stopsStart && findings[0].text.contains("/nonexistent/web.crt"), "\(findings)")
+        // A secret too short, or one every account may read, stops the start too.
+        let folder = TemporaryFolder("proxy-secret")
+        folder.write("short", "ngan\n")
+        folder.write("open", String(repeating: "a", count: 40))
+        #expect(chmod(folder.sub("open"), 0o644) == 0)
+        for file in ["short", "open", "missing"] {
+            var proxied = try DaemonConfig.resolve(configFile: nil, overrides: .init(watch: "/w", data: "/d", web: "127.0.0.1:0"), environment: [:])
+            proxied.webTrustedProxies = ["127.0.0.1"]
+            proxied.webProxySecretFile = folder.sub(file)
+            let found = ConfigCheck.findings(for: proxied, site: nil).filter { $0.setting == "web_proxy_secret_file" }
+            #expect(found.count == 1 && found[0].stopsStart, "\(file): \(found)")
+        }
     }
 
     @Test func rejoinTimeoutIsReadAndBoundedBelowTheUnitsStartTimeout() throws {

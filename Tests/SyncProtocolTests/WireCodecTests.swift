@@ -69,7 +69,16 @@ import Testing
         #expect(long.isValid(for: made, originKey: key.publicKey))
         #expect(EntryAuthor.clean("a\tb\u{0}c") == "a b c")
         // Bidi overrides and zero-width characters go; a name of nothing but those is no name.
-        #expect(EntryAuthor.clean("\u{202E}nal\u{200B}") == "nal")
+        #expect(EntryAuthor.clean("\u{202E}nal\u{200B}") == "nal" && EntryAuthor.clean(" thu\u{2028}hà ") == "thu hà")
+        // What an origin signs is valid as it is: cleaning twice changes nothing, whatever the name.
+        var random = SystemRandomNumberGenerator()
+        let alphabet: [Unicode.Scalar] = ["a", "ệ", " ", "\u{7}", "\u{85}", "\u{202E}", "\u{200D}", "\u{301}", "\u{2029}", "Đ", "\t", "\u{FEFF}", "👩", "\u{1F3FD}"]
+        for _ in 0..<500 {
+            var name = ""
+            for _ in 0..<Int.random(in: 0...80, using: &random) { name.unicodeScalars.append(alphabet.randomElement(using: &random)!) }
+            let once = EntryAuthor.clean(name)
+            #expect(EntryAuthor.clean(once) == once && once.utf8.count <= EntryAuthor.maximumNameBytes, "\(name.unicodeScalars.map { $0.value })")
+        }
         #expect(try EntryAuthor(signer: key, version: made.version, name: "\u{202E}\u{7} ") == nil)
 
         // A name longer than any origin signs decodes (up to the wire's limit) and is not valid;

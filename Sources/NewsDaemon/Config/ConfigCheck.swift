@@ -109,15 +109,26 @@ public enum ConfigCheck {
                 found.append(.error(name, "port \(endpoint.port) is below \(unprivileged), which \(user) may not bind without CAP_NET_BIND_SERVICE; use 1024 or above (newsd uses 7420)"))
             }
         }
-        if let files = config.webTLS {
+        if config.web != nil, let files = config.webTLS {
             // A certificate the service cannot read stops the start, as a damaged accounts file does:
             // a web view quietly off, or on plain HTTP, is worse than a clear refusal.
             do { _ = try WebSecurity.tls(certificate: files.certificate, key: files.key) } catch {
                 found.append(.error("web_tls_cert", "\(error)", stopsStart: true))
             }
         }
-        if config.web != nil && config.webTLS == nil && !(config.web?.isLoopback ?? true) && config.webTrustedProxies.isEmpty {
-            found.append(.warning("web_listen", "\(config.web!) serves the web view over plain HTTP beyond this machine: passwords and cookies cross the network in the clear; set web_tls_cert and web_tls_key, or put a reverse proxy in front (docs/WEB.md)"))
+        if let web = config.web, config.webTLS == nil, !web.isLoopback {
+            found.append(.warning("web_listen", "\(web) serves the web view over plain HTTP beyond this machine: passwords, cookies and a proxy's secret cross the network in the clear; set web_tls_cert and web_tls_key, or listen on 127.0.0.1 behind a reverse proxy on this machine (docs/WEB.md)"))
+        }
+        if config.web != nil, let file = config.webProxySecretFile {
+            do {
+                _ = try WebSecurity.proxySecret(file: file)
+                var st = stat()
+                if stat(file, &st) == 0, st.st_mode & 0o004 != 0 {
+                    found.append(.error("web_proxy_secret_file", "\(file) can be read by every account on this machine, and with it any of them could act as any web account; chmod o-r it", stopsStart: true))
+                }
+            } catch {
+                found.append(.error("web_proxy_secret_file", "\(error)", stopsStart: true))
+            }
         }
         if let site {
             // One config shared by every site lists each: this site is skipped, not an error.

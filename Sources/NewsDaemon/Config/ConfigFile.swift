@@ -29,6 +29,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// Addresses of a reverse proxy whose `web_proxy_user_header` names the signed-in account.
     public var webTrustedProxy: [String]?
     public var webProxyUserHeader: String?
+    /// A file holding the secret the proxy sends with every request (`X-Newsd-Proxy-Secret`).
+    public var webProxySecretFile: String?
     /// `max_clock_skew`: "10m", "90s", "1h", or whole seconds.
     public var maxClockSkewSeconds: Int?
     public var massDeleteWindowSeconds: Int?
@@ -56,7 +58,7 @@ public struct ConfigFile: Sendable, Equatable {
         "site_name", "watch", "data", "control", "listen", "log_level", "debounce_ms", "max_file_bytes",
         "ignore", "mass_delete_fraction", "mass_delete_minimum", "peers", "metrics", "max_clock_skew", "mass_delete_window_s", "revoked", "rejoin_timeout_s",
         "group", "file_mode", "folder_mode", "admin_group", "web_listen",
-        "web_tls_cert", "web_tls_key", "web_trusted_proxy", "web_proxy_user_header",
+        "web_tls_cert", "web_tls_key", "web_trusted_proxy", "web_proxy_user_header", "web_proxy_secret_file",
     ]
 
     public static func load(path: String) throws -> ConfigFile {
@@ -121,8 +123,14 @@ public struct ConfigFile: Sendable, Equatable {
                 throw Invalid(file: file, detail: "'web_proxy_user_header' must be a header name such as \"X-Forwarded-User\"")
             }
         }
-        if config.webProxyUserHeader != nil && config.webTrustedProxy == nil {
-            throw Invalid(file: file, detail: "'web_proxy_user_header' needs 'web_trusted_proxy': the header is believed only from the proxy's address")
+        config.webProxySecretFile = try string("web_proxy_secret_file")
+        if (config.webProxyUserHeader != nil || config.webProxySecretFile != nil) && config.webTrustedProxy == nil {
+            throw Invalid(file: file, detail: "'web_proxy_user_header' and 'web_proxy_secret_file' need 'web_trusted_proxy': the header is believed only from the proxy's address")
+        }
+        // An address alone does not tell the proxy from any other program on its machine (every
+        // account on this server, when the proxy is local): the proxy also proves a secret.
+        if config.webTrustedProxy != nil && config.webProxySecretFile == nil {
+            throw Invalid(file: file, detail: "'web_trusted_proxy' needs 'web_proxy_secret_file': a file with a secret of 32 characters or more that the proxy sends as X-Newsd-Proxy-Secret (docs/WEB.md)")
         }
         if let metrics = config.metrics {
             do { _ = try Endpoint(metrics, listening: true) } catch { throw Invalid(file: file, detail: "metrics: \(error)") }

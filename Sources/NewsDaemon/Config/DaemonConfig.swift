@@ -22,6 +22,7 @@ public struct DaemonConfig: Sendable, Equatable {
     /// A reverse proxy trusted to name the signed-in account (`web_trusted_proxy`), and its header.
     public var webTrustedProxies: [String] = []
     public var webProxyUserHeader: String? = nil
+    public var webProxySecretFile: String? = nil
 
     public struct WebTLSFiles: Sendable, Equatable {
         public var certificate: String
@@ -145,6 +146,7 @@ public struct DaemonConfig: Sendable, Equatable {
             webTLS: file.webTLSCert.flatMap { cert in file.webTLSKey.map { WebTLSFiles(certificate: absolute(cert), key: absolute($0)) } },
             webTrustedProxies: file.webTrustedProxy ?? [],
             webProxyUserHeader: file.webProxyUserHeader,
+            webProxySecretFile: file.webProxySecretFile.map(absolute),
             logLevel: level,
             debounce: file.debounceMillis.map { .milliseconds($0) } ?? defaultDebounce,
             maximumFileBytes: Int64(file.maxFileBytes ?? 64 << 20),

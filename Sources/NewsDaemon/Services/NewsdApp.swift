@@ -88,6 +88,11 @@ public struct NewsdApp: Sendable {
             let stats = await site.stats
             logger.notice("ready: site \(key.siteID) watching \(watchDir), \(stats.liveArticles) articles, \(stats.entries) log entries")
             notifier.ready(status: await SystemdService.statusLine(site: site, registry: registry))
+            if config.web != nil {
+                Task {
+                    do { try await site.prepareArticleList() } catch { logger.warning("web view: the article list is built at its first page instead: \(error)") }
+                }
+            }
         }
         let ingest = IngestService(site: site, watcher: watcher, logger: logger) { await gate.done(.scan) }
         let timing = SessionTiming.fromEnvironment()
@@ -141,7 +146,8 @@ public struct NewsdApp: Sendable {
         if let endpoint = config.web, let webAccounts {
             let firstRun = await webAccounts.isEmpty ? webSessions.makeFirstRunToken() : nil
             let security = WebSecurity(tls: try config.webTLS.map { try WebSecurity.tls(certificate: $0.certificate, key: $0.key) },
-                                       trustedProxies: config.webTrustedProxies, proxyUserHeader: config.webProxyUserHeader)
+                                       trustedProxies: config.webTrustedProxies, proxyUserHeader: config.webProxyUserHeader,
+                                       proxySecret: try config.webProxySecretFile.map(WebSecurity.proxySecret(file:)) ?? "")
             let scheme = security.tls == nil ? "http" : "https"
             let web = try WebService(host: endpoint.host, port: endpoint.port,
                                      control: WebControl { frame, account in await dispatcher.respond(to: frame, webAccount: account) },

@@ -32,6 +32,10 @@ public struct ReloadService: Service, CustomStringConvertible {
         self.apply = apply
     }
 
+    static func describe(_ files: DaemonConfig.WebTLSFiles?) -> String {
+        files.map { "\($0.certificate) and \($0.key)" } ?? "none"
+    }
+
     public func run() async throws {
         var inForce = current
         let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -44,7 +48,11 @@ public struct ReloadService: Service, CustomStringConvertible {
                 }
                 for (name, before, after) in [("watch", inForce.watchDir, next.watchDir), ("data", inForce.dataDir, next.dataDir),
                                               ("control", inForce.controlPath, next.controlPath),
-                                              ("web_listen", inForce.web?.description ?? "off", next.web?.description ?? "off")] where before != after {
+                                              ("web_listen", inForce.web?.description ?? "off", next.web?.description ?? "off"),
+                                              ("web_tls_cert", Self.describe(inForce.webTLS), Self.describe(next.webTLS)),
+                                              ("web_trusted_proxy", inForce.webTrustedProxies.joined(separator: ", "), next.webTrustedProxies.joined(separator: ", ")),
+                                              ("web_proxy_user_header", inForce.webProxyUserHeader ?? "default", next.webProxyUserHeader ?? "default"),
+                                              ("web_proxy_secret_file", inForce.webProxySecretFile ?? "none", next.webProxySecretFile ?? "none")] where before != after {
                     logger.warning("reload: '\(name)' changed from \(before) to \(after); it takes effect at the next restart")
                 }
                 let unapplied = await apply(next)

@@ -3,61 +3,66 @@ import Store
 import SyncProtocol
 
 extension SiteLog {
-    /// Titles kept at most; past it the cache starts again (a search then reads blobs anew).
-    static let maximumTitles = 120_000
     /// Versions larger than this show no title: finding one would decode the whole blob.
     static let maximumTitledBytes: UInt64 = 1 << 20
 
     /// The web view's list: every article's winning version and title, searched, filtered,
-    /// newest first, one page of it.
+    /// newest first, one page of it. Served from `ArticleIndex`, moved forward first by the
+    /// articles whose heads moved since the last ask.
     public func articles(_ request: ArticlesRequest) throws -> ArticlesRequest.Response {
+        try refreshArticleIndex()
         let pageSize = min(max(request.pageSize, 1), 500)
-        let asked = max(request.page, 0)
-        var rows: [(article: ArticlePath, winner: LogEntry, heads: Int)] = []
-        for (article, heads) in try log.allHeadEntries() {
-            guard let winner = ConflictRule.winner(of: heads) else { continue }
-            let deleted = winner.operation == .delete
-            switch request.filter {
-            case .live: if deleted { continue }
-            case .deleted: if !deleted { continue }
-            case .conflicts: if heads.count < 2 { continue }
-            case .changedToday:
-                if deleted || winner.time.milliseconds < (request.todayStartMillis ?? 0) { continue }
-            }
-            rows.append((article, winner, heads.count))
-        }
         let words = SearchFolding.fold(request.query ?? "").split(whereSeparator: { $0.isWhitespace }).map(String.init)
-        if !words.isEmpty {
-            rows = try rows.filter { row in
-                let haystack = SearchFolding.fold(row.article.rawValue) + "\n" + (try titled(row.winner).folded)
-                return words.allSatisfy { haystack.contains($0) }
+        let (rows, total, page) = articleIndex.select(words: words, filter: request.filter, todayStartMillis: request.todayStartMillis ?? 0,
+                                                      page: request.page, pageSize: pageSize)
+        let shown = try rows.map { row in
+            guard let winner = try log.entry(version: row.version) else {
+                throw ControlFailure(.internal, "the list names version \(row.version.short) of \(row.article), which the log does not hold")
+            }
+            return ArticleSummary(article: row.article.rawValue, title: row.title, head: VersionInfo(entry: winner),
+                                  heads: row.heads, deleted: row.deleted)
+        }
+        return .init(total: total, page: page, pageSize: pageSize, articles: shown)
+    }
+
+    /// Builds the list ahead of the first page (at start, with the web view on), so no editor
+    /// waits for it.
+    public func prepareArticleList() throws { try refreshArticleIndex() }
+
+    /// Brings the index up to the log: whole the first time (or after very many moves), else
+    /// only the articles whose heads moved.
+    func refreshArticleIndex() throws {
+        switch log.takeMovedHeads() {
+        case .all:
+            var rows: [ArticleIndex.Row] = []
+            rows.reserveCapacity(log.stats.liveArticles + log.stats.deletedArticles)
+            for (article, heads) in try log.allHeadEntries() {
+                if let row = try indexRow(article, heads: heads) { rows.append(row) }
+            }
+            articleIndex.rebuild(rows)
+        case .some(let moved):
+            for name in moved {
+                guard let article = try? ArticlePath(name) else { continue }
+                articleIndex.set(article, try indexRow(article, heads: try log.heads(of: article)))
             }
         }
-        rows.sort { ($0.winner.time, $0.article.rawValue) > ($1.winner.time, $1.article.rawValue) }
-        // A page past the end (any number a client sends, Int.max included) is the last one.
-        let page = min(asked, max(0, rows.count - 1) / pageSize)
-        let start = page * pageSize
-        let shown = try rows[start..<min(start + pageSize, rows.count)].map { row in
-            ArticleSummary(article: row.article.rawValue, title: try title(of: row.winner), head: VersionInfo(entry: row.winner),
-                           heads: row.heads, deleted: row.winner.operation == .delete)
-        }
-        return .init(total: rows.count, page: page, pageSize: pageSize, articles: shown)
+    }
+
+    /// An article's row: its winner, how many heads compete, its title and the folded text searched.
+    private func indexRow(_ article: ArticlePath, heads: [LogEntry]) throws -> ArticleIndex.Row? {
+        guard let winner = ConflictRule.winner(of: heads) else { return nil }
+        let title = try title(of: winner)
+        let folded = SearchFolding.fold(article.rawValue) + "\n" + SearchFolding.fold(title)
+        return ArticleIndex.Row(article: article, version: winner.version, time: winner.time, deleted: winner.operation == .delete,
+                                heads: heads.count, title: title, folded: Array(folded.utf8))
     }
 
     /// The first non-empty line of a version's text, at most 120 characters.
-    func title(of entry: LogEntry) throws -> String { try titled(entry).title }
-
-    /// The title and its folded form for search, kept by content (a version's text never changes).
-    func titled(_ entry: LogEntry) throws -> (title: String, folded: String) {
-        guard entry.operation == .put, let hash = entry.contentHash, entry.size <= Self.maximumTitledBytes else { return ("", "") }
-        if let known = titles[hash] { return known }
+    func title(of entry: LogEntry) throws -> String {
+        guard entry.operation == .put, let hash = entry.contentHash, entry.size <= Self.maximumTitledBytes else { return "" }
         let bytes = try log.blob(hash) ?? []
         let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
         let line = text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
-        let title = String(line.prefix(120))
-        if titles.count >= Self.maximumTitles { titles.removeAll(keepingCapacity: true) }
-        let known = (title, SearchFolding.fold(title))
-        titles[hash] = known
-        return known
+        return String(line.prefix(120))
     }
 }

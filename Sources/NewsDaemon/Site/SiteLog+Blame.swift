@@ -7,8 +7,12 @@ extension SiteLog {
     static let blameDepth = 2_000
     /// The most bytes of older text one blame reads.
     static let blameBytes = 32 << 20
-    /// The longest one blame runs: a web viewer can ask for one, so it is bounded like a page.
-    static let blameTime = Duration.seconds(2)
+    /// The longest one blame runs: a web viewer can ask for one, and the site waits meanwhile.
+    static let blameTime = Duration.seconds(1)
+    /// Of the versions an entry replaced, the most compared to pick the one it edited.
+    static let blameParents = 16
+    /// Answers kept, by version: a version never changes, nor does what came before it.
+    static let blameAnswers = 16
     /// The most lines a blamed version may have: past it the answer is too large to be read.
     static let blameLines = 50_000
 
@@ -17,6 +21,7 @@ extension SiteLog {
     public func blame(_ request: BlameRequest) throws -> BlameRequest.Response {
         let path = try article(request.article)
         let target = try lookup(path, request.version)
+        if let kept = blameAnswers.first(where: { $0.info.version == target.version.hex }) { return kept }
         guard target.operation == .put else {
             throw ControlFailure(.badRequest, "version \(target.version.short) of \(path) is a delete; name a version with content")
         }
@@ -35,28 +40,57 @@ extension SiteLog {
                 return numbers.count - 1
             }
         }
-        func text(of entry: LogEntry) throws -> [Int] {
+        let deadline = ContinuousClock.now + Self.blameTime
+        var stop: BlameRequest.Stop?
+        /// An older text, or nil (and `stop` set) when reading it would pass a limit: checked
+        /// before each read, so no single version takes the walk past them.
+        func text(of entry: LogEntry) throws -> [Int]? {
             guard entry.operation == .put, let hash = entry.contentHash else { return [] }
             if let lines = known[hash] { return lines }
+            if bytesRead + Int(clamping: entry.size) > Self.blameBytes { stop = .size } else if ContinuousClock.now > deadline { stop = .time }
+            guard stop == nil else { return nil }
             let bytes = try content(of: entry)
             bytesRead += bytes.count
-            let lines = numbered(Self.lines(of: bytes))
+            let split = Self.lines(of: bytes)
+            guard split.count <= Self.blameLines else {
+                stop = .size
+                return nil
+            }
+            let lines = numbered(split)
             if known.count < 256 { known[hash] = lines }
             return lines
         }
+        known[target.contentHash!] = numbered(texts)
 
-        let deadline = ContinuousClock.now + Self.blameTime
         var walked = [target]
-        var stop: BlameRequest.Stop?
-        let attribution = try ArticleBlame.attribute(numbered(texts)) { index in
-            if index > Self.blameDepth { stop = .depth } else if bytesRead > Self.blameBytes { stop = .size } else if ContinuousClock.now > deadline { stop = .time }
-            guard stop == nil else { return nil }
+        var walk = ArticleBlame.Walk(known[target.contentHash!]!)
+        while !walk.isDone {
+            guard walk.versionsBack < Self.blameDepth else {
+                stop = .depth
+                break
+            }
             // A delete ends the walk: the text after it was written anew.
-            let child = walked[index - 1]
-            guard child.operation == .put, let parent = try parent(of: child, text: text) else { return nil }
+            let child = walked[walk.versionsBack]
+            guard child.operation == .put else { break }
+            // The version it edited: the only one it replaced, or of several (a resolve, an edit
+            // beside a conflict) the one sharing most of its paragraphs (distinct lines, blank
+            // ones not counted), newest first, at most `blameParents` compared.
+            let replaced = try replacedVersions(of: child)
+            var parent = replaced.first
+            if replaced.count > 1, let own = try text(of: child) {
+                let mine = Set(own).subtracting(numbers[""].map { [$0] } ?? [])
+                var most = -1
+                for candidate in replaced.prefix(Self.blameParents) {
+                    guard let theirs = try text(of: candidate) else { break }
+                    let shared = mine.intersection(theirs).count
+                    if shared > most { (most, parent) = (shared, candidate) }
+                }
+            }
+            guard let parent, let lines = try text(of: parent) else { break }
             walked.append(parent)
-            return try text(of: parent)
+            walk.step(lines)
         }
+        let attribution = walk.finish()
 
         var versions: [VersionInfo] = []
         var slot: [Int: Int] = [:]
@@ -65,25 +99,19 @@ extension SiteLog {
             versions.append(VersionInfo(entry: walked[owner]))
         }
         let lines = texts.indices.map { BlameRequest.Line(line: $0 + 1, text: texts[$0], change: slot[attribution.owners[$0]]!) }
-        return BlameRequest.Response(info: VersionInfo(entry: target), versions: versions, lines: lines,
-                                     walked: walked.count - 1, stopped: stop, approximate: attribution.approximate)
+        let answer = BlameRequest.Response(info: VersionInfo(entry: target), versions: versions, lines: lines,
+                                           walked: walked.count - 1, stopped: stop, approximate: attribution.approximate)
+        // A walk cut by time may go further another time: only whole ones are kept.
+        if stop != .time {
+            if blameAnswers.count >= Self.blameAnswers { blameAnswers.removeFirst() }
+            blameAnswers.append(answer)
+        }
+        return answer
     }
 
-    /// The version an entry most likely edited. One replaced version (an ordinary edit) is it; of
-    /// several (a resolve, an edit made beside a conflict), the one holding most of the entry's
-    /// lines, then the newest by origin time: a resolve that keeps one side passes every line to it.
-    private func parent(of entry: LogEntry, text: (LogEntry) throws -> [Int]) throws -> LogEntry? {
-        let replaced = try entry.replaces.compactMap { try log.entry(version: $0) }.filter { $0.article == entry.article }
-        guard replaced.count > 1 else { return replaced.first }
-        let mine = Set(try text(entry))
-        var best: (entry: LogEntry, shared: Int)?
-        for candidate in replaced {
-            let shared = try text(candidate).reduce(0) { $0 + (mine.contains($1) ? 1 : 0) }
-            if best.map({ shared > $0.shared || (shared == $0.shared && candidate.time > $0.entry.time) }) ?? true {
-                best = (candidate, shared)
-            }
-        }
-        return best?.entry
+    /// The versions of the same article an entry replaced, newest first.
+    private func replacedVersions(of entry: LogEntry) throws -> [LogEntry] {
+        try entry.replaces.compactMap { try log.entry(version: $0) }.filter { $0.article == entry.article }.sorted { $0.time > $1.time }
     }
 
     /// An article's lines: its paragraphs and the blank lines between them, without the newline.

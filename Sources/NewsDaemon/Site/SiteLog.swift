@@ -63,8 +63,10 @@ public actor SiteLog {
     var forkedOwnChain = false
     /// Rows changed as of the last idle check, for `checkpointIfIdle`.
     var changesAtLastCheck: Int64 = -1
-    /// First lines of contents, by content hash, for the web view's list and search (bounded).
-    var titles: [ContentHash: (title: String, folded: String)] = [:]
+    /// The web view's list of articles, built at first use (or at start with the web view on).
+    var articleIndex = ArticleIndex()
+    /// The last blames answered (see `blame`).
+    var blameAnswers: [BlameRequest.Response] = []
     /// Verifications of the whole log since start, and those that found problems (for the metrics).
     var verifyRuns: UInt64 = 0
     var verifyFailures: UInt64 = 0

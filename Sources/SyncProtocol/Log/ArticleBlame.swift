@@ -24,27 +24,50 @@ public enum ArticleBlame {
     /// (k = 1, 2, …), or nil past the oldest or where the walk must stop (then every line not
     /// given yet is the last version's). A version without text (a delete) gives nothing further back.
     public static func attribute<Line: Hashable>(_ lines: [Line], older: (Int) throws -> [Line]?) rethrows -> Attribution {
-        var owners = [Int](repeating: -1, count: lines.count)
-        var approximate = false
-        // Where each line not given yet sits in the text of the version being looked at.
-        var place: [Int: Int] = Dictionary(uniqueKeysWithValues: lines.indices.map { ($0, $0) })
-        var current = lines
-        var index = 0
-        while !place.isEmpty {
-            guard let previous = try older(index + 1) else { break }
-            let (kept, cut) = matches(current, previous)
+        var walk = Walk(lines)
+        while !walk.isDone, let previous = try older(walk.versionsBack + 1) { walk.step(previous) }
+        return walk.finish()
+    }
+
+    /// The same walk a step at a time, for a caller that reads each older text itself.
+    public struct Walk<Line: Hashable> {
+        private var owners: [Int]
+        private var approximate = false
+        /// Where each line not given yet sits in the text of the version being looked at.
+        private var place: [Int: Int]
+        private var current: [Line]
+        /// The version being looked at: 0 for the blamed one.
+        public private(set) var versionsBack = 0
+
+        public init(_ lines: [Line]) {
+            owners = [Int](repeating: -1, count: lines.count)
+            place = Dictionary(uniqueKeysWithValues: lines.indices.map { ($0, $0) })
+            current = lines
+        }
+
+        /// Every line is given: nothing older can change the answer.
+        public var isDone: Bool { place.isEmpty }
+
+        /// Looks one version further back, at `previous`: the lines not in it are the current version's.
+        public mutating func step(_ previous: [Line]) {
+            let (kept, cut) = ArticleBlame.matches(current, previous)
             approximate = approximate || cut
             var next: [Int: Int] = [:]
             next.reserveCapacity(place.count)
             for (line, at) in place {
-                if let before = kept[at] { next[line] = before } else { owners[line] = index }
+                if let before = kept[at] { next[line] = before } else { owners[line] = versionsBack }
             }
             place = next
             current = previous
-            index += 1
+            versionsBack += 1
         }
-        for (line, _) in place { owners[line] = index }
-        return Attribution(owners: owners, approximate: approximate)
+
+        /// The lines still not given are the last version looked at's.
+        public func finish() -> Attribution {
+            var owners = owners
+            for (line, _) in place { owners[line] = versionsBack }
+            return Attribution(owners: owners, approximate: approximate)
+        }
     }
 
     /// For each line of `new` that is unchanged from `old`, its place in `old`, matched in order:

@@ -34,23 +34,36 @@ public struct EntryAuthor: Hashable, Sendable {
         self.signature = try signer.sign(message: Self.message(version: version, name: clean))
     }
 
-    /// A name as it may be signed: no control or format characters, no space at either end, at
-    /// most `maximumNameBytes` bytes. Part of the protocol: a name this changes is not valid.
+    /// A name as it may be signed: control characters and line or paragraph separators made
+    /// spaces, bidi controls and invisible characters removed, no space at either end, at most
+    /// `maximumNameBytes` bytes. Part of the protocol: a received name this changes is not valid,
+    /// so the rule uses fixed lists, not Unicode's tables (which change between versions).
     public static func clean(_ name: String) -> String {
         var out = ""
         for c in name {
             var piece = ""
             for scalar in c.unicodeScalars {
-                switch scalar.properties.generalCategory {
-                case .control: piece.unicodeScalars.append(" ")
-                case .format: continue
-                default: piece.unicodeScalars.append(scalar)
-                }
+                if isSpaced(scalar) { piece.unicodeScalars.append(" ") } else if !isRemoved(scalar) { piece.unicodeScalars.append(scalar) }
             }
             guard out.utf8.count + piece.utf8.count <= maximumNameBytes else { break }
             out += piece
         }
-        return out.trimmingCharacters(in: .whitespaces)
+        return String(out.unicodeScalars.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed().map(Character.init))
+    }
+
+    /// C0 and C1 controls, DEL, and the line and paragraph separators.
+    static func isSpaced(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    /// Characters that reorder or hide text: soft hyphen, Arabic letter mark, Mongolian vowel
+    /// separator, zero-width and directional marks, bidi embeddings, overrides and isolates,
+    /// invisible operators, the byte order mark.
+    static func isRemoved(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0xAD, 0x61C, 0x180E, 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF: true
+        default: false
+        }
     }
 
     /// A name as people read it: `web:thu` is "thu (web)".

@@ -1,0 +1,103 @@
+import Foundation
+import SyncProtocol
+
+/// The web view's list of articles, kept in memory in the order it is shown (newest change
+/// first): built once from the heads, then moved article by article as heads move, so a page,
+/// a filter or a search at 100k articles walks compact rows and never the log.
+///
+/// Pure: the caller hands in each article's winner, head count and title.
+struct ArticleIndex {
+    struct Row {
+        let article: ArticlePath
+        let version: VersionID
+        let time: HybridTimestamp
+        let deleted: Bool
+        let heads: Int
+        let title: String
+        /// Folded name and title ("ha noi" finds "Hà Nội"), as bytes for a fast search.
+        let folded: [UInt8]
+    }
+
+    /// Each article's row, to find its place when it moves.
+    private(set) var rows: [ArticlePath: Row] = [:]
+    /// The rows newest change first (ties by name, descending), as shown.
+    private(set) var order: [Row] = []
+
+    var count: Int { rows.count }
+
+    /// Shown before: later time first, then the larger name.
+    private static func before(_ a: Row, _ b: Row) -> Bool {
+        (a.time, a.article.rawValue) > (b.time, b.article.rawValue)
+    }
+
+    /// Puts an article in (or moves it, or takes it out with nil).
+    mutating func set(_ article: ArticlePath, _ row: Row?) {
+        if let old = rows.removeValue(forKey: article) {
+            // Names are unique, so the old row's place is exact.
+            let at = position(of: old)
+            if at < order.count && order[at].article == article { order.remove(at: at) }
+            else if let linear = order.firstIndex(where: { $0.article == article }) { order.remove(at: linear) }
+        }
+        guard let row else { return }
+        rows[article] = row
+        order.insert(row, at: position(of: row))
+    }
+
+    /// Builds it whole from rows in any order.
+    mutating func rebuild(_ all: [Row]) {
+        rows = Dictionary(all.map { ($0.article, $0) }, uniquingKeysWith: { $1 })
+        order = rows.values.sorted(by: Self.before)
+    }
+
+    /// Where `row` goes in `order`: the first place whose row is not shown before it.
+    private func position(of row: Row) -> Int {
+        var low = 0, high = order.count
+        while low < high {
+            let mid = (low + high) / 2
+            if Self.before(order[mid], row) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The articles a page shows: those passing `filter` whose folded name and title hold every
+    /// word, in order; `total` is how many pass.
+    func select(words: [String], filter: ArticlesRequest.Filter, todayStartMillis: UInt64,
+                page: Int, pageSize: Int) -> (rows: [Row], total: Int, page: Int) {
+        let needles = words.map { Array($0.utf8) }
+        var matching: [Int] = []
+        for (at, row) in order.enumerated() {
+            switch filter {
+            case .live: if row.deleted { continue }
+            case .deleted: if !row.deleted { continue }
+            case .conflicts: if row.heads < 2 { continue }
+            case .changedToday: if row.deleted || row.time.milliseconds < todayStartMillis { continue }
+            }
+            if !needles.allSatisfy({ Self.contains(row.folded, $0) }) { continue }
+            matching.append(at)
+        }
+        // A page past the end (any number a client sends, Int.max included) is the last one.
+        let pageSize = max(pageSize, 1)
+        let shown = min(max(page, 0), max(0, matching.count - 1) / pageSize)
+        let start = shown * pageSize
+        return (matching[start..<min(start + pageSize, matching.count)].map { order[$0] }, matching.count, shown)
+    }
+
+    /// Whether `needle` is in `haystack`: memchr for its first byte, memcmp for the rest.
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        guard haystack.count >= needle.count else { return false }
+        return haystack.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                let base = h.baseAddress!, last = h.count - n.count
+                var at = 0
+                while at <= last {
+                    guard let found = memchr(base + at, Int32(first), last - at + 1) else { return false }
+                    at = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + at, n.baseAddress!, n.count) == 0 { return true }
+                    at += 1
+                }
+                return false
+            }
+        }
+    }
+}
