@@ -17,8 +17,9 @@ struct WebRoutes {
     /// HTTPS while newsd's is not: the proxy's own settings decide there).
     var secureCookies: Bool { service.security.tls != nil }
     static let languageCookie = "newsd_lang"
-    /// Versions shown in an article's timeline, and how many of them get word counts.
-    static let timelineVersions = 1000
+    /// Versions in one page of an article's timeline (older ones on further pages), and how many
+    /// of them get word counts.
+    static let timelineVersions = 100
     static let countedVersions = 50
     /// Versions larger than this get no word count (each count reads both texts whole).
     static let countedBytes: UInt64 = 256 << 10
@@ -48,7 +49,7 @@ struct WebRoutes {
         router.get("api/articles") { request, context in try await guardedJSON(request, context) { account in
             try await control.send(articlesRequest(request), as: account) } }
         router.get("api/article") { request, context in try await guardedJSON(request, context) { account in
-            try await control.send(LogRequest(article: try path(request), limit: Self.timelineVersions), as: account) } }
+            try await control.send(LogRequest(article: try path(request), limit: 1000), as: account) } }
         router.get("api/blame") { request, context in try await guardedJSON(request, context) { account in
             try await control.send(BlameRequest(article: try path(request), version: try Self.param(request, "v").map { try Self.spec($0) } ?? .head),
                                    as: account) } }
@@ -274,20 +275,24 @@ struct WebRoutes {
     func articlePage(_ request: Request, _ view: View) async throws -> Response {
         let article = try path(request)
         let account = view.session!.account
-        let versions = try await control.send(LogRequest(article: article, limit: Self.timelineVersions), as: account)
+        // One page of the timeline, and the version before it (for the last row's change).
+        let timelinePage = min(max(0, (Self.param(request, "vpage").flatMap { Int($0) } ?? 1) - 1), 1_000_000)
+        let fetched = try await control.send(LogRequest(article: article, limit: Self.timelineVersions + 1, skip: timelinePage * Self.timelineVersions),
+                                             as: account)
+        let versions = Array(fetched.prefix(Self.timelineVersions))
         let shown: VersionSpec = try Self.param(request, "v").map { try Self.spec($0) } ?? .head
         let text = try await control.send(ShowRequest(article: article, version: shown), as: account)
         // Word counts for the newest versions: each needs both texts, read only for pairs not
         // counted before.
         let counted = service.wordCounts.withLock { $0 }
-        let newest = Array(versions.prefix(Self.countedVersions + 1))
+        let newest = Array(versions.prefix(Self.countedVersions))
         var wanted = Set<String>()
-        for (index, info) in newest.enumerated() where index + 1 < versions.count && counted[info.version + versions[index + 1].version] == nil {
+        for (index, info) in newest.enumerated() where index + 1 < fetched.count && counted[info.version + fetched[index + 1].version] == nil {
             wanted.insert(info.version)
-            wanted.insert(versions[index + 1].version)
+            wanted.insert(fetched[index + 1].version)
         }
         var texts: [String: String] = [:]
-        for info in versions.prefix(Self.countedVersions + 2) where wanted.contains(info.version) && info.op == "put" && info.size <= Self.countedBytes {
+        for info in fetched.prefix(Self.countedVersions + 1) where wanted.contains(info.version) && info.op == "put" && info.size <= Self.countedBytes {
             texts[info.version] = Self.text(try await control.send(ShowRequest(article: article, version: .prefix(info.version)), as: account).content)
         }
         // The version in the folder: the conflict rule's winner, not merely the newest arrival.
@@ -298,8 +303,8 @@ struct WebRoutes {
                                       "size": Self.size(info.size), "deleted": info.op == "delete", "isHead": info.version == head,
                                       "selected": info.version == text.info.version, "mayRestore": view.session?.role == .editor]
             if let author = info.author { row["author"] = EntryAuthor.display(author) }
-            if index + 1 < versions.count {
-                let previous = versions[index + 1]
+            if index + 1 < fetched.count {
+                let previous = fetched[index + 1]
                 row["previous"] = String(previous.version.prefix(12))
                 if let known = counted[info.version + previous.version] {
                     row["added"] = known.added
@@ -321,7 +326,10 @@ struct WebRoutes {
             return row
         }
         var data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows, "text": Self.text(text.content),
-                                   "pathQuery": Self.queryEscaped(article), "showsText": text.info.op == "put"]
+                                   "pathQuery": Self.queryEscaped(article), "showsText": text.info.op == "put",
+                                   "timelinePage": timelinePage + 1]
+        if timelinePage > 0 { data["newerPage"] = timelinePage }
+        if fetched.count > Self.timelineVersions { data["olderPage"] = timelinePage + 2 }
         if shown != .head { data["shownVersion"] = String(text.info.version.prefix(12)) }
         let notice = Self.param(request, "done").flatMap { ["restored", "resolved"].contains($0) ? view.strings[$0] : nil }
         return service.page("article", data, view: view, notice: notice)
@@ -503,11 +511,14 @@ struct WebRoutes {
 
     static func displayable(_ text: String) -> String { text.replacingOccurrences(of: "\0", with: "\u{FFFD}") }
 
+    /// A time in the site's zone, `2026-12-03 09:41:07`: the C library's, as a page of 100 rows
+    /// asks 100 times (a DateFormatter made each time cost more than the rest of the page).
     static func localTime(_ hlc: UInt64) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        formatter.timeZone = .current
-        return formatter.string(from: Date(timeIntervalSince1970: Double(hlc >> 16) / 1000))
+        var seconds = time_t(clamping: (hlc >> 16) / 1000)
+        var parts = tm()
+        guard localtime_r(&seconds, &parts) != nil else { return "?" }
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
     static func size(_ bytes: UInt64) -> String {

@@ -106,6 +106,8 @@ enum WebTemplates {
         {{/versions}}
         </tbody>
         </table>
+        {{#olderPage}}<p class="pages"><a href="/article?path={{pathQuery}}&amp;vpage={{olderPage}}">{{t.next}}</a></p>{{/olderPage}}
+        {{#newerPage}}<p class="pages"><a href="/article?path={{pathQuery}}&amp;vpage={{newerPage}}">{{t.previous}}</a></p>{{/newerPage}}
         </section>
         <section class="text">
         <h2>{{#shownVersion}}{{t.text_of_version}} <code>{{shownVersion}}</code>{{/shownVersion}}{{^shownVersion}}{{t.current_text}}{{/shownVersion}}</h2>

@@ -52,9 +52,9 @@ extension ArticleLog {
     }
 
     /// Every version of an article, newest first (by arrival at this site).
-    public func history(of article: ArticlePath, limit: Int? = nil) throws -> [LogEntry] {
-        try entries("SELECT \(Self.entryColumns) FROM entries e WHERE e.article = ? ORDER BY e.local_seq DESC LIMIT ?",
-                    [.text(article.rawValue), .int(limit ?? -1)])
+    public func history(of article: ArticlePath, limit: Int? = nil, skip: Int = 0) throws -> [LogEntry] {
+        try entries("SELECT \(Self.entryColumns) FROM entries e WHERE e.article = ? ORDER BY e.local_seq DESC LIMIT ? OFFSET ?",
+                    [.text(article.rawValue), .int(limit ?? -1), .int(max(0, skip))])
     }
 
     /// Every change whose origin time lies in the window, newest first.

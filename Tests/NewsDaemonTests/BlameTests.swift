@@ -58,6 +58,20 @@ import SyncProtocol
         #expect(try await author(a) == me)
     }
 
+    /// The timeline in pages: `skip` passes over the newest; past the end is an empty page of a
+    /// known article, and an unknown article stays unknown.
+    @Test func historyPagesNewestFirst() async throws {
+        let folder = TemporaryFolder("history-pages")
+        let a = try InProcessSite("a", in: folder)
+        for n in 0..<7 { try await a.saveAndRecord("tin.txt", "Bản \(n)\n") }
+        let all = try await a.site.history(LogRequest(article: "tin.txt"))
+        #expect(all.count == 7)
+        let second = try await a.site.history(LogRequest(article: "tin.txt", limit: 3, skip: 3))
+        #expect(second.map(\.version) == Array(all[3..<6]).map(\.version))
+        #expect(try await a.site.history(LogRequest(article: "tin.txt", limit: 3, skip: 30)).isEmpty)
+        await #expect(throws: ControlFailure.self) { try await a.site.history(LogRequest(article: "khong-co.txt", skip: 3)) }
+    }
+
     func author(_ site: InProcessSite) async throws -> String? {
         try await site.site.blame(BlameRequest(article: "tin.txt", version: .head)).info.author
     }

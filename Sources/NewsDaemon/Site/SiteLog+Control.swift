@@ -79,11 +79,14 @@ extension SiteLog {
         let entries: [LogEntry]
         if let text = request.article {
             let path = try article(text)
-            entries = try log.history(of: path, limit: request.limit).filter { entry in
+            let skip = max(0, request.skip ?? 0)
+            entries = try log.history(of: path, limit: request.limit, skip: skip).filter { entry in
                 (request.sinceMillis.map { entry.time.milliseconds >= $0 } ?? true)
                     && (request.untilMillis.map { entry.time.milliseconds <= $0 } ?? true)
             }
-            if entries.isEmpty && request.sinceMillis == nil && request.untilMillis == nil {
+            // Past the last page of a known article is an empty page, not an unknown article.
+            let unknown = try entries.isEmpty && (skip == 0 || log.history(of: path, limit: 1).isEmpty)
+            if unknown && request.sinceMillis == nil && request.untilMillis == nil {
                 throw ControlFailure(.notFound, "no article '\(path)' in the log")
             }
         } else {

@@ -8,9 +8,12 @@ public struct LogRequest: ControlRequest {
     public var sinceMillis: UInt64?
     public var untilMillis: UInt64?
     public var limit: Int?
+    /// Versions passed over first (newest first), for a page further back; nil for none.
+    public var skip: Int?
 
-    public init(article: String? = nil, sinceMillis: UInt64? = nil, untilMillis: UInt64? = nil, limit: Int? = nil) {
+    public init(article: String? = nil, sinceMillis: UInt64? = nil, untilMillis: UInt64? = nil, limit: Int? = nil, skip: Int? = nil) {
         self.article = article
+        self.skip = skip
         self.sinceMillis = sinceMillis
         self.untilMillis = untilMillis
         self.limit = limit
