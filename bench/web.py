@@ -94,7 +94,8 @@ def main():
             out = subprocess.run([f"{args.bin}/newsctl", "log", "nhieu-phien-ban.txt", "-n", "100000", "--json", "--data", data],
                                  capture_output=True, text=True)
             if out.returncode == 0 and len(json.loads(out.stdout)) >= args.versions * 0.9:
-                versions = len(json.loads(out.stdout))
+                history = json.loads(out.stdout)
+                versions = len(history)
                 break
             time.sleep(0.5)
 
@@ -115,27 +116,51 @@ def main():
 
         def timed(path):
             # A fresh keep-alive connection per page: the server closes one idle for 30 s.
+            # A path with {i} is a different page each time (past every cache).
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             times = []
-            for _ in range(args.requests):
+            for i in range(args.requests):
                 t = time.perf_counter()
-                conn.request("GET", path, headers={"Cookie": cookie})
+                conn.request("GET", path.format(i=i), headers={"Cookie": cookie})
                 reply = conn.getresponse()
                 body = reply.read()
                 times.append((time.perf_counter() - t) * 1000)
                 assert reply.status == 200, (path, reply.status, body[:200])
             return times
 
+        def timed_once(path):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            t = time.perf_counter()
+            conn.request("GET", path, headers={"Cookie": cookie})
+            reply = conn.getresponse()
+            body = reply.read()
+            assert reply.status == 200, (path, reply.status, body[:200])
+            return [(time.perf_counter() - t) * 1000]
+
         pages = [("articles page", "/articles"), ("search 'ha noi'", "/articles?q=ha+noi"),
                  ("search 'duong pho'", "/articles?q=duong+pho"),
                  (f"article with {versions} versions", "/article?path=nhieu-phien-ban.txt"),
                  (f"blame of that article (walks all {versions})", "/blame?path=nhieu-phien-ban.txt"),
                  ("blame as JSON", "/api/blame?path=nhieu-phien-ban.txt")]
+        # Blame of a different version each time, the newest 100 in turn: no answer kept helps.
+        older = [v["version"][:12] for v in history[:100]]
+        pages.append((f"blame of one of its newest 100 versions, each asked once per {len(older)}",
+                      "/blame?path=nhieu-phien-ban.txt&v={" + "i}"))
+        older_path = "/blame?path=nhieu-phien-ban.txt&v={i}"
         results = {"size": n, "versions": versions, "requests": args.requests, "binary": args.bin, "pages": {}}
-        timed("/articles")  # the title cache is filled by the first search
-        timed("/articles?q=a")
+        timed("/articles")  # warm: the first page builds the list if start-up has not yet
+        # The timeline is paged: the second page is linked from the first.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", "/article?path=nhieu-phien-ban.txt", headers={"Cookie": cookie})
+        assert b"vpage=2" in conn.getresponse().read(), "the article page links its older versions"
         for name, path in pages:
-            times = timed(path)
+            if path.endswith("{i}"):
+                times = []
+                for round_ in range((args.requests + len(older) - 1) // len(older)):
+                    for v in older[: args.requests - round_ * len(older)]:
+                        times += timed_once(older_path.format(i=v))
+            else:
+                times = timed(path)
             results["pages"][name] = {"p50_ms": round(statistics.median(times), 1), "p99_ms": round(percentile(times, 99), 1)}
         stop.set()
         writer.join()

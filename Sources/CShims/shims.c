@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <string.h>
 #include <signal.h>
 #include "CShims.h"
 
@@ -45,4 +46,8 @@ int newsd_write_all(int fd, const void *buf, unsigned long len) {
         len -= (unsigned long)n;
     }
     return 0;
+}
+
+const void *newsd_memmem(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len) {
+    return memmem(haystack, haystack_len, needle, needle_len);
 }

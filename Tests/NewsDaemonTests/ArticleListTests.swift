@@ -84,4 +84,29 @@ import TestSupport
             }
         }
     }
+
+    /// The search's shortcuts (byte pairs, memmem) find exactly what a plain substring test finds.
+    @Test func searchFindsWhatAPlainSubstringTestFinds() throws {
+        var random = SeededRandom(seed: 7)
+        let syllables = ["ha", "noi", "da", "nang", "hue", "mua", "bao", "duong", "pho", "gia", "vang", "h", "ng", "a"]
+        func text() -> String { (0..<Int(random.next() % 12)).map { _ in syllables[Int(random.next() % UInt64(syllables.count))] }.joined(separator: " ") }
+        var index = ArticleIndex()
+        var rows: [ArticleIndex.Row] = []
+        for n in 0..<400 {
+            let folded = text()
+            rows.append(ArticleIndex.Row(article: try ArticlePath("bai-\(n).txt"), version: VersionID(.sha256(of: Array("\(n)".utf8))),
+                                         time: HybridTimestamp(milliseconds: random.next() % 1_000, counter: 0), deleted: false, heads: 1,
+                                         title: folded, folded: Array(folded.utf8)))
+        }
+        index.rebuild(rows)
+        for _ in 0..<300 {
+            let words = (0..<Int(1 + random.next() % 3)).map { _ in
+                let syllable = syllables[Int(random.next() % UInt64(syllables.count))]
+                return random.next() % 3 == 0 ? String(syllable.dropFirst()) : syllable
+            }.filter { !$0.isEmpty }
+            let found = Set(index.select(words: words, filter: .live, todayStartMillis: 0, page: 0, pageSize: 500).rows.map(\.article))
+            let expected = Set(rows.filter { row in words.allSatisfy { row.title.contains($0) } }.map(\.article))
+            #expect(found == expected, "\(words)")
+        }
+    }
 }

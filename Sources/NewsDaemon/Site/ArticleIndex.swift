@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import SyncProtocol
 
@@ -16,6 +17,32 @@ struct ArticleIndex {
         let title: String
         /// Folded name and title ("ha noi" finds "Hà Nội"), as bytes for a fast search.
         let folded: [UInt8]
+        /// Which byte pairs `folded` holds (see `pairs`): a row lacking a word's pairs cannot
+        /// hold the word, so most rows are passed over without a search.
+        let pairs: SIMD4<UInt64>
+
+        init(article: ArticlePath, version: VersionID, time: HybridTimestamp, deleted: Bool, heads: Int, title: String, folded: [UInt8]) {
+            self.article = article
+            self.version = version
+            self.time = time
+            self.deleted = deleted
+            self.heads = heads
+            self.title = title
+            self.folded = folded
+            pairs = ArticleIndex.pairs(folded)
+        }
+    }
+
+    /// A 256-bit set of the byte pairs in `bytes` (each pair hashed to one bit). A word's set is
+    /// within the set of any text holding it.
+    static func pairs(_ bytes: [UInt8]) -> SIMD4<UInt64> {
+        var set = SIMD4<UInt64>()
+        guard bytes.count > 1 else { return set }
+        for i in 1..<bytes.count {
+            let bit = Int((UInt32(bytes[i - 1]) &* 31 &+ UInt32(bytes[i])) & 255)
+            set[bit >> 6] |= 1 << UInt64(bit & 63)
+        }
+        return set
     }
 
     /// Each article's row, to find its place when it moves.
@@ -64,16 +91,22 @@ struct ArticleIndex {
     func select(words: [String], filter: ArticlesRequest.Filter, todayStartMillis: UInt64,
                 page: Int, pageSize: Int) -> (rows: [Row], total: Int, page: Int) {
         let needles = words.map { Array($0.utf8) }
+        let wanted = needles.reduce(SIMD4<UInt64>()) { $0 | Self.pairs($1) }
         var matching: [Int] = []
-        for (at, row) in order.enumerated() {
+        for at in order.indices {
             switch filter {
-            case .live: if row.deleted { continue }
-            case .deleted: if !row.deleted { continue }
-            case .conflicts: if row.heads < 2 { continue }
-            case .changedToday: if row.deleted || row.time.milliseconds < todayStartMillis { continue }
+            case .live: if order[at].deleted { continue }
+            case .deleted: if !order[at].deleted { continue }
+            case .conflicts: if order[at].heads < 2 { continue }
+            case .changedToday: if order[at].deleted || order[at].time.milliseconds < todayStartMillis { continue }
             }
-            if !needles.allSatisfy({ Self.contains(row.folded, $0) }) { continue }
-            matching.append(at)
+            if order[at].pairs & wanted != wanted { continue }
+            var all = true
+            for needle in needles where !Self.contains(order[at].folded, needle) {
+                all = false
+                break
+            }
+            if all { matching.append(at) }
         }
         // A page past the end (any number a client sends, Int.max included) is the last one.
         let pageSize = max(pageSize, 1)
@@ -82,22 +115,12 @@ struct ArticleIndex {
         return (matching[start..<min(start + pageSize, matching.count)].map { order[$0] }, matching.count, shown)
     }
 
-    /// Whether `needle` is in `haystack`: memchr for its first byte, memcmp for the rest.
+    /// Whether `needle` is in `haystack` (glibc's memmem: a search a query runs on every row).
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first else { return true }
+        guard !needle.isEmpty else { return true }
         guard haystack.count >= needle.count else { return false }
-        return haystack.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { n in
-                let base = h.baseAddress!, last = h.count - n.count
-                var at = 0
-                while at <= last {
-                    guard let found = memchr(base + at, Int32(first), last - at + 1) else { return false }
-                    at = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                    if memcmp(base + at, n.baseAddress!, n.count) == 0 { return true }
-                    at += 1
-                }
-                return false
-            }
+        return haystack.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in newsd_memmem(h.baseAddress, UInt(h.count), n.baseAddress, UInt(n.count)) != nil }
         }
     }
 }
