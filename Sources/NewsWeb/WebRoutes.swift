@@ -276,7 +276,8 @@ struct WebRoutes {
         let article = try path(request)
         let account = view.session!.account
         // One page of the timeline, and the version before it (for the last row's change).
-        let timelinePage = min(max(0, (Self.param(request, "vpage").flatMap { Int($0) } ?? 1) - 1), 1_000_000)
+        // Any number a client sends (Int.min included) is a page from the first to the millionth.
+        let timelinePage = min(max(Self.param(request, "vpage").flatMap { Int($0) } ?? 1, 1), 1_000_000) - 1
         let fetched = try await control.send(LogRequest(article: article, limit: Self.timelineVersions + 1, skip: timelinePage * Self.timelineVersions),
                                              as: account)
         let versions = Array(fetched.prefix(Self.timelineVersions))
@@ -328,7 +329,8 @@ struct WebRoutes {
         var data: [String: Any] = ["pageTitle": article, "article": article, "versions": rows, "text": Self.text(text.content),
                                    "pathQuery": Self.queryEscaped(article), "showsText": text.info.op == "put",
                                    "timelinePage": timelinePage + 1]
-        if timelinePage > 0 { data["newerPage"] = timelinePage }
+        // Past the end, the way back is to the first page.
+        if timelinePage > 0 { data["newerPage"] = fetched.isEmpty ? 1 : timelinePage }
         if fetched.count > Self.timelineVersions { data["olderPage"] = timelinePage + 2 }
         if shown != .head { data["shownVersion"] = String(text.info.version.prefix(12)) }
         let notice = Self.param(request, "done").flatMap { ["restored", "resolved"].contains($0) ? view.strings[$0] : nil }

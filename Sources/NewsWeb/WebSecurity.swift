@@ -33,12 +33,29 @@ public struct WebSecurity: Sendable {
     }
 
     /// The proxy's secret: the file's text without surrounding white space, of at least
-    /// `minimumSecretLength` characters.
+    /// `minimumSecretLength` characters. The file itself (not a symlink), owned by root or by
+    /// newsd's user, nobody else may write it and only its group may read it: whoever can read
+    /// or replace it can act as any web account.
     public static func proxySecret(file: String) throws -> String {
-        let text: String
-        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw Unreadable(file: file, what: "a readable secret", error: error)
+        let fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw Unreadable(file: file, what: "a readable file (not a symlink)", error: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw Unreadable(file: file, what: "a regular file", error: nil) }
+        guard st.st_uid == 0 || st.st_uid == geteuid() else {
+            throw Unreadable(file: file, what: "owned by root or by newsd's own user (uid \(geteuid())): the owner can change the secret", error: nil)
         }
+        guard st.st_mode & 0o037 == 0 else {
+            throw Unreadable(file: file, what: "kept from other accounts (mode \(String(st.st_mode & 0o777, radix: 8)); chmod 0640 or 0600: only its group may read it)", error: nil)
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count <= 4096 {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { break }
+            bytes += buffer[0..<n]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard secret.count >= minimumSecretLength, !secret.contains(where: \.isNewline) else {
             throw Unreadable(file: file, what: "a secret of one line and \(minimumSecretLength) characters or more (`openssl rand -hex 32`)", error: nil)

@@ -38,6 +38,9 @@ public final class ArticleLog {
         return movedHeads ?? .all
     }
 
+    /// For a reader whose refresh failed: the next `takeMovedHeads()` returns `.all`.
+    public func forgetMovedHeads() { movedHeads = .all }
+
     func headsMoved(_ article: String) {
         guard case .some(.some(var set)) = movedHeads else { return }
         movedHeads = nil  // one copy of the set, not two, while it is changed

@@ -62,6 +62,13 @@ import TestSupport
             try waitUntil("the edit logged") { try daemon.ctl(["log", "ha-noi.txt", "--json"]).stdout.components(separatedBy: "\"version\"").count == 3 }
             let page = try httpExchange(port: port, path: "/article?path=ha-noi.txt", headers: ["Cookie": editor])
             #expect(page.status == 200 && page.body.contains("chiều nay vắng vẻ"))
+            // Any timeline page a client names is a page (Int.min once trapped); past the end, an
+            // empty one that leads back to the first.
+            for vpage in ["-9223372036854775808", "9223372036854775807", "0", "abc", "7"] {
+                let other = try httpExchange(port: port, path: "/article?path=ha-noi.txt&vpage=\(vpage)", headers: ["Cookie": editor])
+                #expect(other.status == 200, "vpage=\(vpage)")
+            }
+            #expect(try httpExchange(port: port, path: "/article?path=ha-noi.txt&vpage=7", headers: ["Cookie": editor]).body.contains("vpage=1"))
             let diffLink = try #require(page.body.range(of: "/diff?path=ha-noi.txt&amp;from=")).lowerBound
             let href = String(page.body[diffLink...].prefix { $0 != "\"" }).replacingOccurrences(of: "&amp;", with: "&")
             let diff = try httpExchange(port: port, path: href, headers: ["Cookie": editor])

@@ -109,4 +109,33 @@ import TestSupport
             #expect(found == expected, "\(words)")
         }
     }
+
+    /// Many moves at once (a catch-up) go in one pass; few, one at a time: either way the order
+    /// is the one a fresh build gives.
+    @Test(arguments: [5, 300]) func movesInBulkKeepTheShownOrder(moves: Int) throws {
+        var random = SeededRandom(seed: UInt64(moves))
+        func row(_ n: Int) throws -> ArticleIndex.Row {
+            ArticleIndex.Row(article: try ArticlePath("bai-\(n).txt"), version: VersionID(.sha256(of: Array("\(n)-\(random.next())".utf8))),
+                             time: HybridTimestamp(milliseconds: random.next() % 500, counter: 0), deleted: random.next() % 5 == 0,
+                             heads: 1, title: "", folded: [])
+        }
+        var current = try Dictionary(uniqueKeysWithValues: (0..<800).map { n in (try ArticlePath("bai-\(n).txt"), try row(n)) })
+        var index = ArticleIndex()
+        index.rebuild(Array(current.values))
+        for _ in 0..<5 {
+            var changes: [ArticlePath: ArticleIndex.Row?] = [:]
+            for _ in 0..<moves {
+                let n = Int(random.next() % 1_000)
+                let article = try ArticlePath("bai-\(n).txt")
+                let next: ArticleIndex.Row? = random.next() % 7 == 0 ? nil : try row(n)
+                changes[article] = .some(next)
+                current[article] = next
+            }
+            index.update(changes)
+            var fresh = ArticleIndex()
+            fresh.rebuild(Array(current.values))
+            #expect(index.order.map(\.version) == fresh.order.map(\.version))
+            #expect(index.count == current.count)
+        }
+    }
 }

@@ -70,6 +70,31 @@ struct ArticleIndex {
         order.insert(row, at: position(of: row))
     }
 
+    /// Moves many articles at once (nil takes one out): one at a time while they are few, else in
+    /// one pass (each single move shifts the array; thousands after a catch-up would not).
+    mutating func update(_ changes: [ArticlePath: Row?]) {
+        guard changes.count > 64 else {
+            for (article, row) in changes { set(article, row) }
+            return
+        }
+        var kept = order.filter { changes[$0.article] == nil }
+        for (article, row) in changes { rows[article] = row }
+        let added = changes.values.compactMap { $0 }.sorted(by: Self.before)
+        // Both in shown order: merged in one pass.
+        var merged: [Row] = []
+        merged.reserveCapacity(kept.count + added.count)
+        var k = 0, a = 0
+        while k < kept.count || a < added.count {
+            if a == added.count || (k < kept.count && Self.before(kept[k], added[a])) {
+                merged.append(kept[k]); k += 1
+            } else {
+                merged.append(added[a]); a += 1
+            }
+        }
+        kept.removeAll()
+        order = merged
+    }
+
     /// Builds it whole from rows in any order.
     mutating func rebuild(_ all: [Row]) {
         rows = Dictionary(all.map { ($0.article, $0) }, uniquingKeysWith: { $1 })

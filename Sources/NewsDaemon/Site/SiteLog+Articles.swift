@@ -32,26 +32,39 @@ extension SiteLog {
     /// Brings the index up to the log: whole the first time (or after very many moves), else
     /// only the articles whose heads moved.
     func refreshArticleIndex() throws {
-        switch log.takeMovedHeads() {
-        case .all:
-            var rows: [ArticleIndex.Row] = []
-            rows.reserveCapacity(log.stats.liveArticles + log.stats.deletedArticles)
-            for (article, heads) in try log.allHeadEntries() {
-                if let row = try indexRow(article, heads: heads) { rows.append(row) }
+        let moved = log.takeMovedHeads()
+        do {
+            switch moved {
+            case .all:
+                let started = ContinuousClock.now
+                var rows: [ArticleIndex.Row] = []
+                rows.reserveCapacity(log.stats.liveArticles + log.stats.deletedArticles)
+                for (article, heads) in try log.allHeadEntries() {
+                    if let row = try indexRow(article, heads: heads) { rows.append(row) }
+                }
+                articleIndex.rebuild(rows)
+                let took = ContinuousClock.now - started
+                if took > .milliseconds(200) { logger.notice("web view: the article list of \(rows.count) articles was built in \(took)") }
+            case .some(let names):
+                var changes: [ArticlePath: ArticleIndex.Row?] = [:]
+                for name in names {
+                    guard let article = try? ArticlePath(name) else { continue }
+                    changes[article] = .some(try indexRow(article, heads: try log.heads(of: article)))
+                }
+                articleIndex.update(changes)
             }
-            articleIndex.rebuild(rows)
-        case .some(let moved):
-            for name in moved {
-                guard let article = try? ArticlePath(name) else { continue }
-                articleIndex.set(article, try indexRow(article, heads: try log.heads(of: article)))
-            }
+        } catch {
+            // What was taken is not in the list yet: the next ask builds it whole.
+            log.forgetMovedHeads()
+            throw error
         }
     }
 
     /// An article's row: its winner, how many heads compete, its title and the folded text searched.
     private func indexRow(_ article: ArticlePath, heads: [LogEntry]) throws -> ArticleIndex.Row? {
         guard let winner = ConflictRule.winner(of: heads) else { return nil }
-        let title = try title(of: winner)
+        // A version whose text cannot be read is listed without a title, not left out.
+        let title = (try? title(of: winner)) ?? ""
         let folded = SearchFolding.fold(article.rawValue) + "\n" + SearchFolding.fold(title)
         return ArticleIndex.Row(article: article, version: winner.version, time: winner.time, deleted: winner.operation == .delete,
                                 heads: heads.count, title: title, folded: Array(folded.utf8))

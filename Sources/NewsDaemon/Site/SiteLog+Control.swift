@@ -80,9 +80,15 @@ extension SiteLog {
         if let text = request.article {
             let path = try article(text)
             let skip = max(0, request.skip ?? 0)
-            entries = try log.history(of: path, limit: request.limit, skip: skip).filter { entry in
-                (request.sinceMillis.map { entry.time.milliseconds >= $0 } ?? true)
-                    && (request.untilMillis.map { entry.time.milliseconds <= $0 } ?? true)
+            if request.sinceMillis == nil && request.untilMillis == nil {
+                entries = try log.history(of: path, limit: request.limit, skip: skip)
+            } else {
+                // The window first, then the page of it.
+                let window = try log.history(of: path).filter { entry in
+                    (request.sinceMillis.map { entry.time.milliseconds >= $0 } ?? true)
+                        && (request.untilMillis.map { entry.time.milliseconds <= $0 } ?? true)
+                }
+                entries = Array(window.dropFirst(skip).prefix(request.limit.map { max(0, $0) } ?? .max))
             }
             // Past the last page of a known article is an empty page, not an unknown article.
             let unknown = try entries.isEmpty && (skip == 0 || log.history(of: path, limit: 1).isEmpty)
