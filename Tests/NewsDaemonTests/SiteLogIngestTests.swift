@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 @testable import NewsDaemon
@@ -21,6 +22,28 @@ import SyncProtocol
 
     func history(_ article: String) async throws -> [VersionInfo] {
         try await site.history(LogRequest(article: article))
+    }
+
+    /// A whole-folder scan says how far it is while it runs (the STATUS= line and the terminal
+    /// read it): how many files it will read once the walk is done, each one as it is read, and
+    /// nothing once it ends; a scan with nothing new to read counts nothing.
+    @Test func aScanReportsHowFarItIs() async throws {
+        for n in 0..<250 { _ = folder.write("w/muc-\(n % 5)/bai-\(n).txt", "Bài \(n)\n") }
+        let seen = Mutex<[ScanProgress.Snapshot?]>([])
+        site.scanProgress.watch { snapshot in seen.withLock { $0.append(snapshot) } }
+        try await site.scanAll(startUp: true)
+        let steps = seen.withLock { $0 }
+        #expect(steps.first == .some(ScanProgress.Snapshot()) && steps.last == .some(nil))
+        let reads = steps.compactMap { $0 }.filter { $0.toRead > 0 }
+        #expect(reads.first == ScanProgress.Snapshot(read: 0, toRead: 250))
+        #expect(reads.map(\.read) == Array(0...250))
+        #expect(site.scanProgress.current == nil)
+        #expect(ScanProgress.describe(ScanProgress.Snapshot(read: 45_120, toRead: 100_000)) == "scanning 45,120 of about 100,000 files")
+        #expect(ScanProgress.describe(ScanProgress.Snapshot()) == "scanning the folder")
+
+        seen.withLock { $0.removeAll() }
+        try await site.scanAll()
+        #expect(seen.withLock { $0 }.compactMap { $0 }.allSatisfy { $0.read == 0 })
     }
 
     @Test func createModifyDeleteBecomeThreeVersions() async throws {

@@ -11,9 +11,12 @@ public final class IngestService: Service {
     let logger: Logger
     let retryInterval: Duration
     let onReady: @Sendable () async -> Void
+    /// Told, once a second while the start-up scan runs, how far it is (see `ScanProgress`).
+    let onScanProgress: @Sendable (String) -> Void
 
     public init(site: SiteLog, watcher: FolderWatcher, logger: Logger, retryInterval: Duration = .seconds(2),
-                onReady: @escaping @Sendable () async -> Void = {}) {
+                onScanProgress: @escaping @Sendable (String) -> Void = { _ in }, onReady: @escaping @Sendable () async -> Void = {}) {
+        self.onScanProgress = onScanProgress
         self.site = site
         self.watcher = watcher
         self.logger = logger
@@ -26,7 +29,16 @@ public final class IngestService: Service {
         watcher.watchAll()
         watcher.start()
         let rejoined = site.rejoin == nil ? true : await self.rejoin(site.rejoin!)
+        // The scan holds the site: how far it is comes from its progress board, once a second.
+        let progress = site.scanProgress, report = onScanProgress
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if let snapshot = progress.current, !Task.isCancelled { report(ScanProgress.describe(snapshot)) }
+            }
+        }
         var reconciled = await rescan(reason: "start-up", startUp: true)
+        ticker.cancel()
         do { try await site.checkoutOutOfStep() } catch {
             reconciled = false
             logger.error("cannot bring the folder in step with the log: \(error)")

@@ -3,6 +3,7 @@ import Logging
 import NewsWeb
 import ServiceLifecycle
 import Store
+import Synchronization
 import SyncProtocol
 
 /// Assembles one site from its config: data folder, lock, key, log, watcher, replication, control
@@ -94,7 +95,24 @@ public struct NewsdApp: Sendable {
                 }
             }
         }
-        let ingest = IngestService(site: site, watcher: watcher, logger: logger) { await gate.done(.scan) }
+        // A long start-up scan shows how far it is: in systemd's STATUS= line, every 10 s in the
+        // log, and on a terminal as a line redrawn in place.
+        let onTerminal = isatty(STDERR_FILENO) == 1
+        let lastLogged = Mutex<ContinuousClock.Instant?>(nil)
+        let ingest = IngestService(site: site, watcher: watcher, logger: logger, onScanProgress: { text in
+            notifier.status(text)
+            if onTerminal { FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8)) }
+            let now = ContinuousClock.now
+            let due = lastLogged.withLock { last in
+                guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if due && !onTerminal { logger.notice("\(text)") }
+        }) {
+            if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            await gate.done(.scan)
+        }
         let timing = SessionTiming.fromEnvironment()
         if let timing {
             logger.warning("test seam: peers pinged every \(timing.pingInterval), dropped after \(timing.silenceLimit) of silence (NEWSD_TEST_SESSION_TIMING)")

@@ -20,7 +20,11 @@ extension SiteLog {
     @discardableResult
     public func scanAll(startUp: Bool = false) throws -> IngestSummary {
         scanning = true
-        defer { scanning = false }
+        scanProgress.begin()
+        defer {
+            scanning = false
+            scanProgress.end()
+        }
         guard (try? FileSystem.stat(settings.watchDir))?.kind == .directory else {
             setFolderState(.missing)
             return IngestSummary()
@@ -74,6 +78,7 @@ extension SiteLog {
         for state in stale { try log.removeFileState(path: state.path) }
 
         if restoredFromBackup { toRead = try setAsideStaleCopies(toRead) }
+        scanProgress.toRead(toRead.count)
         try ingest(reading: toRead, deleting: gone, into: &summary)
         if checkoutDue {
             checkoutDue = false
@@ -214,6 +219,7 @@ extension SiteLog {
             batchBytes = 0
         }
         for file in toRead {
+            if scanning { scanProgress.readOne() }
             let snapshot: FileSystem.Snapshot
             do { snapshot = try FileSystem.readConsistently(scanner.absolute(file.path)) } catch {
                 skipped[file.path] = SkippedFile(path: file.path, reason: "unreadable: \(error)")

@@ -36,6 +36,8 @@ public actor SiteLog {
     var growthListeners: [UUID: AsyncStream<Int64>.Continuation] = [:]
     var rescanRequested = false
     var scanning = false
+    /// How far a scan of the whole folder is, for the STATUS= line and the terminal meanwhile.
+    public nonisolated let scanProgress = ScanProgress()
     /// Articles whose folder copy is not their winner because a write failed (or the folder was
     /// away), with why; retried on a timer and after folder events, listed in `status`.
     var owedWrites: [ArticlePath: OwedWrite] = [:]
