@@ -21,7 +21,8 @@ struct StatusCommand: AsyncParsableCommand {
         let style = options.style
         var out = ""
         out += "site        \(s.siteId) (\(s.siteName))\n"
-        let state = s.ready ? "ready" : s.rejoining.map { "rejoining: \($0); local changes are recorded after" } ?? "starting: reconciling the folder"
+        let state = s.ready ? "ready" + (s.scanning.map { " (\($0))" } ?? "") : s.rejoining.map { "rejoining: \($0); local changes are recorded after" }
+            ?? s.scanning.map { "starting: \($0) (the rest as it stood when the scan began)" } ?? "starting: reconciling the folder"
         out += "state       \(state)\n"
         if let signing = s.signingAs { out += "signs as    \(signing)\n" }
         out += "watching    \(s.watchDir)  [\(s.folderState == "ok" ? style.color(.green, "ok") : style.color(.red, s.folderState))]\n"

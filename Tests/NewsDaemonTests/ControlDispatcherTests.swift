@@ -38,4 +38,33 @@ import SyncProtocol
         let status = try ControlJSON.decoder().decode(ResponseEnvelope<StatusRequest.Response>.self, from: Data(response)).result
         #expect(status?.siteName == "t")
     }
+
+    /// While a scan of the whole folder holds the site, `status` still answers at once: as the
+    /// site stood when the scan began, with how far the scan is. The scan is held at its 100th
+    /// file until the answer is in, so the test does not race it.
+    @Test func statusAnswersWhileAScanHoldsTheSite() async throws {
+        let folder = TemporaryFolder("dispatch-scan")
+        for n in 0..<300 { _ = folder.write("w/bai-\(n).txt", "Bài \(n)\n") }
+        let site = SiteLog(log: try ArticleLog(path: folder.sub("log.sqlite")), key: SiteKey(),
+                           settings: SiteSettings(siteName: "quet", watchDir: folder.sub("w"), dataDir: folder.path), logger: Logger(label: "test"))
+        let dispatcher = ControlDispatcher(site: site)
+        let atHundred = DispatchSemaphore(value: 0), answered = DispatchSemaphore(value: 0)
+        site.scanProgress.watch { snapshot in
+            guard snapshot?.read == 100 else { return }
+            atHundred.signal()
+            // Holds the scan (and so the site) until the status below is answered, 20 s at most.
+            _ = answered.wait(timeout: .now() + 20)
+        }
+        let scan = Task { try await site.scanAll(startUp: true) }
+        try await offThePool { atHundred.wait() }
+        let body = Array(try ControlJSON.encoder().encode(RequestEnvelope(StatusRequest())))
+        let response = await dispatcher.respond(to: body)
+        answered.signal()
+        let status = try #require(try ControlJSON.decoder().decode(ResponseEnvelope<StatusRequest.Response>.self, from: Data(response)).result)
+        #expect(status.scanning == "scanning 100 of about 300 files" && !status.ready && status.siteName == "quet", "\(status)")
+        _ = try await scan.value
+        let after = try #require(try ControlJSON.decoder().decode(ResponseEnvelope<StatusRequest.Response>.self,
+                                                                  from: Data(await dispatcher.respond(to: body))).result)
+        #expect(after.scanning == nil && after.articles == 300)
+    }
 }

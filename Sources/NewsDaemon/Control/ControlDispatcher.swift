@@ -124,10 +124,22 @@ public struct ControlDispatcher: Sendable {
     }
 
     private func status() async throws -> StatusRequest.Response {
-        var status = await site.status()
+        var status: StatusRequest.Response
+        // A scan of the whole folder holds the site for as long as it reads: answered without it,
+        // as the site stood when the scan began and how far the scan is.
+        let progress = site.scanProgress
+        if let scanning = progress.current, let held = progress.statusAtStart {
+            status = held
+            status.scanning = ScanProgress.describe(scanning)
+            status.uptimeSeconds = Double((ContinuousClock.now - site.startedAt).components.seconds)
+        } else {
+            status = await site.status()
+        }
         if let registry {
-            status.peers = try await peers().map {
-                PeerSummary(id: $0.id, address: $0.address, connected: $0.connected, state: $0.syncState)
+            if status.scanning == nil {
+                status.peers = try await peers().map {
+                    PeerSummary(id: $0.id, address: $0.address, connected: $0.connected, state: $0.syncState)
+                }
             }
             status.refusedConnections = registry.refusedConnections
             status.listening = registry.listening

@@ -1,4 +1,5 @@
 import Synchronization
+import SyncProtocol
 
 /// How far a scan of the whole folder has got, readable from outside the site while it runs: the
 /// scan holds the site, so the systemd STATUS= line and the terminal read it here.
@@ -11,6 +12,9 @@ public final class ScanProgress: Sendable {
     }
 
     private let state = Mutex<Snapshot?>(nil)
+    /// What `status` said as the scan began: answered, with the progress, while the scan holds the site.
+    private let held = Mutex<StatusRequest.Response?>(nil)
+    public var statusAtStart: StatusRequest.Response? { held.withLock { $0 } }
     private let observer = Mutex<(@Sendable (Snapshot?) -> Void)?>(nil)
 
     public init() {}
@@ -21,7 +25,10 @@ public final class ScanProgress: Sendable {
     /// Called with every change (a test's window on a scan).
     public func watch(_ body: @escaping @Sendable (Snapshot?) -> Void) { observer.withLock { $0 = body } }
 
-    func begin() { set(Snapshot()) }
+    func begin(status: StatusRequest.Response) {
+        held.withLock { $0 = status }
+        set(Snapshot())
+    }
     func toRead(_ count: Int) { update { $0.toRead = count } }
     func readOne() { update { $0.read += 1 } }
     func end() { set(nil) }

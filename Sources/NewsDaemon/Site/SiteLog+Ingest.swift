@@ -19,8 +19,8 @@ extension SiteLog {
     /// this process has written anything, so they are what a crash left in the middle of a write.
     @discardableResult
     public func scanAll(startUp: Bool = false) throws -> IngestSummary {
+        scanProgress.begin(status: status())
         scanning = true
-        scanProgress.begin()
         defer {
             scanning = false
             scanProgress.end()

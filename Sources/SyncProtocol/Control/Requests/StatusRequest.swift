@@ -42,6 +42,10 @@ public struct StatusRequest: ControlRequest {
         public var walBytes: Int64?
         /// Revoked sites (not problems: an operator's decision). Absent from older daemons.
         public var revoked: [RevokedSite]?
+        /// Set while a scan of the whole folder holds the site ("scanning 45,120 of about 100,000
+        /// files"): the rest is as the site stood when the scan began, peers left out. Absent from
+        /// older daemons.
+        public var scanning: String?
         /// Set while start-up waits for peers to hand back this site's own entries before recording
         /// local changes: how far the catch-up is. Absent when not rejoining, and from older daemons.
         public var rejoining: String?
