@@ -46,7 +46,7 @@ struct StatusCommand: AsyncParsableCommand {
         for fork in s.forks ?? [] { out += "forked      \(fork.text)\n" }
         for site in s.revoked ?? [] { out += "revoked     \(site.id): \(site.keptText); \(site.refused) later ones held aside\n" }
         if s.peers.isEmpty {
-            out += "peers       none configured\n"
+            out += s.scanning == nil ? "peers       none configured\n" : "peers       (shown once the scan is done)\n"
         } else {
             out += "peers       \(s.peers.filter(\.connected).count) of \(s.peers.count) connected\n"
             for peer in s.peers {

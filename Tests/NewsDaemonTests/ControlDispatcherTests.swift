@@ -56,7 +56,11 @@ import SyncProtocol
             _ = answered.wait(timeout: .now() + 20)
         }
         let scan = Task { try await site.scanAll(startUp: true) }
-        try await offThePool { atHundred.wait() }
+        guard try await offThePool({ atHundred.wait(timeout: .now() + 60) }) == .success else {
+            answered.signal()
+            Issue.record("the scan never reached its 100th file")
+            return
+        }
         let body = Array(try ControlJSON.encoder().encode(RequestEnvelope(StatusRequest())))
         let response = await dispatcher.respond(to: body)
         answered.signal()

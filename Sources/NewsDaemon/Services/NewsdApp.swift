@@ -101,7 +101,7 @@ public struct NewsdApp: Sendable {
         let lastLogged = Mutex<ContinuousClock.Instant?>(nil)
         let ingest = IngestService(site: site, watcher: watcher, logger: logger, onScanProgress: { text in
             notifier.status(text)
-            if onTerminal { FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8)) }
+            if onTerminal { StandardError.progress(text) }
             let now = ContinuousClock.now
             let due = lastLogged.withLock { last in
                 guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
@@ -110,7 +110,7 @@ public struct NewsdApp: Sendable {
             }
             if due && !onTerminal { logger.notice("\(text)") }
         }) {
-            if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if onTerminal { StandardError.progress(nil) }
             await gate.done(.scan)
         }
         let timing = SessionTiming.fromEnvironment()

@@ -13,8 +13,11 @@ public final class ScanProgress: Sendable {
 
     private let state = Mutex<Snapshot?>(nil)
     /// What `status` said as the scan began: answered, with the progress, while the scan holds the site.
-    private let held = Mutex<StatusRequest.Response?>(nil)
-    public var statusAtStart: StatusRequest.Response? { held.withLock { $0 } }
+    private let held = Mutex<(status: StatusRequest.Response, at: ContinuousClock.Instant)?>(nil)
+    public var statusAtStart: StatusRequest.Response? { held.withLock { $0?.status } }
+    /// Whether the status held is missing or over a minute old: a rescan after the start (every
+    /// few seconds while the folder is missing) takes a new one only then.
+    var needsStatus: Bool { held.withLock { $0.map { ContinuousClock.now - $0.at > .seconds(60) } ?? true } }
     private let observer = Mutex<(@Sendable (Snapshot?) -> Void)?>(nil)
 
     public init() {}
@@ -25,8 +28,8 @@ public final class ScanProgress: Sendable {
     /// Called with every change (a test's window on a scan).
     public func watch(_ body: @escaping @Sendable (Snapshot?) -> Void) { observer.withLock { $0 = body } }
 
-    func begin(status: StatusRequest.Response) {
-        held.withLock { $0 = status }
+    func begin(status: StatusRequest.Response?) {
+        if let status { held.withLock { $0 = (status, .now) } }
         set(Snapshot())
     }
     func toRead(_ count: Int) { update { $0.toRead = count } }

@@ -19,7 +19,7 @@ extension SiteLog {
     /// this process has written anything, so they are what a crash left in the middle of a write.
     @discardableResult
     public func scanAll(startUp: Bool = false) throws -> IngestSummary {
-        scanProgress.begin(status: status())
+        scanProgress.begin(status: startUp || scanProgress.needsStatus ? status() : nil)
         scanning = true
         defer {
             scanning = false
