@@ -124,18 +124,9 @@ public struct ControlDispatcher: Sendable {
     }
 
     private func status() async throws -> StatusRequest.Response {
-        var status: StatusRequest.Response
-        // A scan of the whole folder holds the site for as long as it reads: answered without it,
-        // as the site stood when the scan began and how far the scan is.
-        let progress = site.scanProgress
-        if let scanning = progress.current, let held = progress.statusAtStart {
-            status = held
-            status.scanning = ScanProgress.describe(scanning)
-            status.uptimeSeconds = Double((ContinuousClock.now - site.startedAt).components.seconds)
-        } else {
-            status = await site.status()
-        }
+        var status = await site.statusNow()
         if let registry {
+            // Peers need the site's vector: left out while a scan holds it.
             if status.scanning == nil {
                 status.peers = try await peers().map {
                     PeerSummary(id: $0.id, address: $0.address, connected: $0.connected, state: $0.syncState)

@@ -60,10 +60,8 @@ struct ArticleIndex {
     /// Puts an article in (or moves it, or takes it out with nil).
     mutating func set(_ article: ArticlePath, _ row: Row?) {
         if let old = rows.removeValue(forKey: article) {
-            // Names are unique, so the old row's place is exact.
-            let at = position(of: old)
-            if at < order.count && order[at].article == article { order.remove(at: at) }
-            else if let linear = order.firstIndex(where: { $0.article == article }) { order.remove(at: linear) }
+            // `rows` and `order` hold the same rows and names are unique: the old row's place is exact.
+            order.remove(at: position(of: old))
         }
         guard let row else { return }
         rows[article] = row

@@ -3,6 +3,16 @@ import Store
 import SyncProtocol
 
 extension SiteLog {
+    /// The status without waiting for a scan of the whole folder, which holds the site for as
+    /// long as it reads: then as the site stood when the scan began, with how far it is
+    /// (`scanning` set); otherwise `status()`.
+    public nonisolated func statusNow() async -> StatusRequest.Response {
+        guard let scanning = scanProgress.current, var held = scanProgress.statusAtStart else { return await status() }
+        held.scanning = ScanProgress.describe(scanning)
+        held.uptimeSeconds = Double((ContinuousClock.now - startedAt).components.seconds)
+        return held
+    }
+
     public func status() -> StatusRequest.Response {
         let s = log.stats
         var problemList = problems.values.sorted()

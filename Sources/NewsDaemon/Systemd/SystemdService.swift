@@ -1,6 +1,5 @@
 import Logging
 import ServiceLifecycle
-import SyncProtocol
 
 /// Keeps systemd informed while newsd runs: `WATCHDOG=1` at half the watchdog interval, but only
 /// when the site's actor answers (a hung ingest stops the pings, and systemd restarts newsd);
@@ -44,12 +43,9 @@ public struct SystemdService: Service, CustomStringConvertible {
 
     /// What `systemctl status` shows: articles, peers, and the first problem if any.
     public static func statusLine(site: SiteLog, registry: PeerRegistry) async -> String {
-        // A scan of the whole folder holds the site: the line (and the watchdog ping after it)
-        // does not wait for it.
-        let scanning = site.scanProgress.current.map(ScanProgress.describe)
-        let status: StatusRequest.Response
-        if scanning != nil, let held = site.scanProgress.statusAtStart { status = held } else { status = await site.status() }
-        var line = (scanning.map { $0 + "; " } ?? "") + "\(status.articles) articles, \(status.logEntries) log entries, \(registry.connectedCount)/\(registry.configuredCount) peers connected"
+        // Not waiting for a scan of the whole folder: the watchdog ping follows this line.
+        let status = await site.statusNow()
+        var line = (status.scanning.map { $0 + "; " } ?? "") + "\(status.articles) articles, \(status.logEntries) log entries, \(registry.connectedCount)/\(registry.configuredCount) peers connected"
         if status.conflicts > 0 { line += ", \(status.conflicts) conflicts" }
         if let rejoining = status.rejoining { line = "rejoining (local changes wait): \(rejoining); " + line }
         if let problem = status.problems.first { line += "; problem: \(problem)" }
