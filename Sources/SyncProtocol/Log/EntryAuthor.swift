@@ -1,5 +1,3 @@
-import Foundation
-
 /// Who made an entry's change at its origin (protocol v5): the account that saved the file, or
 /// the one that asked for a restore or resolve. Signed by the origin's key over the entry's
 /// version and the name, so a site that relays it can drop it but cannot alter or forge it.
@@ -23,9 +21,7 @@ public struct EntryAuthor: Hashable, Sendable {
         self.signature = signature
     }
 
-    /// Signs `name` for `version`; a name past the limit is cut (at a character), control
-    /// characters become spaces and format characters (bidi overrides, zero-width) go. Nil when
-    /// nothing of the name is left.
+    /// Signs `name` for `version` as `clean` leaves it; nil when nothing of the name is left.
     public init?(signer: SiteKey, version: VersionID, name: String) throws {
         let clean = Self.clean(name)
         guard !clean.isEmpty else { return nil }
