@@ -30,12 +30,16 @@ public struct LocalChange: Sendable {
     public var resolves: [VersionID]?
     /// Who made the change (see `EntryAuthor`); nil when no one can be named (a file gone).
     public var author: String?
+    /// A put's bytes as the blob table keeps them, compressed ahead off the store thread (a large
+    /// scan); nil to compress when stored.
+    public var stored: StoredBlob?
 
-    public init(article: ArticlePath, kind: Kind, resolves: [VersionID]? = nil, author: String? = nil) {
+    public init(article: ArticlePath, kind: Kind, resolves: [VersionID]? = nil, author: String? = nil, stored: StoredBlob? = nil) {
         self.article = article
         self.kind = kind
         self.resolves = resolves
         self.author = author
+        self.stored = stored
     }
 }
 
@@ -137,7 +141,7 @@ extension ArticleLog {
                         case .unchanged(let held), .stale(let held):
                             file.base = held
                         case .new(let replaces):
-                            try storeBlob(bytes, hash: hash)
+                            try storeBlob(bytes, hash: hash, stored: change.stored)
                             file.base = try append(change.article, .put, hash, size: bytes.count, replaces: replaces, heads: heads).version
                         }
                         try setFileState(file)
@@ -220,8 +224,9 @@ extension ArticleLog {
         for head in heads where replaced.contains(head.version) {
             try remove.run(.text(entry.article.rawValue), .blob(head.version.bytes))
         }
-        try db.statement("INSERT INTO heads (article, version) VALUES (?, ?)")
-            .run(.text(entry.article.rawValue), .blob(entry.version.bytes))
+        try db.statement("INSERT INTO heads (article, version, op, content_hash) VALUES (?, ?, ?, ?)")
+            .run(.text(entry.article.rawValue), .blob(entry.version.bytes), .int(Int(entry.operation.rawValue)),
+                 .optionalBlob(entry.contentHash?.bytes))
 
         let after = heads.filter { !replaced.contains($0.version) } + [entry]
         adjustCounts(from: presence(of: heads), to: presence(of: after))

@@ -72,7 +72,7 @@ extension ArticleLog {
     /// Live articles and their winning content, for the start-up scan's deleted-file check.
     public func liveArticles() throws -> Set<ArticlePath> {
         var live = Set<ArticlePath>()
-        try db.statement("SELECT DISTINCT h.article FROM heads h JOIN entries e ON e.version = h.version WHERE e.op = 1")
+        try db.statement("SELECT DISTINCT article FROM heads WHERE op = 1")
             .query([]) { row in
                 if let article = try? ArticlePath(row.text(0)) { live.insert(article) }
             }

@@ -99,7 +99,7 @@ extension ArticleLog {
     /// A blob in its stored (possibly compressed) form, to send as it is.
     public func storedBlob(_ hash: ContentHash) throws -> StoredBlob? {
         var found: StoredBlob?
-        try db.statement("SELECT size, encoding, data FROM blobs WHERE hash = ?").query([.blob(hash.bytes)]) { row in
+        try db.statement(Self.blobByHash).query([.blob(hash.bytes)]) { row in
             found = StoredBlob(hash: hash, size: row.uint64(0), encoding: BlobCodec.Encoding(rawValue: row.int(1)) ?? .raw, data: row.blob(2))
         }
         return found
@@ -284,13 +284,8 @@ extension ArticleLog {
 
     /// Stores a verified blob in the form it arrived.
     func storeEncoded(_ blob: StoredBlob) throws {
-        try db.statement("INSERT OR IGNORE INTO blobs (hash, size, encoding, data) VALUES (?, ?, ?, ?)")
-            .run(.blob(blob.hash.bytes), .uint(blob.size), .int(blob.encoding.rawValue), .blob(blob.data))
-        if db.changes > 0 {
-            stats.blobs += 1
-            stats.blobStoredBytes += Int64(blob.data.count)
-            stats.blobRawBytes += Int64(blob.size)
-        }
+        if try hasBlob(blob.hash) { return }
+        try insertBlob(hash: blob.hash, size: blob.size, encoding: blob.encoding, data: blob.data)
     }
 
     /// Articles with more than one head: open conflicts.
@@ -311,10 +306,9 @@ extension ArticleLog {
         var out: [ArticlePath] = []
         try db.statement("""
             SELECT DISTINCT h.article FROM heads h
-            JOIN entries e ON e.version = h.version
             LEFT JOIN file_state f ON f.article = h.article
-            WHERE (e.op = 1 AND (f.content_hash IS NULL OR f.content_hash != e.content_hash))
-               OR (e.op = 2 AND f.path IS NOT NULL)
+            WHERE (h.op = 1 AND (f.content_hash IS NULL OR f.content_hash != h.content_hash))
+               OR (h.op = 2 AND f.path IS NOT NULL)
             """).query([]) { row in
             if let article = try? ArticlePath(row.text(0)) { out.append(article) }
         }
@@ -340,8 +334,7 @@ extension ArticleLog {
             paths.insert($0.text(0))
         }
         try db.statement("""
-            SELECT DISTINCT h.article FROM heads h JOIN entries e ON e.version = h.version
-            WHERE h.article >= ? AND h.article < ? AND e.op = 1
+            SELECT DISTINCT article FROM heads WHERE article >= ? AND article < ? AND op = 1
             """).query([.text(low), .text(high)]) { paths.insert($0.text(0)) }
         return paths.sorted()
     }

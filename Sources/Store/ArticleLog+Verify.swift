@@ -33,13 +33,19 @@ extension ArticleLog {
         }
 
         var blobSizes: [ContentHash: UInt64] = [:]
-        try db.statement("SELECT hash, size, encoding, data FROM blobs").query([]) { row in
+        try db.statement("SELECT b.hash, b.size, b.encoding, d.data, b.stored FROM blobs b LEFT JOIN blob_bytes d ON d.id = b.bytes_id").query([]) { row in
             report.blobs += 1
             let stored = row.blob(0)
             guard let hash = ContentHash(bytes: stored) else {
                 report.problems.append("blob \(Hex.encode(stored)): key is not a 32-byte SHA-256")
                 return
             }
+            guard !row.isNull(3) else {
+                report.problems.append("blob \(hash.hex): its bytes are missing")
+                return
+            }
+            let data = row.blob(3)
+            if data.count != row.int(4) { report.problems.append("blob \(hash.hex): \(data.count) bytes stored, \(row.int(4)) on record") }
             do {
                 guard let encoding = BlobCodec.Encoding(rawValue: row.int(2)) else {
                     report.problems.append("blob \(hash.hex): unknown encoding \(row.int(2))")
@@ -47,7 +53,7 @@ extension ArticleLog {
                 }
                 // Hashed while decoded: a 1 GiB blob (a peer's, up to the protocol's limit) is
                 // checked in 128 KiB.
-                if try BlobCodec.contentHash(of: row.blob(3), encoding: encoding, size: row.int(1)) != hash {
+                if try BlobCodec.contentHash(of: data, encoding: encoding, size: row.int(1)) != hash {
                     report.problems.append("blob \(hash.hex): content does not hash to its key")
                 }
                 blobSizes[hash] = UInt64(row.int(1))
@@ -162,6 +168,12 @@ extension ArticleLog {
             walked[entry.version] = entry.article
         }
 
+        try db.statement("""
+            SELECT h.article FROM heads h JOIN entries e ON e.version = h.version
+            WHERE h.op != e.op OR h.content_hash IS NOT e.content_hash
+            """).query([]) { row in
+            report.problems.append("heads: \(ArticlePath.escape(row.text(0))) has a head whose operation or content differs from its entry's")
+        }
         var stored: [ArticlePath: Set<VersionID>] = [:]
         try db.statement("SELECT article, version FROM heads").query([]) { row in
             guard let article = try? ArticlePath(row.text(0)), let version = VersionID(bytes: row.blob(1)) else {

@@ -122,17 +122,19 @@ public final class ArticleLog {
         let touched = try db.statement("SELECT DISTINCT article FROM entries WHERE origin = ?")
         for origin in origins { try touched.query([.text(origin.rawValue)]) { articles.insert($0.text(0)) } }
         for article in articles.sorted() {
-            var heads = Set<VersionID>()
+            var heads: [VersionID: LogEntry] = [:]
             try db.statement("SELECT \(Self.entryColumns), e.fork_seq IS NOT NULL FROM entries e WHERE e.article = ? ORDER BY e.local_seq")
                 .query([.text(article)]) { row in
                 guard let entry = Self.entry(from: row), !isHeldAside(entry, beside: row.int(Self.entryColumnCount) != 0) else { return }
-                heads.subtract(entry.replaces)
-                heads.insert(entry.version)
+                for replaced in entry.replaces { heads.removeValue(forKey: replaced) }
+                heads[entry.version] = entry
             }
             try db.statement("DELETE FROM heads WHERE article = ?").run(.text(article))
             headsMoved(article)
-            let add = try db.statement("INSERT INTO heads (article, version) VALUES (?, ?)")
-            for version in heads { try add.run(.text(article), .blob(version.bytes)) }
+            let add = try db.statement("INSERT INTO heads (article, version, op, content_hash) VALUES (?, ?, ?, ?)")
+            for head in heads.values {
+                try add.run(.text(article), .blob(head.version.bytes), .int(Int(head.operation.rawValue)), .optionalBlob(head.contentHash?.bytes))
+            }
         }
     }
 
@@ -145,7 +147,7 @@ public final class ArticleLog {
         try db.statement("SELECT origin, count(*) FROM entries WHERE fork_seq IS NOT NULL GROUP BY origin").query([]) { row in
             if let origin = SiteID(row.text(0)) { s.besideByOrigin[origin] = row.int(1) }
         }
-        try db.statement("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(size), 0) FROM blobs").query([]) {
+        try db.statement("SELECT count(*), coalesce(sum(stored), 0), coalesce(sum(size), 0) FROM blobs").query([]) {
             s.blobs = $0.int(0)
             s.blobStoredBytes = $0.int64(1)
             s.blobRawBytes = $0.int64(2)
@@ -154,7 +156,7 @@ public final class ArticleLog {
         // more than one head. One pass over the heads.
         try db.statement("""
             SELECT coalesce(sum(first_op = 1), 0), coalesce(sum(first_op = 2), 0), coalesce(sum(n > 1), 0)
-            FROM (SELECT min(e.op) AS first_op, count(*) AS n FROM heads h JOIN entries e ON e.version = h.version GROUP BY h.article)
+            FROM (SELECT min(op) AS first_op, count(*) AS n FROM heads GROUP BY article)
             """).query([]) {
             s.liveArticles = $0.int(0)
             s.deletedArticles = $0.int(1)
@@ -206,20 +208,31 @@ public final class ArticleLog {
     }
 
     /// Stores content once per hash; returns false when it was already there.
+    /// `stored`: the same bytes already in the table's form (compressed by the caller), if so.
     @discardableResult
-    public func storeBlob(_ bytes: [UInt8], hash: ContentHash) throws -> Bool {
+    public func storeBlob(_ bytes: [UInt8], hash: ContentHash, stored: StoredBlob? = nil) throws -> Bool {
         if try hasBlob(hash) { return false }
-        let (encoding, data) = compressor.encode(bytes)
-        try db.statement("INSERT INTO blobs (hash, size, encoding, data) VALUES (?, ?, ?, ?)")
-            .run(.blob(hash.bytes), .int(bytes.count), .int(encoding.rawValue), .blob(data))
-        stats.blobs += 1
-        stats.blobStoredBytes += Int64(data.count)
-        stats.blobRawBytes += Int64(bytes.count)
+        let ahead = stored.flatMap { $0.hash == hash && $0.size == UInt64(bytes.count) ? ($0.encoding, $0.data) : nil }
+        let (encoding, data) = ahead ?? compressor.encode(bytes)
+        try insertBlob(hash: hash, size: UInt64(bytes.count), encoding: encoding, data: data)
         return true
     }
 
+    /// Appends the bytes, then indexes them by hash. The caller has checked the hash is new.
+    func insertBlob(hash: ContentHash, size: UInt64, encoding: BlobCodec.Encoding, data: [UInt8]) throws {
+        try db.statement("INSERT INTO blob_bytes (data) VALUES (?)").run(.blob(data))
+        try db.statement("INSERT INTO blobs (hash, size, encoding, stored, bytes_id) VALUES (?, ?, ?, ?, ?)")
+            .run(.blob(hash.bytes), .uint(size), .int(encoding.rawValue), .int(data.count), .integer(db.lastInsertRowID))
+        stats.blobs += 1
+        stats.blobStoredBytes += Int64(data.count)
+        stats.blobRawBytes += Int64(size)
+    }
+
+    /// Selects `size, encoding, data` of one blob, by hash.
+    static let blobByHash = "SELECT b.size, b.encoding, d.data FROM blobs b JOIN blob_bytes d ON d.id = b.bytes_id WHERE b.hash = ?"
+
     public func blob(_ hash: ContentHash) throws -> [UInt8]? {
-        try db.statement("SELECT size, encoding, data FROM blobs WHERE hash = ?").first([.blob(hash.bytes)]) { row in
+        try db.statement(Self.blobByHash).first([.blob(hash.bytes)]) { row in
             try BlobCodec.decode(row.blob(2), encoding: BlobCodec.Encoding(rawValue: row.int(1)) ?? .raw, size: row.int(0))
         }
     }

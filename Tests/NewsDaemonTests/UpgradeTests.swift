@@ -240,6 +240,55 @@ import SyncProtocol
         #expect(try await site.verify().problems.isEmpty)
     }
 
+    /// A data folder made by the last build before schema 7 (blobs keyed by hash with their bytes
+    /// in one table): it migrates with every blob's bytes intact, and replicates both ways with a
+    /// peer on protocol v5 (the protocol did not change): every blob is sent from the new layout,
+    /// and a blob received is stored in it.
+    @Test func aSchemaSixDataFolderMigratesItsBlobsAndReplicatesWithAPeerOnProtocolV5() async throws {
+        let fixture = fixturePath("release-0.1.0-schema6")
+        let (data, watch) = try copyFixture(fixture)
+        let log = try ArticleLog(path: data + "/log.sqlite")
+        #expect(try log.db.scalar("PRAGMA user_version") == Int64(Schema.migrations.count))
+        #expect(log.stats.entries == 12 && log.stats.liveArticles == 7 && log.stats.blobs == 11)
+        #expect(try log.db.scalar("SELECT count(*) FROM blob_bytes") == 11)
+        #expect(try log.verify().problems.isEmpty)
+        // Each article's head holds its file's bytes, read back through the new layout.
+        for name in try FileManager.default.contentsOfDirectory(atPath: watch) where name != ".newsd-site" {
+            let head = try #require(try log.winningHead(of: ArticlePath(name)))
+            let hash = try #require(head.contentHash)
+            let bytes = try #require(try log.blob(hash))
+            #expect(bytes == Array(try Data(contentsOf: URL(fileURLWithPath: watch + "/" + name))), "\(name)")
+        }
+        #expect(try log.changes(sinceMillis: nil, untilMillis: nil).filter { $0.author != nil }.count == 2, "authors kept")
+
+        let key = try #require(try DataFolder(path: data).loadKey())
+        let hue = try #require(try DataFolder(path: fixture).loadKey(at: fixture + "/peer-hue.key"))
+        let hueTip = try #require(try log.chainTip(of: hue.siteID))
+        let logger = Logger(label: "upgrade")
+        let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
+        #expect(try await site.scanAll(startUp: true).entries == 0)
+
+        let bytes = Array("Huế: tin gửi sau khi nâng cấp\n".utf8)
+        let hash = ContentHash.of(bytes)
+        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-v5.txt"), operation: .put,
+                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
+                                  time: HybridTimestamp(milliseconds: 1_764_900_000_000, counter: 0), previous: hueTip.version)
+        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+        try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
+            let received = try await talk(port: port, as: hue, maximumVersion: 5, vector: VersionVector(),
+                                          sending: [.site(publicKeyDER: hue.publicKey.der), .blobPart(part), .entry(theirs), .caughtUp])
+            #expect(!received.contains { if case .error = $0 { true } else { false } })
+            let entries = received.compactMap { if case .entry(let entry) = $0 { entry } else { nil } }
+            let sent = Set(received.compactMap { if case .blobPart(let part) = $0 { part.hash } else { nil } })
+            #expect(entries.count >= 12, "all it held (and perhaps the entry just received: the peer said it holds nothing)")
+            #expect(Set(entries.compactMap(\.contentHash)).isSubset(of: sent), "every entry's blob is sent, read from the new layout")
+            for _ in 0..<200 where await site.stats.entries < 13 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect((try? String(contentsOfFile: watch + "/tu-hue-v5.txt", encoding: .utf8)) == "Huế: tin gửi sau khi nâng cấp\n")
+        }
+        #expect(await site.stats.blobs == 12, "the received blob is stored in the new layout")
+        #expect(try await site.verify().problems.isEmpty)
+    }
+
     /// Runs `site`'s replication on a free loopback port, accepting `peer`, while `body` talks to it.
     func serving(_ site: SiteLog, key: SiteKey, peer: SiteID, logger: Logger, _ body: (Int) async throws -> Void) async throws {
         let registry = PeerRegistry(local: key.siteID, peers: [PeerAddress(site: peer, endpoint: nil)], logger: logger)

@@ -33,6 +33,8 @@ import SyncProtocol
         #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM entries") }
         #expect(throws: SQLiteError.self) { try log.db.execute("UPDATE blobs SET size = 0") }
         #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM blobs") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("UPDATE blob_bytes SET data = x'00'") }
+        #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM blob_bytes") }
         #expect(throws: SQLiteError.self) { try log.db.execute("DELETE FROM sites") }
         #expect(try log.verify().problems.isEmpty)
     }
@@ -50,9 +52,34 @@ import SyncProtocol
     @Test mutating func aTamperedBlobIsReportedByVerify() throws {
         let log = try open()
         _ = try record(log, [put("a.txt", "short")])
+        try log.db.execute("DROP TRIGGER blob_bytes_no_update")
+        try log.db.execute("UPDATE blob_bytes SET data = CAST('other' AS BLOB)")
         try log.db.execute("DROP TRIGGER blobs_no_update")
-        try log.db.execute("UPDATE blobs SET data = CAST('other' AS BLOB)")
+        try log.db.execute("UPDATE blobs SET stored = 5")
         #expect(try log.verify().problems.contains { $0.contains("does not hash to its key") })
+    }
+
+    @Test mutating func blobBytesGoneOrResizedBehindTheIndexAreReportedByVerify() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "một"), put("b.txt", "hai")])
+        try log.db.execute("DROP TRIGGER blobs_no_update")
+        try log.db.execute("UPDATE blobs SET stored = stored + 1 WHERE bytes_id = 1")
+        try log.db.execute("DROP TRIGGER blob_bytes_no_delete")
+        try log.db.execute("DELETE FROM blob_bytes WHERE id = 2")
+        let problems = try log.verify().problems
+        #expect(problems.contains { $0.contains("bytes stored") && $0.contains("on record") })
+        #expect(problems.contains { $0.contains("its bytes are missing") })
+    }
+
+    @Test mutating func aHeadWhoseOperationDiffersFromItsEntryIsReportedByVerify() throws {
+        let log = try open()
+        _ = try record(log, [put("a.txt", "một"), put("b.txt", "hai")])
+        #expect(log.stats.liveArticles == 2)
+        try log.db.execute("UPDATE heads SET op = 2 WHERE article = 'b.txt'")
+        #expect(try log.verify().problems.contains { $0.contains("b.txt has a head whose operation or content differs") })
+        try log.db.execute("UPDATE heads SET op = 1, content_hash = x'00' WHERE article = 'a.txt'")
+        #expect(try log.verify().problems.contains { $0.contains("a.txt has a head whose operation or content differs") })
+        #expect(try open().stats.liveArticles == 1, "the counts are read from the heads")
     }
 
     @Test mutating func aRemovedEntryBreaksTheChain() throws {

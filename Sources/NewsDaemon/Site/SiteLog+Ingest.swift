@@ -79,7 +79,9 @@ extension SiteLog {
 
         if restoredFromBackup { toRead = try setAsideStaleCopies(toRead) }
         scanProgress.toRead(toRead.count)
-        try ingest(reading: toRead, deleting: gone, into: &summary)
+        try log.db.withPageCache(kibibytes: Self.scanCacheKiB) {
+            try ingest(reading: toRead, deleting: gone, into: &summary)
+        }
         if checkoutDue {
             checkoutDue = false
             try checkoutOutOfStep()
@@ -218,28 +220,33 @@ extension SiteLog {
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
-        for file in toRead {
+        let scanner = self.scanner
+        let reader = FileReadAhead(files: toRead, maximumFileBytes: settings.maximumFileBytes, absolute: { scanner.absolute($0) })
+        defer { reader.cancel() }
+        while let (file, outcome) = reader.next() {
             if scanning { scanProgress.readOne() }
-            let snapshot: FileSystem.Snapshot
-            do { snapshot = try FileSystem.readConsistently(scanner.absolute(file.path)) } catch {
+            let snapshot: FileSystem.Snapshot, hash: ContentHash, stored: StoredBlob
+            switch outcome {
+            case .unreadable(let error):
                 skipped[file.path] = SkippedFile(path: file.path, reason: "unreadable: \(error)")
                 logger.warning("skipped \(file.path): \(error)")
                 continue
-            }
-            guard Int64(snapshot.bytes.count) <= settings.maximumFileBytes else {
-                skipped[file.path] = SkippedFile(path: file.path, reason: "\(snapshot.bytes.count) bytes, over the size limit of \(settings.maximumFileBytes)")
+            case .tooLarge(let count):
+                skipped[file.path] = SkippedFile(path: file.path, reason: "\(count) bytes, over the size limit of \(settings.maximumFileBytes)")
                 continue
+            case .read(let read, let readHash, let readStored):
+                (snapshot, hash, stored) = (read, readHash, readStored)
             }
             summary.filesRead += 1
             pendingDeletes.removeValue(forKey: file.article)
-            let hash = ContentHash.of(snapshot.bytes)
             let state = FileState(path: file.path, article: file.article, size: snapshot.stat.size,
                                   mtimeNanos: snapshot.stat.mtimeNanos, ctimeNanos: snapshot.stat.ctimeNanos,
                                   inode: snapshot.stat.inode, contentHash: hash)
             batch.append(LocalChange(article: file.article, kind: .put(bytes: snapshot.bytes, hash: hash, file: state),
-                                     author: Self.saver(of: snapshot.stat.owner, inode: snapshot.stat.inode, recordedInode: file.recordedInode)))
-            batchBytes += snapshot.bytes.count
-            if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try flush() }
+                                     author: Self.saver(of: snapshot.stat.owner, inode: snapshot.stat.inode, recordedInode: file.recordedInode),
+                                     stored: stored))
+            batchBytes += snapshot.bytes.count + stored.data.count
+            if batch.count >= (scanning ? Self.scanBatchFiles : Self.batchFiles) || batchBytes >= Self.batchBytes { try flush() }
         }
         let deletes = gone.filter { pendingDeletes[$0.0] == nil }
         let live = log.stats.liveArticles

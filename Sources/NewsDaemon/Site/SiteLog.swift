@@ -95,10 +95,16 @@ public actor SiteLog {
 
     deinit { storeThread.shutdownGracefully { _ in } }
 
-    /// Transactions are cut at this many files or bytes during a large scan, so memory stays bounded
-    /// and progress is durable.
+    /// Transactions are cut at this many files or bytes, so memory stays bounded and progress is
+    /// durable. A scan of the whole folder takes larger batches: each commit rewrites the index
+    /// pages its inserts touched, and at 100,000 articles 512 random hashes touch ~500 pages of
+    /// each hash-keyed index, nearly one page per file.
     static let batchFiles = 512
+    static let scanBatchFiles = 2048
     static let batchBytes = 32 << 20
+    /// The page cache during a scan of the whole folder (see `Database.withPageCache`): holds the
+    /// hash-keyed indexes of 100,000 articles.
+    static let scanCacheKiB = 16 << 10
 
     /// Unwatched folders and the disk heartbeat, shared with the watcher and the health check.
     public nonisolated let health: SiteHealth
