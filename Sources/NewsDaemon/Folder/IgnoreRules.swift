@@ -13,12 +13,22 @@ public struct IgnoreRules: Sendable, Equatable {
     ]
 
     public let patterns: [String]
+    /// The patterns as C strings, made once: each scan matches every file against all of them.
+    private let cPatterns: [[CChar]]
 
-    public init(patterns: [String] = IgnoreRules.defaults) { self.patterns = patterns }
+    public init(patterns: [String] = IgnoreRules.defaults) {
+        self.patterns = patterns
+        cPatterns = patterns.map { Array($0.utf8CString) }
+    }
+
+    public static func == (a: IgnoreRules, b: IgnoreRules) -> Bool { a.patterns == b.patterns }
 
     /// True when the last component of `path` matches a pattern.
     public func ignores(path: String) -> Bool {
-        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.utf8.index(after: $0)...]) } ?? path
-        return patterns.contains { fnmatch($0, name, 0) == 0 }
+        let utf8 = path.utf8
+        let start = utf8.lastIndex(of: UInt8(ascii: "/")).map { utf8.index(after: $0) } ?? utf8.startIndex
+        var name = utf8[start...].map { CChar(bitPattern: $0) }
+        name.append(0)
+        return cPatterns.contains { fnmatch($0, name, 0) == 0 }
     }
 }

@@ -65,18 +65,30 @@ public struct ArticlePath: Hashable, Sendable, Comparable, Codable, CustomString
 
     public var description: String { rawValue }
 
+    private static let tempMarker = Array(".newsd-".utf8)
+
     /// Why newsd neither records a local file by this name nor creates one from a peer, or nil.
     /// Control characters (C0, DEL, C1) make names that terminals and scripts mangle; `.newsd-*.tmp`
     /// is newsd's own temp name. Entries already in logs keep such names: they are stored and
     /// relayed as they are (refusing them would break their origin's chain for good).
     public var unsafeReason: String? {
         var previous: UInt8 = 0
+        // Split only when ".newsd-" occurs: this runs for every file of every scan. ('.' occurs
+        // once in the marker, so a mismatch restarts the match at this byte.)
+        var matched = 0, marked = false
         for byte in rawValue.utf8 {
             if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) {
                 return "contains a control character"
             }
+            if byte == Self.tempMarker[matched] {
+                matched += 1
+                if matched == Self.tempMarker.count { (marked, matched) = (true, 0) }
+            } else {
+                matched = byte == Self.tempMarker[0] ? 1 : 0
+            }
             previous = byte
         }
+        guard marked else { return nil }
         for component in components where component.hasPrefix(".newsd-") && component.hasSuffix(".tmp") {
             return "is a newsd temp name"
         }
