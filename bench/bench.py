@@ -1,51 +1,38 @@
 #!/usr/bin/env python3
-"""newsd beside the tools newsrooms use today, and beside this machine's floors, in one run.
+"""newsd beside the tools newsrooms use today (rsync, unison, Syncthing, git) and beside this
+machine's floors, on the same corpus in the same run.
+
+    python3 bench/bench.py --bin DIR --root REPO [--size 1k|10k|100k] [--repeat 3] [--write]
+    python3 bench/bench.py --root REPO --render-only [--write]
 
 Run through bench/run.sh, which builds newsd in release mode and installs the peers. Every server
-listens on 127.0.0.1 and is stopped before this exits; every wait is bounded.
+listens on 127.0.0.1 and is stopped before this exits; every wait is bounded. The raw figures (every
+sample) go to bench/results/bench-<size>.json, and docs/BENCHMARKS.md is rendered from every
+bench-*.json there (bench/report.py); a 1k run (CI's smoke) rewrites the doc only with --write.
 """
 import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "scripts")]
 from harness import Relay, free_port, tree_digest, wait_until  # noqa: E402
+from peers import (Rsync, Syncthing, Unison, floor_durable_copy, floor_sha_sqlite, now, proc_memory,  # noqa: E402
+                   run, timed, tree_files, version)
+import report  # noqa: E402
 
 SIZES = {"1k": 1000, "10k": 10000, "100k": 100000}
-
-
-def now():
-    return time.monotonic()
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
-
-
-def timed(cmd, **kw):
-    start = now()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    return now() - start
-
-
-def tree_files(root):
-    out = []
-    for folder, _, names in os.walk(root):
-        for name in names:
-            if name != ".newsd-site":  # the site's marker, not an article
-                out.append(os.path.join(folder, name))
-    return out
+# Bytes on the wire are read this long after a replica matches, so the last acknowledgements count.
+SETTLE = 0.5
 
 
 class Daemon:
@@ -86,13 +73,7 @@ class Daemon:
 
     def memory_fields(self):
         """VmRSS, VmHWM, RssAnon (heap, stacks), RssFile (mapped code and data files), in MiB."""
-        out = {}
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                key = line.split(":")[0]
-                if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
-                    out[key] = int(line.split()[1]) / 1024
-        return out
+        return proc_memory(self.process.pid)
 
     def entries(self):
         """Log entries, read straight from SQLite (a WAL reader does not disturb the writer)."""
@@ -120,416 +101,547 @@ def site_id(bin_dir, data):
     return run([os.path.join(bin_dir, "newsd"), "init", "--data", data]).stdout.strip().splitlines()[-1]
 
 
-def floor_sha_sqlite(root, db_path):
-    """SHA-256 of every file and one SQLite insert each, in one transaction: the floor under ingest."""
-    start = now()
-    db = sqlite3.connect(db_path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE blobs (hash BLOB PRIMARY KEY, data BLOB)")
-    with db:
-        for path in tree_files(root):
-            with open(path, "rb") as f:
-                data = f.read()
-            db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (hashlib.sha256(data).digest(), data))
-    db.close()
-    return now() - start
-
-
-def rsync_daemon(module_path, work):
-    port = free_port()
-    conf = os.path.join(work, "rsyncd.conf")
-    with open(conf, "w") as f:
-        f.write(f"use chroot = no\nlog file = {work}/rsyncd.log\npid file = {work}/rsyncd.pid\n"
-                f"[corpus]\npath = {module_path}\nread only = yes\n")
-    process = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}", f"--port={port}",
-                                "--address=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10, "rsync daemon", interval=0.05)
-    return process, port
-
-
-def rsync_pull(port, dest):
-    """Time and bytes on the wire (sent + received, from --stats) of one rsync -a --delete pull."""
-    start = now()
-    out = run(["rsync", "-a", "--delete", "--stats", f"rsync://127.0.0.1:{port}/corpus/", dest + "/"]).stdout
-    elapsed = now() - start
-    sent = received = 0
-    for line in out.splitlines():
-        if line.startswith("Total bytes sent:"):
-            sent = int(line.split(":")[1].strip().replace(",", ""))
-        elif line.startswith("Total bytes received:"):
-            received = int(line.split(":")[1].strip().replace(",", ""))
-    return elapsed, sent + received
-
-
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def copy_articles(source, dest):
+    """A copy of the articles alone: newsd's site marker stays with its site."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".newsd-site", ".stfolder"))
+
+
+def matches(folder, manifest):
+    """Whether `folder` holds every changed file of a gen_corpus manifest, byte for byte, and none of
+    its deleted ones. Stops at the first file not there yet, so a poll before the end is cheap."""
+    for rel, digest in manifest["changed"].items():
+        try:
+            with open(os.path.join(folder, rel), "rb") as f:
+                if hashlib.sha256(f.read()).hexdigest() != digest:
+                    return False
+        except OSError:
+            return False
+    return not any(os.path.exists(os.path.join(folder, rel)) for rel in manifest["deleted"])
+
+
+def wait_quiet(value, quiet, timeout, what):
+    """Until value() has stayed the same for `quiet` seconds."""
+    last, since = value(), now()
+
+    def settled():
+        nonlocal last, since
+        current = value()
+        if current != last:
+            last, since = current, now()
+        return now() - since >= quiet
+    wait_until(settled, timeout, what, interval=0.05)
+
+
 class Results:
-    def __init__(self):
+    """Every figure of one run, raw, as saved to bench/results/bench-<size>.json. A row holds each
+    tool's samples ({"newsd": [...], "rsync": [...]}), what each tool ran, the floor, the target."""
+
+    def __init__(self, meta):
+        self.meta = meta
         self.rows = []
+        self.samples = {}
 
-    def add(self, workload, newsd, peer=None, peer_name="", floor=None, floor_name="", unit="s", target="", met=None, note=""):
-        self.rows.append(dict(workload=workload, newsd=newsd, peer=peer, peer_name=peer_name, floor=floor,
-                              floor_name=floor_name, unit=unit, target=target, met=met, note=note))
-        print(f"  {workload}: newsd {fmt(newsd, unit)}" + (f", {peer_name} {fmt(peer, unit)}" if peer else "")
-              + (f", {floor_name} {fmt(floor, unit)}" if floor else ""), flush=True)
+    def add(self, key, workload, tools, unit="s", how=None, floor=None, target="", met=None, note="", changes=""):
+        row = dict(key=key, workload=workload, unit=unit, tools={k: v for k, v in tools.items() if v},
+                   how=how or {}, floor=floor, target=target, met=met, note=note, changes=changes)
+        self.rows.append(row)
+        cells = [f"{tool} {report.cell(v, unit)}" for tool, v in row["tools"].items()]
+        if floor:
+            cells.append(f"{floor['name']} {report.cell(floor['samples'], unit)}")
+        print(f"  {workload}: " + ", ".join(cells), flush=True)
 
-
-def median(values):
-    return statistics.median(values) if values else None
-
-
-def fmt(values, unit):
-    if values is None:
-        return "–"
-    if not isinstance(values, list):
-        values = [values]
-    m = statistics.median(values)
-
-    def one(v):
-        if unit == "s":
-            return f"{v:.3f} s" if v < 10 else f"{v:.1f} s"
-        if unit == "ms":
-            return f"{v:.1f} ms"
-        if unit == "B":
-            return f"{v / 1e6:.2f} MB" if v >= 1e6 else (f"{v / 1e3:.1f} KB" if v >= 1e3 else f"{int(v)} B")
-        if unit == "MiB":
-            return f"{v:.1f} MiB"
-        return f"{v}"
-    if len(values) == 1:
-        return one(m)
-    return f"{one(m)} ({one(min(values))}–{one(max(values))})"
+    def save(self, path):
+        def rounded(value):  # microseconds and bytes are as fine as these clocks and counters go
+            if isinstance(value, float):
+                return round(value, 6)
+            if isinstance(value, list):
+                return [rounded(v) for v in value]
+            if isinstance(value, dict):
+                return {k: rounded(v) for k, v in value.items()}
+            return value
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(rounded(dict(self.meta, rows=self.rows, samples=self.samples)), f, indent=1, ensure_ascii=False)
+            f.write("\n")
 
 
-def ratio(a, b):
-    if not a or not b:
-        return "–"
-    return f"{statistics.median(a) / statistics.median(b):.2f}×"
+class Bench:
+    """One run: the corpus, the steps in order, and everything started, stopped at the end."""
 
+    def __init__(self, args):
+        self.args = args
+        self.bin = args.bin
+        self.n = SIZES[args.size]
+        self.reps = args.repeat
+        self.gen = os.path.join(args.root, "..", "shared", "corpus", "gen_corpus.py")
+        if not os.path.exists(self.gen):
+            sys.exit(f"bench: {self.gen} not found (the corpus generator lives in shared/ beside the repository)")
+        # Long waits scale with the corpus: 100k articles take minutes where 10k take seconds.
+        self.long = 300 + self.n // 20
+        self.work = tempfile.mkdtemp(prefix="newsd-bench-")
+        self.running = []
+        self.results = None
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--size", default="10k", choices=SIZES.keys())
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS.md even for 1k")
-    args = parser.parse_args()
-    n = SIZES[args.size]
-    reps = args.repeat
-    gen = os.path.join(args.root, "..", "shared", "corpus", "gen_corpus.py")
-    if not os.path.exists(gen):
-        sys.exit(f"bench: {gen} not found (the corpus generator lives in shared/ beside the repository)")
+    def keep(self, thing):
+        """Registers a process or relay (anything with stop() or close()), so it is stopped however
+        the run ends."""
+        self.running.append(thing)
+        return thing
 
-    work = tempfile.mkdtemp(prefix="newsd-bench-")
-    daemons, servers, proxies = [], [], []
-    results = Results()
-    try:
-        print(f"corpus: {n} articles", flush=True)
-        corpus = os.path.join(work, "corpus")
-        run([sys.executable, gen, "--n", str(n), "--seed", "1", "--out", corpus])
-        corpus_bytes = sum(os.path.getsize(p) for p in tree_files(corpus))
-        files = len(tree_files(corpus))
-        print(f"  {files} files, {corpus_bytes / 1e6:.1f} MB", flush=True)
-        timed(["sh", "-c", f"find {corpus} -type f -print0 | xargs -0 cat > /dev/null"])  # warm the page cache
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
 
-        # 1. First ingest, with the floors and git in the same run.
+    def mutate(self, folder, fraction, seed):
+        """gen_corpus --mutate on `folder`: edits, renames and deletes; returns its manifest."""
+        manifest = self.path(f"manifest-{os.path.basename(folder)}-{seed}.json")
+        run([sys.executable, self.gen, "--mutate", str(fraction), "--seed", str(seed), "--out", folder, "--manifest", manifest])
+        with open(manifest) as f:
+            return json.load(f)
+
+    def main(self):
+        try:
+            self.make_corpus()
+            self.first_ingest()
+            self.status_latency()
+            self.change_to_log()
+            self.restart()
+            self.first_replication()
+            self.noop_reconnect()
+            self.edits()
+            self.week_offline()
+            self.one_edit()
+            self.memory()
+        finally:
+            for thing in reversed(self.running):
+                try:
+                    (thing.close if isinstance(thing, Relay) else thing.stop)()
+                except Exception as error:  # keep stopping the rest
+                    print(f"bench: stopping {type(thing).__name__}: {error}", flush=True)
+            shutil.rmtree(self.work, ignore_errors=True)
+        return self.results
+
+    def make_corpus(self):
+        print(f"corpus: {self.n} articles", flush=True)
+        self.corpus = self.path("corpus")
+        run([sys.executable, self.gen, "--n", str(self.n), "--seed", "1", "--out", self.corpus])
+        self.files = len(tree_files(self.corpus))
+        corpus_bytes = sum(os.path.getsize(p) for p in tree_files(self.corpus))
+        print(f"  {self.files} files, {corpus_bytes / 1e6:.1f} MB", flush=True)
+        self.warm(self.corpus)
+        commit = subprocess.run(["git", "-C", self.args.root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        binary = os.path.join(self.bin, "newsd")
+        self.results = Results(dict(
+            size=self.args.size, articles=self.n, files=self.files, corpus_bytes=corpus_bytes, repeat=self.reps,
+            date=time.strftime("%Y-%m-%d"), commit=commit or "?", machine=report.machine(),
+            binary=binary, binary_date=time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(binary))),
+            versions={"rsync": version(["rsync", "--version"]), "unison": version(["unison", "-version"]),
+                      "syncthing": version(["syncthing", "--version"]), "git": version(["git", "--version"])}))
+
+    def warm(self, folder):
+        """Reads every file once, so each tool starts from the same warm page cache."""
+        timed(["sh", "-c", f"find {folder} -type f -print0 | xargs -0 cat > /dev/null"])
+
+    # 1. First ingest ----------------------------------------------------------------------------
+
+    def first_ingest(self):
+        """newsd's start-up over the corpus, beside git add+commit, Syncthing's initial scan of the
+        same files (each from fresh state) and the floors."""
         print("1. first ingest", flush=True)
-        ingest, cat, sha, floor, git = [], [], [], [], []
-        rss_rest, rss_peak_ingest, rss_anon, rss_file = [], [], [], []
-        for rep in range(reps):
-            cat.append(timed(["sh", "-c", f"find {corpus} -type f -print0 | xargs -0 cat > /dev/null"]))
-            sha.append(timed(["sh", "-c", f"find {corpus} -type f -print0 | xargs -0 sha256sum > /dev/null"]))
-            floor.append(floor_sha_sqlite(corpus, os.path.join(work, f"floor-{rep}.sqlite")))
-            repo = os.path.join(work, f"git-{rep}")
-            shutil.copytree(corpus, repo)
+        self.st_folder = self.path("st-a")
+        copy_articles(self.corpus, self.st_folder)
+        self.warm(self.st_folder)
+        ingest, cat, sha, floor, git, st_indexed, st_scan = [], [], [], [], [], [], []
+        self.rss = {"newsd": [], "syncthing": []}
+        for rep in range(self.reps):
+            cat.append(timed(["sh", "-c", f"find {self.corpus} -type f -print0 | xargs -0 cat > /dev/null"]))
+            sha.append(timed(["sh", "-c", f"find {self.corpus} -type f -print0 | xargs -0 sha256sum > /dev/null"]))
+            floor.append(floor_sha_sqlite(self.corpus, self.path(f"floor-{rep}.sqlite")))
+            repo = self.path(f"git-{rep}")
+            copy_articles(self.corpus, repo)
             run(["git", "init", "-q", repo])
             git.append(timed(["sh", "-c", f"cd {repo} && git add -A && git -c user.name=b -c user.email=b@b commit -qm corpus"]))
-            data = os.path.join(work, f"ingest-{rep}", "data")
-            d = Daemon(args.bin, corpus, data, free_port())
-            daemons.append(d)
-            ingest.append(d.wait_ready())
+            d = self.keep(Daemon(self.bin, self.corpus, self.path(f"ingest-{rep}", "data"), free_port()))
+            ingest.append(d.wait_ready(self.long))
             time.sleep(2)
-            fields = d.memory_fields()
-            rss_rest.append(fields["VmRSS"])
-            rss_peak_ingest.append(fields["VmHWM"])
-            rss_anon.append(fields["RssAnon"])
-            rss_file.append(fields["RssFile"])
-            if rep < reps - 1:
+            self.rss["newsd"].append(d.memory_fields())
+            if rep < self.reps - 1:
                 d.stop()
-        mb = corpus_bytes / 1e6
-        results.add("First ingest", ingest, git, "git add+commit", floor, "SHA-256+SQLite floor",
-                    target="≤ 1.5× floor; ≥ 5× faster than git",
-                    met=median(ingest) <= 1.5 * median(floor) and median(git) >= 5 * median(ingest),
-                    note=f"{files / median(ingest):.0f} files/s, {mb / median(ingest):.0f} MB/s; cat {fmt(cat, 's')}, sha256sum {fmt(sha, 's')}")
-        results.rows[-1]["extra_floors"] = {"cat": cat, "sha256sum": sha}
+            # Syncthing from a fresh home each time: keys, an empty database, the whole folder to hash.
+            st = self.keep(Syncthing(self.path(f"st-a-home-{rep}"), self.st_folder, "A"))
+            st.start()
+            st.wait_scanned(self.files, self.long)
+            st_indexed.append(now() - st.started)
+            st_scan.append(st.last_scan_seconds())
+            time.sleep(2)
+            self.rss["syncthing"].append(st.memory())
+            st.stop()
+        self.d = d
+        self.st_a = st
+        self.last_data = self.path(f"ingest-{self.reps - 1}", "data")
+        mb = self.results.meta["corpus_bytes"] / 1e6
+        self.results.samples.update(cat_s=cat, sha256sum_s=sha, syncthing_scan_s=st_scan)
+        scan = f" (its scan alone, from its own events: {report.cell(st_scan, 's')})" if None not in st_scan else ""
+        self.results.add(
+            "first_ingest", "First ingest", {"newsd": ingest, "syncthing": st_indexed, "git": git},
+            how={"git": "`git add -A` + `git commit`",
+                 "syncthing": f"A from its start with a fresh home until every file is indexed{scan}"},
+            floor={"name": "SHA-256+SQLite", "samples": floor}, changes="all N",
+            target="≤ 1.5× floor; ≥ 5× faster than git",
+            met=median(ingest) <= 1.5 * median(floor) and median(git) >= 5 * median(ingest),
+            note=f"newsd from its start until ready, {self.files / median(ingest):.0f} files/s, {mb / median(ingest):.0f} MB/s; "
+                 f"cat {report.cell(cat, 's')}, sha256sum {report.cell(sha, 's')}")
 
-        # status latency at N, on the last ingest's daemon.
+    def status_latency(self):
         status_ms = []
         for _ in range(20):
             start = now()
-            d.ctl("status")
+            self.d.ctl("status")
             status_ms.append((now() - start) * 1000)
-        results.add("`newsctl status` at N", status_ms, unit="ms", target="< 20 ms at 100k", met=median(status_ms) < 20,
-                    note="process start to exit, median of 20")
+        self.results.samples["status_ms"] = status_ms
+        self.results.add("status", "`newsctl status` at N", {"newsd": status_ms}, unit="ms", changes="none",
+                         target="< 20 ms at 100k", met=median(status_ms) < 20, note="process start to exit, median of 20")
 
-        # 3. Change-to-log latency on that daemon.
-        print("3. change-to-log latency", flush=True)
-        paths = tree_files(corpus)[:200]
+    def change_to_log(self):
+        print("2. change-to-log latency", flush=True)
+        d = self.d
         latencies = []
-        for i, path in enumerate(paths):
+        for i, path in enumerate(tree_files(self.corpus)[:200]):
             before = d.entries()
             start = now()
             with open(path, "a") as f:
                 f.write(f"\nSửa lần {i}.\n")
             wait_until(lambda: d.entries() > before, 10, "the edit in the log", interval=0.001)
             latencies.append((now() - start) * 1000)
-        results.add("Change-to-log latency p50", [percentile(latencies, 50)], unit="ms",
-                    note="includes the 100 ms debounce; p99 below")
-        results.add("Change-to-log latency p99", [percentile(latencies, 99)], unit="ms")
+        self.results.samples["change_to_log_ms"] = latencies
+        self.results.add("change_to_log_p50", "Change-to-log latency p50", {"newsd": [percentile(latencies, 50)]},
+                         unit="ms", changes="1 edit", note="includes the 100 ms debounce; p99 below")
+        self.results.add("change_to_log_p99", "Change-to-log latency p99", {"newsd": [percentile(latencies, 99)]},
+                         unit="ms", changes="1 edit")
         d.stop()
-        # The edits changed the corpus: ingest data for the next steps comes from it as it is now.
-        run(["git", "-C", os.path.join(work, "git-0"), "status", "--porcelain"])
 
-        # 2. Restart over unchanged articles.
-        print("2. restart", flush=True)
+    def restart(self):
+        print("3. restart", flush=True)
+        git_dir = self.path("git-0")
+        # The change-to-log edits are in newsd's folder: one start takes them in, so the timed starts
+        # below find every article unchanged; git's index is brought up to date once likewise.
+        run(["git", "-C", git_dir, "status", "--porcelain"])
+        d = self.keep(Daemon(self.bin, self.corpus, self.last_data, free_port()))
+        d.wait_ready(self.long)
+        d.stop()
         restart, git_status = [], []
-        last_data = os.path.join(work, f"ingest-{reps - 1}", "data")
-        d = Daemon(args.bin, corpus, last_data, free_port())
-        d.wait_ready()
-        d.stop()
-        for rep in range(reps):
-            git_status.append(timed(["git", "-C", os.path.join(work, "git-0"), "status", "--porcelain"]))
-            d = Daemon(args.bin, corpus, last_data, free_port())
-            restart.append(d.wait_ready())
+        for rep in range(self.reps):
+            git_status.append(timed(["git", "-C", git_dir, "status", "--porcelain"]))
+            d = self.keep(Daemon(self.bin, self.corpus, self.last_data, free_port()))
+            restart.append(d.wait_ready(self.long))
             d.stop()
-        results.add("Restart over unchanged articles", restart, git_status, "git status", target="≤ 3× git status",
-                    met=median(restart) <= 3 * median(git_status))
+        self.results.add("restart", "Restart over unchanged articles", {"newsd": restart, "git": git_status},
+                         how={"git": "`git status`"}, changes="none (N read)",
+                         target="≤ 3× git status", met=median(restart) <= 3 * median(git_status))
 
-        # 4. First replication A -> B through a counting proxy; rsync daemon beside it.
+    # 4. First replication -----------------------------------------------------------------------
+
+    def first_replication(self):
+        """A→B from empty: newsd through a counting relay; rsync and unison pulling a copy of the
+        same articles; Syncthing B dialling A through its own relay; the durable floor."""
         print("4. first replication", flush=True)
-        rsync_proc, rsync_port = rsync_daemon(corpus, work)
-        servers.append(rsync_proc)
-        a_port = free_port()
-        a_data = last_data
-        a_id = site_id(args.bin, a_data)
-        repl, repl_bytes, rs_time, rs_bytes, b_peaks = [], [], [], [], []
-        for rep in range(reps):
-            b_data = os.path.join(work, f"b-{rep}", "data")
-            b_watch = os.path.join(work, f"b-{rep}", "articles")
-            os.makedirs(b_watch)
-            b_id = site_id(args.bin, b_data)
-            a = Daemon(args.bin, corpus, a_data, a_port, peers=[b_id], name="a")
-            daemons.append(a)
-            a.wait_ready()
-            proxy = Relay(a_port)
-            proxies.append(proxy)
-            b = Daemon(args.bin, b_watch, b_data, free_port(), peers=[f"{a_id}@127.0.0.1:{proxy.port}"], name="b")
-            daemons.append(b)
-            start = now()
-            target = a.entries()
-            wait_until(lambda: b.entries() >= target, 1800, "B holds A's log", interval=0.02)
-            wait_until(lambda: len(tree_files(b_watch)) >= files, 600, "B's folder filled", interval=0.02)
-            repl.append(now() - start)
-            time.sleep(0.5)
-            repl_bytes.append(proxy.take())
-            b_peaks.append(b.memory()[1])
-            assert tree_digest(b_watch) == tree_digest(corpus), "B's folder is not byte-identical to A's"
-            dest = os.path.join(work, f"rsync-{rep}")
-            t, by = rsync_pull(rsync_port, dest)
-            rs_time.append(t)
-            rs_bytes.append(by)
-            if rep < reps - 1:
-                b.stop()
-                a.stop()
-                proxy.close()
-        results.add("First replication A→B: time", repl, rs_time, "rsync -a", target="≤ rsync's time",
-                    met=median(repl) <= median(rs_time), note="until B's folder is byte-identical (checked)")
-        results.add("First replication A→B: bytes on the wire", repl_bytes, rs_bytes, "rsync -a", unit="B",
-                    target="≤ 0.5× rsync's bytes", met=median(repl_bytes) <= 0.5 * median(rs_bytes),
-                    note="TLS included, counted by a relay")
+        # rsync and unison serve one copy of the articles as they now stand; the edit steps below
+        # change it with the same generator seeds as newsd's folder, so every tool moves the same bytes.
+        self.peer_src = self.path("peer-src")
+        copy_articles(self.corpus, self.peer_src)
+        self.warm(self.peer_src)
+        self.rsync = self.keep(Rsync(self.peer_src, self.work))
+        self.unison = self.keep(Unison(self.work))
+        # Syncthing A's folder takes the change-to-log step's appends too, then A starts on its
+        # database from the ingest step and indexes them.
+        run(["rsync", "-a", "--delete", "--exclude=/.stfolder", "--exclude=/.newsd-site", self.corpus + "/", self.st_folder + "/"])
+        st_bs = [Syncthing(self.path(f"st-b-home-{rep}"), self.path(f"st-b-{rep}"), "B") for rep in range(self.reps)]
+        for st_b in st_bs:
+            self.st_a.introduce(st_b.device_id)
+        self.st_a.start()
+        self.st_a.wait_scanned(self.files, self.long)
+        self.st_relay = self.keep(Relay(self.st_a.listen_port))
 
-        # 5. No-op reconnect: B restarts, both in sync.
+        self.a_port = free_port()
+        self.a_id = site_id(self.bin, self.last_data)
+        self.proxy = self.keep(Relay(self.a_port))
+        t = {k: [] for k in ("newsd", "rsync", "unison", "syncthing", "floor")}
+        b = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        self.b_peak = {"newsd": [], "syncthing": []}
+        for rep in range(self.reps):
+            self.b_data = self.path(f"b-{rep}", "data")
+            self.b_watch = self.path(f"b-{rep}", "articles")
+            os.makedirs(self.b_watch)
+            b_id = site_id(self.bin, self.b_data)
+            self.a = self.keep(Daemon(self.bin, self.corpus, self.last_data, self.a_port, peers=[b_id], name="a"))
+            self.a.wait_ready(self.long)
+            self.proxy.take()
+            self.b = self.keep(Daemon(self.bin, self.b_watch, self.b_data, free_port(), peers=[f"{self.a_id}@127.0.0.1:{self.proxy.port}"], name="b"))
+            start = now()
+            target = self.a.entries()
+            wait_until(lambda: self.b.entries() >= target, self.long, "newsd B holding A's log", interval=0.02)
+            wait_until(lambda: len(tree_files(self.b_watch)) >= self.files, self.long, "newsd B's folder filled", interval=0.02)
+            t["newsd"].append(now() - start)
+            time.sleep(SETTLE)
+            b["newsd"].append(self.proxy.take())
+            self.b_peak["newsd"].append(self.b.memory()[1])
+            assert tree_digest(self.b_watch) == tree_digest(self.corpus), "newsd B's folder is not byte-identical to A's"
+
+            self.rsync_dest = self.path(f"rsync-{rep}")
+            seconds, nbytes = self.rsync.pull(self.rsync_dest)
+            t["rsync"].append(seconds)
+            b["rsync"].append(nbytes)
+
+            self.unison_replica = self.path(f"unison-{rep}")
+            seconds, nbytes = self.unison.sync(self.peer_src, self.unison_replica)
+            t["unison"].append(seconds)
+            b["unison"].append(nbytes)
+
+            self.st_b = self.keep(st_bs[rep])
+            self.st_b.introduce(self.st_a.device_id, f"tcp://127.0.0.1:{self.st_relay.port}")
+            self.st_relay.take()
+            self.st_b.start()
+            self.st_b.wait_complete(self.files, self.long)
+            t["syncthing"].append(now() - self.st_b.started)
+            time.sleep(SETTLE)
+            b["syncthing"].append(self.st_relay.take())
+            self.b_peak["syncthing"].append(self.st_b.memory()["VmHWM"])
+
+            t["floor"].append(floor_durable_copy(self.corpus, self.path(f"durable-floor-{rep}")))
+            if rep < self.reps - 1:
+                self.b.stop()
+                self.a.stop()
+                self.st_b.stop()
+        want = tree_digest(self.corpus)
+        for tool, folder in (("rsync", self.rsync_dest), ("unison", self.unison_replica), ("Syncthing", self.st_b.folder)):
+            assert tree_digest(folder) == want, f"{tool}'s replica differs from the corpus"
+        time.sleep(SETTLE)
+        self.unison_rest = self.unison.memory()
+        tools = {k: t[k] for k in ("newsd", "rsync", "unison", "syncthing")}
+        self.results.add("first_replication_time", "First replication A→B: time", tools, changes="all N",
+                         how={"rsync": "`rsync -a --delete` from the daemon into an empty folder",
+                              "unison": "one sync into an empty replica", "syncthing": "B from its start with a fresh home"},
+                         floor={"name": "files + one syncfs", "samples": t["floor"]}, target="≤ rsync's time",
+                         met=median(t["newsd"]) <= median(t["rsync"]),
+                         note="newsd and Syncthing: from B's start until B holds every file (then checked byte-identical, "
+                              "as are the other replicas); rsync and unison: the command's run")
+        self.results.add("first_replication_bytes", "First replication A→B: bytes on the wire", b, unit="B",
+                         changes="all N", target="≤ 0.5× rsync's bytes", met=median(b["newsd"]) <= 0.5 * median(b["rsync"]))
+
+    # 5. No-op reconnect -------------------------------------------------------------------------
+
+    def noop_reconnect(self):
         print("5. no-op reconnect", flush=True)
-        noop_bytes, noop_time, rs_noop_time, rs_noop_bytes = [], [], [], []
-        b_dest = os.path.join(work, f"rsync-{reps - 1}")
-        for rep in range(reps):
-            b.stop()
-            proxy.take()
-            b = Daemon(args.bin, b_watch, b_data, free_port(), peers=[f"{a_id}@127.0.0.1:{proxy.port}"], name="b")
-            daemons.append(b)
-            b.wait_ready()
+        t = {k: [] for k in ("newsd", "rsync", "unison")}
+        b = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        for rep in range(self.reps):
+            self.b.stop()
+            self.proxy.take()
+            self.b = self.keep(Daemon(self.bin, self.b_watch, self.b_data, free_port(), peers=[f"{self.a_id}@127.0.0.1:{self.proxy.port}"], name="b"))
+            self.b.wait_ready(self.long)
             start = now()
 
             def in_sync():
-                peers = b.ctl_json("peers")
+                peers = self.b.ctl_json("peers")
                 return peers and peers[0]["connected"] and peers[0]["behind"] == 0 and peers[0]["ahead"] == 0 and peers[0]["reported"]
-            wait_until(in_sync, 60, "B in sync", interval=0.01)
-            noop_time.append(now() - start)
-            time.sleep(0.3)
-            noop_bytes.append(proxy.take())
-            t, by = rsync_pull(rsync_port, b_dest)
-            rs_noop_time.append(t)
-            rs_noop_bytes.append(by)
-        results.add("No-op reconnect: bytes", noop_bytes, rs_noop_bytes, "rsync, nothing to do", unit="B",
-                    target="≤ 2 KB", met=median(noop_bytes) <= 2000,
-                    note="TLS 1.3 handshake with two certificates included")
-        results.add("No-op reconnect: time", noop_time, rs_noop_time, "rsync, nothing to do",
-                    note="from B ready to B reporting the peer connected and in sync")
+            wait_until(in_sync, 60, "newsd B in sync", interval=0.01)
+            t["newsd"].append(now() - start)
+            time.sleep(SETTLE)
+            b["newsd"].append(self.proxy.take())
+            self.peer_pulls(t, b)
+            self.st_b.stop()
+            self.st_relay.take()
+            self.st_b.start()
+            wait_until(lambda: self.st_b.connected(self.st_a.device_id), self.long, "Syncthing B connected to A", interval=0.02)
+            self.st_b.wait_complete(self.files, self.long)
+            time.sleep(SETTLE)
+            b["syncthing"].append(self.st_relay.take())
+        self.results.add("noop_bytes", "No-op reconnect: bytes", b, unit="B", changes="none",
+                         how={"rsync": "a pull with nothing to do", "unison": "a sync with nothing to do",
+                              "syncthing": "B restarted, until connected to A and idle with every file"},
+                         target="≤ 2 KB", met=median(b["newsd"]) <= 2000,
+                         note="newsd: B restarted; TLS 1.3 handshake with two certificates included")
+        self.results.add("noop_time", "No-op reconnect: time", t, changes="none",
+                         note="newsd: from B ready to B reporting the peer connected and in sync; rsync and unison: the "
+                              "command's run, process start included; Syncthing's time is not comparable (it has no ready "
+                              "point before it connects) and is left out")
 
-        # 6. 1 % edits at A, replicated until B matches; rsync pulls the same edits.
+    # 6. 1 % edits ---------------------------------------------------------------------------------
+
+    def edits(self):
         print("6. 1% edits", flush=True)
-        edit_time, edit_bytes, rs_edit_time, rs_edit_bytes = [], [], [], []
-        rsync_copy = os.path.join(work, "rsync-source")
-        shutil.copytree(corpus, rsync_copy)
-        rsync_proc.terminate()
-        rsync_proc.wait()
-        rsync_proc, rsync_port = rsync_daemon(rsync_copy, os.path.join(work))
-        servers.append(rsync_proc)
-        rsync_pull(rsync_port, b_dest)
-        for rep in range(reps):
+        t = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        b = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        for rep in range(self.reps):
             seed = 7 + rep
-            proxy.take()
-            manifest_path = os.path.join(work, f"manifest-{rep}.json")
+            self.proxy.take()
             start = now()
-            run([sys.executable, gen, "--mutate", "0.01", "--seed", str(seed), "--out", corpus, "--manifest", manifest_path])
-            manifest = json.load(open(manifest_path))
+            manifest = self.mutate(self.corpus, 0.01, seed)
+            wait_until(lambda: matches(self.b_watch, manifest), self.long, "newsd B matching A after the 1 % edits")
+            t["newsd"].append(now() - start)
+            time.sleep(SETTLE)
+            b["newsd"].append(self.proxy.take())
 
-            def matches():
-                for rel, digest in manifest["changed"].items():
-                    path = os.path.join(b_watch, rel)
-                    try:
-                        with open(path, "rb") as f:
-                            if hashlib.sha256(f.read()).hexdigest() != digest:
-                                return False
-                    except OSError:
-                        return False
-                return all(not os.path.exists(os.path.join(b_watch, rel)) for rel in manifest["deleted"])
-            wait_until(matches, 600, "B matches A after the edits", interval=0.01)
-            edit_time.append(now() - start)
-            time.sleep(0.5)
-            edit_bytes.append(proxy.take())
-            run([sys.executable, gen, "--mutate", "0.01", "--seed", str(seed), "--out", rsync_copy])
-            t, by = rsync_pull(rsync_port, b_dest)
-            rs_edit_time.append(t)
-            rs_edit_bytes.append(by)
-        assert tree_digest(b_watch) == tree_digest(corpus), "B's folder differs from A's after the edits"
-        results.add("1 % edits: bytes", edit_bytes, rs_edit_bytes, "rsync -a --delete", unit="B",
-                    target="≤ 0.25× rsync's bytes", met=median(edit_bytes) <= 0.25 * median(rs_edit_bytes))
-        results.add("1 % edits: time", edit_time, rs_edit_time, "rsync -a --delete",
-                    note="newsd: from the start of the edits (written by the generator) to B matching")
-        edit_peak = b.memory()[1]
+            self.mutate(self.peer_src, 0.01, seed)
+            self.peer_pulls(t, b)
 
-        # 7. One edit end to end: write at A, file at B.
-        print("7. one edit end to end", flush=True)
+            self.st_relay.take()
+            start = now()
+            manifest = self.mutate(self.st_folder, 0.01, seed)
+            wait_until(lambda: matches(self.st_b.folder, manifest), self.long, "Syncthing B matching A after the 1 % edits")
+            t["syncthing"].append(now() - start)
+            time.sleep(SETTLE)
+            b["syncthing"].append(self.st_relay.take())
+        self.check_replicas("the 1 % edits")
+        self.edit_peak = {"newsd": [self.b.memory()[1]], "syncthing": [self.st_b.memory()["VmHWM"]]}
+        self.results.add("edits_bytes", "1 % edits: bytes", b, unit="B", changes="N/100",
+                         target="≤ 0.25× rsync's bytes", met=median(b["newsd"]) <= 0.25 * median(b["rsync"]))
+        self.results.add("edits_time", "1 % edits: time", t, changes="N/100",
+                         how={"rsync": "one pull after the same edits in its source", "unison": "one sync, likewise",
+                              "syncthing": "A's watcher (1 s delay) to B"},
+                         note="newsd and Syncthing: from the start of the edits (written by the generator) to B matching")
+
+    def peer_pulls(self, t, b):
+        """rsync and unison bring their replicas up to the peer source, as it now stands."""
+        for tool, (seconds, nbytes) in (("rsync", self.rsync.pull(self.rsync_dest)),
+                                        ("unison", self.unison.sync(self.peer_src, self.unison_replica))):
+            t[tool].append(seconds)
+            b[tool].append(nbytes)
+
+    def check_replicas(self, after):
+        """Every tool's replica equals the corpus: the same change set reached each of them."""
+        want = tree_digest(self.corpus)
+        for tool, folder in (("newsd B", self.b_watch), ("the peers' source", self.peer_src), ("rsync", self.rsync_dest),
+                             ("unison", self.unison_replica), ("Syncthing A", self.st_folder), ("Syncthing B", self.st_b.folder)):
+            assert tree_digest(folder) == want, f"{tool}'s folder differs from newsd A's after {after}"
+
+    # 7. A week offline --------------------------------------------------------------------------
+
+    def week_offline(self):
+        """B is stopped, 10 % of the articles change at A (edits, renames, deletes), B starts again:
+        time from B's start to B's folder matching A, and bytes, beside rsync's and unison's pull of
+        the same change set and Syncthing B restarted the same way."""
+        print("7. a week offline", flush=True)
+        t = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        b = {k: [] for k in ("newsd", "rsync", "unison", "syncthing")}
+        for rep in range(self.reps):
+            seed = 100 + rep
+            self.b.stop()
+            manifest = self.mutate(self.corpus, 0.10, seed)
+            # A takes in the week's changes before B comes back, as it would have during the week.
+            wait_quiet(self.a.entries, 1.0, self.long, "newsd A's log to take in the week's changes")
+            self.proxy.take()
+            self.b = self.keep(Daemon(self.bin, self.b_watch, self.b_data, free_port(), peers=[f"{self.a_id}@127.0.0.1:{self.proxy.port}"], name="b"))
+            wait_until(lambda: matches(self.b_watch, manifest), self.long, "newsd B matching A after a week offline")
+            t["newsd"].append(now() - self.b.started)
+            time.sleep(SETTLE)
+            b["newsd"].append(self.proxy.take())
+
+            self.mutate(self.peer_src, 0.10, seed)
+            self.peer_pulls(t, b)
+
+            self.st_b.stop()
+            sequence = self.st_a.status()["sequence"]
+            manifest = self.mutate(self.st_folder, 0.10, seed)
+            self.st_a.wait_scanned(len(tree_files(self.st_folder)), self.long,
+                                   since=sequence + len(manifest["changed"]) + len(manifest["deleted"]))
+            self.st_relay.take()
+            self.st_b.start()
+            wait_until(lambda: matches(self.st_b.folder, manifest), self.long, "Syncthing B matching A after a week offline")
+            t["syncthing"].append(now() - self.st_b.started)
+            time.sleep(SETTLE)
+            b["syncthing"].append(self.st_relay.take())
+        self.check_replicas("a week offline")
+        self.results.add("week_time", "A week offline (10 % changed): time", t, changes="N/10",
+                         how={"rsync": "one pull after the same changes in its source", "unison": "one sync, likewise",
+                              "syncthing": "B stopped and started again, like newsd's"},
+                         note="B stopped, 10 % of the articles edited, renamed or deleted at A (taken in by A), B started: "
+                              "newsd and Syncthing from B's start (its own scan included) until every changed file is at B "
+                              "and every deleted one gone; then every folder is checked byte-identical")
+        self.results.add("week_bytes", "A week offline (10 % changed): bytes", b, unit="B", changes="N/10")
+
+    # 8. One edit end to end ---------------------------------------------------------------------
+
+    def one_edit(self):
+        print("8. one edit end to end", flush=True)
         e2e = []
-        rel_paths = [os.path.relpath(p, corpus) for p in tree_files(corpus)[:100]]
-        for i, rel in enumerate(rel_paths):
-            text = open(os.path.join(corpus, rel), "rb").read() + f"\nTin cập nhật {i}.\n".encode()
-            tmp = os.path.join(corpus, os.path.dirname(rel), f".edit-{i}.tmp")
+        for i, rel in enumerate(os.path.relpath(p, self.corpus) for p in tree_files(self.corpus)[:100]):
+            with open(os.path.join(self.corpus, rel), "rb") as f:
+                text = f.read() + f"\nTin cập nhật {i}.\n".encode()
+            tmp = os.path.join(self.corpus, os.path.dirname(rel), f".edit-{i}.tmp")
             start = now()
             with open(tmp, "wb") as f:
                 f.write(text)
-            os.rename(tmp, os.path.join(corpus, rel))
+            os.rename(tmp, os.path.join(self.corpus, rel))
 
             def arrived():
                 try:
-                    return open(os.path.join(b_watch, rel), "rb").read() == text
+                    with open(os.path.join(self.b_watch, rel), "rb") as f:
+                        return f.read() == text
                 except OSError:
                     return False
-            wait_until(arrived, 10, "the edit at B", interval=0.001)
+            wait_until(arrived, 10, "the edit at newsd B", interval=0.001)
             e2e.append((now() - start) * 1000)
-        results.add("One edit end to end p50", [percentile(e2e, 50)], unit="ms", target="< 250 ms",
-                    met=percentile(e2e, 50) < 250, note="save at A (temp + rename) to new bytes in B's folder")
-        results.add("One edit end to end p99", [percentile(e2e, 99)], unit="ms", target="< 1 s", met=percentile(e2e, 99) < 1000)
+        self.results.samples["one_edit_ms"] = e2e
+        self.results.add("one_edit_p50", "One edit end to end p50", {"newsd": [percentile(e2e, 50)]}, unit="ms",
+                         changes="1 edit", target="< 250 ms", met=percentile(e2e, 50) < 250,
+                         note="save at A (temp + rename) to new bytes in B's folder")
+        self.results.add("one_edit_p99", "One edit end to end p99", {"newsd": [percentile(e2e, 99)]}, unit="ms",
+                         changes="1 edit", target="< 1 s", met=percentile(e2e, 99) < 1000)
 
-        # 8. Memory.
-        results.add("RSS at rest after ingest", rss_rest, unit="MiB",
-                    target="≤ 30 MB at 10k, ≤ 60 MB at 100k", met=median(rss_rest) <= (30 if n <= 10000 else 60))
-        results.add("RSS at rest: anonymous (heap, stacks)", rss_anon, unit="MiB", note="RssAnon in /proc: memory the process owns")
-        results.add("RSS at rest: file-backed (mapped code)", rss_file, unit="MiB",
-                    note="RssFile in /proc: pages of the binary and shared libraries mapped from the page cache")
-        results.add("Peak RSS during ingest", rss_peak_ingest, unit="MiB")
-        results.add("Peak RSS of B during first replication", b_peaks, unit="MiB")
-        results.add("Peak RSS of B through the 1 % edits", [edit_peak], unit="MiB")
-        for d in daemons:
-            d.stop()
-    finally:
-        for d in daemons:
-            try:
-                d.stop()
-            except Exception:
-                pass
-        for s in servers:
-            s.terminate()
-            try:
-                s.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                s.kill()
-        for p in proxies:
-            p.close()
-        shutil.rmtree(work, ignore_errors=True)
+    # 9. Memory ----------------------------------------------------------------------------------
 
-    report = render(results, args, n, files, corpus_bytes)
-    print(report)
-    if args.size != "1k" or args.write:
-        path = os.path.join(args.root, "docs", "BENCHMARKS.md")
-        with open(path, "w") as f:
-            f.write(report)
+    def memory(self):
+        def field(samples, key):
+            return [s[key] for s in samples]
+        rest = {"newsd": self.rss["newsd"], "unison": [self.unison_rest], "syncthing": self.rss["syncthing"]}
+        rss = field(rest["newsd"], "VmRSS")
+        self.results.add("rss_rest", "RSS at rest after ingest", {k: field(v, "VmRSS") for k, v in rest.items()}, unit="MiB",
+                         how={"unison": "the socket server, after serving the first replications",
+                              "syncthing": "A, 2 s after its initial scan (as newsd)"},
+                         target="≤ 30 MB at 10k, ≤ 60 MB at 100k",
+                         met=median(rss) <= (30 if self.n <= 10000 else 60))
+        self.results.add("rss_anon", "RSS at rest: anonymous (heap, stacks)", {k: field(v, "RssAnon") for k, v in rest.items()},
+                         unit="MiB", note="RssAnon in /proc: memory the process owns")
+        self.results.add("rss_file", "RSS at rest: file-backed (mapped code)", {k: field(v, "RssFile") for k, v in rest.items()},
+                         unit="MiB",
+                         note="RssFile in /proc: pages of the binary and shared libraries mapped from the page cache")
+        self.results.add("peak_ingest", "Peak RSS during ingest",
+                         {"newsd": field(rest["newsd"], "VmHWM"), "syncthing": field(rest["syncthing"], "VmHWM")},
+                         unit="MiB", how={"syncthing": "A through its initial scan"})
+        self.results.add("peak_replication", "Peak RSS of B during first replication", self.b_peak, unit="MiB")
+        self.results.add("peak_edits", "Peak RSS of B through the 1 % edits", self.edit_peak, unit="MiB",
+                         note="VmHWM since B's last start: the no-op reconnects and the edits")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", help="the folder holding newsd and newsctl (release build)")
+    parser.add_argument("--root", required=True, help="the repository: results and docs are written there")
+    parser.add_argument("--size", default="10k", choices=SIZES.keys())
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each workload (figures are medians)")
+    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS.md even for 1k")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only render docs/BENCHMARKS.md from bench/results/*.json; runs nothing")
+    args = parser.parse_args()
+    results_dir = os.path.join(args.root, "bench", "results")
+    if not args.render_only:
+        if not args.bin:
+            parser.error("--bin is required unless --render-only")
+        results = Bench(args).main()
+        path = os.path.join(results_dir, f"bench-{args.size}.json")
+        results.save(path)
         print(f"wrote {path}")
-
-
-def machine():
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Linux {platform.release()}"
-
-
-def render(results, args, n, files, corpus_bytes):
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Measured by `bench/run.sh --size {args.size}` on {time.strftime('%Y-%m-%d')}: {machine()}.",
-        f"Corpus: `gen_corpus.py --n {n} --seed 1`, {files} files, {corpus_bytes / 1e6:.1f} MB, warm page cache.",
-        f"Each figure is the median of {args.repeat} runs with min–max, except percentiles (one run of 100–200 edits).",
-        "newsd is a release build with the Swift runtime linked in, as `scripts/install.sh` ships it. Bytes on the",
-        "wire for newsd are counted by a TCP relay between the sites",
-        "(TLS included); rsync's are its own `--stats` totals (sent + received).",
-        "",
-        "Durability: newsd commits with SQLite `synchronous=FULL` (WAL) and writes replicated files with",
-        "temp + rename and a `syncfs` per batch, so an acknowledged entry survives a power cut; rsync does not",
-        "fsync; git writes objects without fsync by default; Syncthing fsyncs every file.",
-        "",
-        "| workload | newsd | peer | newsd/peer | floor | newsd/floor | target | met |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results.rows:
-        peer = f"{r['peer_name']}: {fmt(r['peer'], r['unit'])}" if r["peer"] else "–"
-        floor = f"{r['floor_name']}: {fmt(r['floor'], r['unit'])}" if r["floor"] else "–"
-        met = "–" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        lines.append(f"| {r['workload']} | {fmt(r['newsd'], r['unit'])} | {peer} | {ratio(r['newsd'], r['peer'])} | {floor} | "
-                     f"{ratio(r['newsd'], r['floor'])} | {r['target'] or '–'} | {met} |")
-    lines += ["", "Notes:"]
-    for r in results.rows:
-        if r["note"]:
-            lines.append(f"- {r['workload']}: {r['note']}.")
-    lines.append("")
-    # What bounds each missed target, measured by hand; kept beside the bench so the doc carries it.
-    analysis = os.path.join(args.root, "bench", "ANALYSIS.md")
-    if os.path.exists(analysis):
-        with open(analysis) as f:
-            lines += [f.read().rstrip(), ""]
-    return "\n".join(lines) + "\n"
+    if args.render_only or args.size != "1k" or args.write:
+        doc = report.write_doc(args.root)
+        print(f"wrote {doc}")
+    else:
+        print("a 1k run leaves docs/BENCHMARKS.md alone (pass --write to render it)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ and each site's memory.
 Site 0 starts with a small corpus (../shared/corpus/gen_corpus.py); once every site holds it, site 0
 saves one edit at a time (temp file and rename, as an editor's program does) and the clock runs
 until the edited text is in the file at every other site. In a chain, site 0 is at one end, so an
-edit crosses every link. Writes bench/results/mesh-<shape>-<N>.json and prints a table row.
+edit crosses every link. Writes bench/results/mesh-<shape>-<N>.json (rendered into docs/BENCHMARKS.md
+by bench/report.py) and prints a table row.
 """
 import argparse
 import json
@@ -108,8 +109,10 @@ def main():
         sent_after = [bytes_sent(s) for s in sites]
         per_site = [(a - b) / args.edits for a, b in zip(sent_after, sent_before)]
         memory = [s.memory_fields() for s in sites]
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         result = {
-            "sites": n, "shape": args.shape, "edits": args.edits, "articles": args.articles, "binary": args.bin,
+            "sites": n, "shape": args.shape, "date": time.strftime("%Y-%m-%d"), "commit": commit or "?",
+            "edits": args.edits, "articles": args.articles, "binary": args.bin,
             "edit_to_every_site_ms": {"p50": round(percentile(latencies, 50), 1), "p99": round(percentile(latencies, 99), 1),
                                       "max": round(max(latencies), 1)},
             "bytes_sent_per_edit_per_site": {"mean": round(sum(per_site) / n), "max": round(max(per_site)), "site_0": round(per_site[0])},

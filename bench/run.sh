@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs every benchmark (the comparison, then the WAL under 10,000 small commits) and writes
-# docs/BENCHMARKS.md. Release build; peers (rsync, git) installed
-# when missing; every server on 127.0.0.1, stopped at the end.
+# Runs every benchmark and writes docs/BENCHMARKS.md: the comparison (newsd beside rsync, unison,
+# Syncthing, git and this machine's floors: bench/bench.py), the WAL under 10,000 small commits
+# (bench/wal.py), and 3 and 10 sites as a full mesh and as a chain (bench/mesh.py). Release build;
+# peers (rsync, git, unison, Syncthing) installed with apt-get when missing, and matplotlib with pip
+# for the charts (left out, with a warning, if it cannot be installed); every server on 127.0.0.1,
+# stopped at the end. Raw figures go to bench/results/; the doc is rendered from all of them.
 #
-#   bench/run.sh                 10k articles (about 4 minutes on 2 cores)
-#   bench/run.sh --size 1k       a quick run (CI's smoke; does not rewrite the doc unless --write)
-#   bench/run.sh --size 100k     the scaling point (about half an hour)
+# Measured on 2 cores beside a concurrent Swift build, the build itself not counted:
+#   bench/run.sh                 10k articles: about 8 minutes (comparison 5, WAL 0.5, meshes 2.5)
+#   bench/run.sh --size 1k       about 6 minutes (comparison 2.5); CI's smoke: its figures go to
+#                                bench/results/ but the doc is rewritten only with --write
+#   bench/run.sh --size 100k     the scaling point; not yet run with the peers (expect about an hour)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,9 +18,15 @@ scripts/bootstrap.sh
 missing=()
 command -v rsync >/dev/null || missing+=(rsync)
 command -v git >/dev/null || missing+=(git)
+command -v unison >/dev/null || missing+=(unison)
+command -v syncthing >/dev/null || missing+=(syncthing)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+  python3 -m pip install -q --user matplotlib 2>/dev/null || python3 -m pip install -q matplotlib 2>/dev/null \
+    || echo "run.sh: matplotlib could not be installed; docs/BENCHMARKS.md will have no charts"
 fi
 # The build `scripts/install.sh` ships: release, Swift runtime linked in.
 swift build -c release --static-swift-stdlib --product newsd 2>&1 | tail -1
@@ -28,6 +39,15 @@ python3 "$root/bench/bench.py" --bin "$bin" --root "$root" "$@"
 # Many small commits: the write-ahead log while a peer pushes 10,000 entries one at a time.
 wal=$(python3 "$root/bench/wal.py" --bin "$bin")
 echo "$wal"
+{ echo "Measured $(date +%F) ($(git rev-parse --short HEAD), release build, $(nproc) cores) by \`bench/run.sh\`:"
+  echo "$wal"; } > "$root/bench/results/wal.txt"
+# Many sites: one edit to every site, bytes and memory per site (bench/results/mesh-<shape>-<N>.json).
+for shape in mesh chain; do
+  for sites in 3 10; do
+    python3 "$root/bench/mesh.py" --sites "$sites" --shape "$shape" --bin "$bin"
+  done
+done
+# bench.py rewrote the doc (not a 1k smoke run): render it again with the WAL and mesh figures.
 if [ "$(stat -c %Y "$doc" 2>/dev/null || echo 0)" != "$before" ]; then
-  { echo; echo "## Many small commits (\`bench/wal.py\`)"; echo '```'; echo "$wal"; echo '```'; } >> "$doc"
+  python3 "$root/bench/bench.py" --root "$root" --render-only
 fi
