@@ -39,8 +39,9 @@ public enum BlobCodec {
                 }
             }
             guard ZSTD_isError(written) == 0, written < bytes.count else { return (.raw, bytes) }
-            out.removeSubrange(written...)
-            return (.zstd, out)
+            // A copy the size of the frame: trimming keeps the worst-case allocation, which a
+            // scan's batch and read-ahead would hold for every file.
+            return (.zstd, Array(out[..<written]))
         }
 
         /// `bytes` as a zstd frame that refers back into `base` (a prefix dictionary), or nil when

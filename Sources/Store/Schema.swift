@@ -137,8 +137,9 @@ enum Schema {
     ) STRICT, WITHOUT ROWID;
     INSERT INTO blobs_v7 (hash, size, encoding, stored, bytes_id)
         SELECT hash, size, encoding, length(data), row_number() OVER (ORDER BY hash) FROM blobs;
+    -- In hash order, which is bytes_id order: no sort of every blob's bytes in temporary files.
     INSERT INTO blob_bytes (id, data)
-        SELECT n.bytes_id, b.data FROM blobs_v7 n JOIN blobs b ON b.hash = n.hash ORDER BY n.bytes_id;
+        SELECT n.bytes_id, b.data FROM blobs_v7 n JOIN blobs b ON b.hash = n.hash ORDER BY n.hash;
     DROP TRIGGER blobs_no_update;
     DROP TRIGGER blobs_no_delete;
     DROP TABLE blobs;

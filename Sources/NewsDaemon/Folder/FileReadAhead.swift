@@ -36,8 +36,11 @@ final class FileReadAhead: @unchecked Sendable {
         self.files = files
         self.prepare = { file, compressor in
             let snapshot: FileSystem.Snapshot
-            do { snapshot = try FileSystem.readConsistently(absolute(file.path)) } catch { return .unreadable(error) }
-            guard Int64(snapshot.bytes.count) <= maximumFileBytes else { return .tooLarge(snapshot.bytes.count) }
+            do { snapshot = try FileSystem.readConsistently(absolute(file.path), limit: maximumFileBytes) } catch {
+                // Grown past the limit since the walk: refused before it is held whole in memory.
+                if let tooLarge = error as? FileSystem.FileTooLarge { return .tooLarge(Int(tooLarge.size)) }
+                return .unreadable(error)
+            }
             let hash = ContentHash.of(snapshot.bytes)
             let (encoding, data) = compressor.encode(snapshot.bytes)
             return .read(snapshot, hash, StoredBlob(hash: hash, size: UInt64(snapshot.bytes.count), encoding: encoding, data: data))
@@ -69,8 +72,10 @@ final class FileReadAhead: @unchecked Sendable {
         ready[readyIndex] = (item.0, .tooLarge(0))  // drop the bytes: the caller has them now
         readyIndex += 1
         readyBytes -= Self.weight(item.1)
-        if readyIndex == ready.count {
-            ready.removeAll(keepingCapacity: true)
+        // Drop what was taken, so the queue holds at most what waits (a reader always ahead
+        // never lets it empty).
+        if readyIndex == ready.count || readyIndex >= maximumFiles {
+            ready.removeFirst(readyIndex)
             readyIndex = 0
         }
         condition.broadcast()

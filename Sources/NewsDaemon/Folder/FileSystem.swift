@@ -128,7 +128,10 @@ public enum FileSystem {
     /// Reads a whole file and makes sure the bytes are one version of it: the file's size and times
     /// must be the same before and after the read, else it is read again (an editor still writing).
     /// `open` makes the descriptor each attempt reads (default: the path itself); `path` is for errors.
-    public static func readConsistently(_ path: String, attempts: Int = 4, open opener: (() -> Int32)? = nil) throws -> Snapshot {
+    /// `limit`: a file over this many bytes, or one that grows past it while read, throws
+    /// `FileTooLarge` before more than that is held in memory.
+    public static func readConsistently(_ path: String, attempts: Int = 4, limit: Int64? = nil,
+                                        open opener: (() -> Int32)? = nil) throws -> Snapshot {
         var lastError: Error = FileSystemError("read", path, errno: EAGAIN)
         for attempt in 0..<attempts {
             let fd = opener?() ?? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
@@ -137,6 +140,7 @@ public enum FileSystem {
             var before = Glibc.stat()
             guard fstat(fd, &before) == 0 else { throw FileSystemError("fstat", path) }
             let expected = Int(before.st_size)
+            if let limit, Int64(expected) > limit { throw FileTooLarge(size: Int64(expected)) }
             var bytes = [UInt8](repeating: 0, count: expected + 1)
             var total = 0
             while true {
@@ -147,6 +151,7 @@ public enum FileSystem {
                 }
                 if n == 0 { break }
                 total += n
+                if let limit, Int64(total) > limit { throw FileTooLarge(size: Int64(total)) }
                 if total == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(4096, total))) }
             }
             bytes.removeSubrange(total...)
@@ -160,6 +165,12 @@ public enum FileSystem {
             usleep(UInt32(5_000 << attempt))
         }
         throw lastError
+    }
+
+    /// A file past the size limit: `size` is what was seen of it (at least).
+    public struct FileTooLarge: Error, CustomStringConvertible {
+        public let size: Int64
+        public var description: String { "\(size) bytes or more" }
     }
 
     /// True for the temp names the folder writer makes (`FolderWriter.temporaryName`).
