@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -50,4 +51,8 @@ int newsd_write_all(int fd, const void *buf, unsigned long len) {
 
 const void *newsd_memmem(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len) {
     return memmem(haystack, haystack_len, needle, needle_len);
+}
+
+int newsd_malloc_trim(void) {
+    return malloc_trim(0);
 }

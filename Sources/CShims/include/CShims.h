@@ -22,6 +22,10 @@ int newsd_has_writers(int fd);
 /// writes. Returns 0, or -1 with errno set on the first other failure (EPIPE, ENOSPC, ...).
 int newsd_write_all(int fd, const void *buf, unsigned long len);
 
+/// malloc_trim(3): returns the free pages of every malloc arena to the system. glibc's
+/// <malloc.h>, which Swift's Glibc module does not export.
+int newsd_malloc_trim(void);
+
 /// memmem(3), a GNU extension Swift's Glibc module does not export: the first place `needle`
 /// occurs in `haystack`, or NULL.
 const void *newsd_memmem(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len);

@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -119,6 +120,9 @@ public final class IngestService: Service {
 
     @discardableResult
     private func rescan(reason: String, startUp: Bool = false) async -> Bool {
+        // A scan of the whole folder held its batches, the read-ahead and a larger page cache;
+        // freed, glibc keeps those pages in its heaps (one per thread) unless asked to return them.
+        defer { _ = newsd_malloc_trim() }
         do {
             let summary = try await site.scanAll(startUp: startUp)
             logger.debug("\(reason) scan: \(summary.entries) new entries, \(summary.filesRead) files read, \(summary.unchanged) unchanged")
