@@ -107,12 +107,7 @@ import SyncProtocol
         #expect(scan.entries == 0, "the copy changed the files' inodes, not their contents")
 
         // The v3 peer's next entry continues its chain as the fixture holds it.
-        let bytes = Array("Huế: tin thứ hai từ site v3\n".utf8)
-        let hash = ContentHash.of(bytes)
-        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-2.txt"), operation: .put,
-                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
-                                  time: HybridTimestamp(milliseconds: 1_764_700_000_000, counter: 0), previous: hueTip.version)
-        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+        let (theirs, part) = try nextPut(by: hue, after: hueTip, article: "tu-hue-2.txt", text: "Huế: tin thứ hai từ site v3\n", atMillis: 1_764_700_000_000)
 
         try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
             let received = try await talk(port: port, as: hue, maximumVersion: 3, vector: VersionVector([hue.siteID: hueTip.sequence]),
@@ -204,12 +199,7 @@ import SyncProtocol
         #expect(info.author == GroupDirectory.accountName(of: getuid()))
         let edit = try #require(VersionID(hex: info.version))
 
-        let bytes = Array("Huế: tin từ site v4\n".utf8)
-        let hash = ContentHash.of(bytes)
-        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-v4.txt"), operation: .put,
-                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
-                                  time: HybridTimestamp(milliseconds: 1_764_800_000_000, counter: 0), previous: hueTip.version)
-        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+        let (theirs, part) = try nextPut(by: hue, after: hueTip, article: "tu-hue-v4.txt", text: "Huế: tin từ site v4\n", atMillis: 1_764_800_000_000)
 
         try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
             let received = try await talk(port: port, as: hue, maximumVersion: 4, vector: VersionVector([hue.siteID: hueTip.sequence]),
@@ -269,12 +259,7 @@ import SyncProtocol
         let site = SiteLog(log: log, key: key, settings: SiteSettings(siteName: "hanoi", watchDir: watch, dataDir: data), logger: logger)
         #expect(try await site.scanAll(startUp: true).entries == 0)
 
-        let bytes = Array("Huế: tin gửi sau khi nâng cấp\n".utf8)
-        let hash = ContentHash.of(bytes)
-        let theirs = try LogEntry(signer: hue, sequence: hueTip.sequence + 1, article: ArticlePath("tu-hue-v5.txt"), operation: .put,
-                                  contentHash: hash, size: UInt64(bytes.count), replaces: [],
-                                  time: HybridTimestamp(milliseconds: 1_764_900_000_000, counter: 0), previous: hueTip.version)
-        let part = BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes)
+        let (theirs, part) = try nextPut(by: hue, after: hueTip, article: "tu-hue-v5.txt", text: "Huế: tin gửi sau khi nâng cấp\n", atMillis: 1_764_900_000_000)
         try await serving(site, key: key, peer: hue.siteID, logger: logger) { port in
             let received = try await talk(port: port, as: hue, maximumVersion: 5, vector: VersionVector(),
                                           sending: [.site(publicKeyDER: hue.publicKey.der), .blobPart(part), .entry(theirs), .caughtUp])
@@ -288,6 +273,17 @@ import SyncProtocol
         }
         #expect(await site.stats.blobs == 13, "the received blob is stored in the new layout")
         #expect(try await site.verify().problems.isEmpty)
+    }
+
+    /// The peer's next entry on its chain (a put of `text` at `article`) and the blob it sends with it.
+    func nextPut(by peer: SiteKey, after tip: (sequence: UInt64, version: VersionID), article: String, text: String,
+                 atMillis: UInt64) throws -> (LogEntry, BlobPart) {
+        let bytes = Array(text.utf8)
+        let hash = ContentHash.of(bytes)
+        let entry = try LogEntry(signer: peer, sequence: tip.sequence + 1, article: ArticlePath(article), operation: .put,
+                                 contentHash: hash, size: UInt64(bytes.count), replaces: [],
+                                 time: HybridTimestamp(milliseconds: atMillis, counter: 0), previous: tip.version)
+        return (entry, BlobPart(hash: hash, size: UInt64(bytes.count), encoding: 0, storedSize: UInt64(bytes.count), offset: 0, bytes: bytes))
     }
 
     /// Runs `site`'s replication on a free loopback port, accepting `peer`, while `body` talks to it.
