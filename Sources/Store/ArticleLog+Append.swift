@@ -280,6 +280,17 @@ extension ArticleLog {
         return states
     }
 
+    /// The scan cache by path, light (see `CachedFile`), for the start-up scan.
+    public func scanCache() throws -> [String: CachedFile] {
+        var cache: [String: CachedFile] = [:]
+        cache.reserveCapacity(Int(try db.scalar("SELECT count(*) FROM file_state") ?? 0))
+        try db.statement("SELECT path, size, mtime_ns, ctime_ns, inode, article = path, article FROM file_state").query([]) { row in
+            cache[row.text(0)] = CachedFile(size: row.int64(1), mtimeNanos: row.int64(2), ctimeNanos: row.int64(3),
+                                            inode: UInt64(bitPattern: row.int64(4)), otherArticle: row.int(5) != 0 ? nil : row.text(6))
+        }
+        return cache
+    }
+
     static let fileStateColumns = "path, article, size, mtime_ns, ctime_ns, inode, content_hash, base"
 
     static func fileState(from row: Statement) -> FileState? {

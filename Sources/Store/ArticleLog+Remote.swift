@@ -113,9 +113,13 @@ extension ArticleLog {
     /// skipped; one of a second chain of its origin is kept beside the chain or passed over (see
     /// `RemoteAppend`), and so is one that replaces a version passed over (`passedOver`, the
     /// session's, or earlier in this batch): refusing it would end every session with that peer.
+    ///
+    /// `checked`: positions in `entries` of entries whose hash, shape, signature and author (if
+    /// any) the caller has verified with the key from `keys`; the rest are verified here. Positions,
+    /// not versions: a peer may send a forged copy beside the genuine entry of the same version.
     public func appendRemote(
         _ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public], wallMillis: UInt64,
-        passedOver: Set<VersionID> = []
+        passedOver: Set<VersionID> = [], checked: Set<Int> = []
     ) throws -> RemoteAppend {
         var result = RemoteAppend()
         let before = stats
@@ -127,12 +131,13 @@ extension ArticleLog {
                 // versions of one article quadratic (1,025 concurrent versions took 30 s).
                 var heads: [ArticlePath: [LogEntry]] = [:]
                 var skipped = passedOver
-                for var entry in entries {
+                for (position, var entry) in entries.enumerated() {
                     var beside = false
-                    let verdict = try validate(entry, keys: keys, blobs: blobs, tips: &tips, passedOver: skipped)
+                    let verified = checked.contains(position)
+                    let verdict = try validate(entry, keys: keys, blobs: blobs, tips: &tips, passedOver: skipped, verified: verified)
                     // Who made it: kept only with its origin's signature. A relay cannot alter it,
                     // only drop it; a bad one costs the author, not the entry.
-                    if let author = entry.author {
+                    if let author = entry.author, !verified {
                         let key = try keys[entry.origin] ?? publicKey(of: entry.origin)
                         if key.map({ author.isValid(for: entry, originKey: $0) }) != true {
                             entry.author = nil
@@ -193,16 +198,18 @@ extension ArticleLog {
 
     private func validate(
         _ entry: LogEntry, keys: [SiteID: SiteKey.Public], blobs: [ContentHash: StoredBlob],
-        tips: inout [SiteID: (sequence: UInt64, version: VersionID)], passedOver: Set<VersionID>
+        tips: inout [SiteID: (sequence: UInt64, version: VersionID)], passedOver: Set<VersionID>, verified: Bool
     ) throws -> Rejection? {
         let label = "entry \(entry.version.short) (\(entry.origin) #\(entry.sequence), \(entry.article))"
-        guard let key = try keys[entry.origin] ?? publicKey(of: entry.origin) else {
-            return .refused(WireError(.badSignature, "\(label): no public key for its origin was sent"))
-        }
-        do { try entry.check(originKey: key) } catch {
-            switch error {
-            case .shape(let text): return .refused(WireError(.malformedFrame, text))
-            default: return .refused(WireError(.badSignature, error.description))
+        if !verified {
+            guard let key = try keys[entry.origin] ?? publicKey(of: entry.origin) else {
+                return .refused(WireError(.badSignature, "\(label): no public key for its origin was sent"))
+            }
+            do { try entry.check(originKey: key) } catch {
+                switch error {
+                case .shape(let text): return .refused(WireError(.malformedFrame, text))
+                default: return .refused(WireError(.badSignature, error.description))
+                }
             }
         }
         guard entry.replaces.count <= WireCodec.maximumReplaces else {

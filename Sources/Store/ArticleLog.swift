@@ -41,7 +41,12 @@ public final class ArticleLog {
     /// For a reader whose refresh failed: the next `takeMovedHeads()` returns `.all`.
     public func forgetMovedHeads() { movedHeads = .all }
 
+    /// Times any article's heads moved since open (appends, recomputes): a start-up that finds it
+    /// still 0 knows the heads are as the last run left them.
+    public private(set) var headMoves = 0
+
     func headsMoved(_ article: String) {
+        headMoves &+= 1
         guard case .some(.some(var set)) = movedHeads else { return }
         movedHeads = nil  // one copy of the set, not two, while it is changed
         set.insert(article)

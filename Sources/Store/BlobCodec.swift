@@ -1,5 +1,6 @@
 import Crypto
 import CZstd
+import Synchronization
 import SyncProtocol
 
 /// Compresses article bytes for the blob table and the wire with zstd at level 1.
@@ -74,10 +75,36 @@ public enum BlobCodec {
         return log
     }
 
+    /// A decompression context, handed between threads through the pool (one user at a time).
+    private struct Decoder: @unchecked Sendable { let context: OpaquePointer }
+
+    /// Decompression contexts kept between blobs: making one per blob (an allocation and a clear of
+    /// ~100 KiB) was 2 % of a first replication. Each is reset before it goes back; one that grew
+    /// past 1 MiB (a large window) is freed instead, so the pool holds at most 8 small ones.
+    private static let decoders = Mutex<[Decoder]>([])
+
+    static func withDecoder<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        guard let context = decoders.withLock({ $0.popLast()?.context }) ?? ZSTD_createDCtx() else {
+            throw CorruptBlob(detail: "cannot make a zstd context")
+        }
+        defer {
+            ZSTD_DCtx_reset(context, ZSTD_reset_session_and_parameters)
+            let kept = ZSTD_sizeof_DCtx(context) <= 1 << 20 && decoders.withLock { pool -> Bool in
+                guard pool.count < 8 else { return false }
+                pool.append(Decoder(context: context))
+                return true
+            }
+            if !kept { ZSTD_freeDCtx(context) }
+        }
+        return try body(context)
+    }
+
     /// The content a `delta` frame describes, given the same base; exactly `size` bytes or an error.
     public static func applyDelta(_ frame: [UInt8], to base: [UInt8], size: Int) throws -> [UInt8] {
-        guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
-        defer { ZSTD_freeDCtx(context) }
+        try withDecoder { try applyDelta(frame, to: base, size: size, context: $0) }
+    }
+
+    private static func applyDelta(_ frame: [UInt8], to base: [UInt8], size: Int, context: OpaquePointer) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: size)
         let written = base.withUnsafeBytes { prefix -> Int in
             let referenced = ZSTD_DCtx_refPrefix(context, prefix.baseAddress, prefix.count)
@@ -91,7 +118,8 @@ public enum BlobCodec {
         return out
     }
 
-    /// The hash of what `data` decodes to, decoded 128 KiB at a time: a blob claiming up to the
+    /// The hash of what `data` decodes to, decoded 128 KiB at a time (or in one piece of its claimed
+    /// size when smaller): a blob claiming up to the
     /// protocol's 1 GiB is checked in that much memory, so a zstd bomb costs its sender's bytes
     /// and this site's CPU, never this site's memory. Exactly `size` bytes or an error.
     public static func contentHash(of data: [UInt8], encoding: Encoding, size: Int) throws -> ContentHash {
@@ -101,36 +129,38 @@ public enum BlobCodec {
             return .of(data)
         case .zstd:
             try checkFrame(data, claimed: size)
-            guard let context = ZSTD_createDCtx() else { throw CorruptBlob(detail: "cannot make a zstd context") }
-            defer { ZSTD_freeDCtx(context) }
-            // The decoder's window is the frame's to choose (up to 128 MiB by default): newsd's
-            // frames use at most 2^19 (level 1), so more than 8 MiB is refused, not allocated.
-            ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 23)
-            var hasher = SHA256()
-            var produced = 0
-            var chunk = [UInt8](repeating: 0, count: 128 << 10)
-            try data.withUnsafeBytes { src in
-                var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
-                while true {
-                    let (result, written) = chunk.withUnsafeMutableBytes { dst -> (Int, Int) in
-                        var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
-                        let result = ZSTD_decompressStream(context, &output, &input)
-                        return (result, output.pos)
-                    }
-                    guard ZSTD_isError(result) == 0 else { throw CorruptBlob(detail: String(cString: ZSTD_getErrorName(result))) }
-                    produced += written
-                    guard produced <= size else { throw CorruptBlob(detail: "frame holds more than the \(size) bytes claimed") }
-                    chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<written])) }
-                    if result == 0 { break }  // the frame is complete
-                    // A session that ends stops paying for its peer's bomb.
-                    if Task.isCancelled { throw CancellationError() }
-                    guard written > 0 || input.pos < input.size else { throw CorruptBlob(detail: "truncated frame") }
-                }
-                guard input.pos == input.size else { throw CorruptBlob(detail: "bytes after the frame") }
-            }
-            guard produced == size else { throw CorruptBlob(detail: "\(produced) of \(size) bytes") }
-            return ContentHash(bytes: Array(hasher.finalize()))!
+            return try withDecoder { try streamedHash(of: data, size: size, context: $0) }
         }
+    }
+
+    private static func streamedHash(of data: [UInt8], size: Int, context: OpaquePointer) throws -> ContentHash {
+        // The decoder's window is the frame's to choose (up to 128 MiB by default): newsd's
+        // frames use at most 2^19 (level 1), so more than 8 MiB is refused, not allocated.
+        ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, 23)
+        var hasher = SHA256()
+        var produced = 0
+        var chunk = [UInt8](repeating: 0, count: min(size, 128 << 10))
+        try data.withUnsafeBytes { src in
+            var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
+            while true {
+                let (result, written) = chunk.withUnsafeMutableBytes { dst -> (Int, Int) in
+                    var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
+                    let result = ZSTD_decompressStream(context, &output, &input)
+                    return (result, output.pos)
+                }
+                guard ZSTD_isError(result) == 0 else { throw CorruptBlob(detail: String(cString: ZSTD_getErrorName(result))) }
+                produced += written
+                guard produced <= size else { throw CorruptBlob(detail: "frame holds more than the \(size) bytes claimed") }
+                chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<written])) }
+                if result == 0 { break }  // the frame is complete
+                // A session that ends stops paying for its peer's bomb.
+                if Task.isCancelled { throw CancellationError() }
+                guard written > 0 || input.pos < input.size else { throw CorruptBlob(detail: "truncated frame") }
+            }
+            guard input.pos == input.size else { throw CorruptBlob(detail: "bytes after the frame") }
+        }
+        guard produced == size else { throw CorruptBlob(detail: "\(produced) of \(size) bytes") }
+        return ContentHash(bytes: Array(hasher.finalize()))!
     }
 
     /// A zstd frame claimed to hold `size` bytes must say so (newsd's frames always carry their size).
@@ -152,8 +182,10 @@ public enum BlobCodec {
         case .zstd:
             try checkFrame(data, claimed: size)
             var out = [UInt8](repeating: 0, count: size)
-            let written = out.withUnsafeMutableBytes { dst in
-                data.withUnsafeBytes { src in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count) }
+            let written = try withDecoder { context in
+                out.withUnsafeMutableBytes { dst in
+                    data.withUnsafeBytes { src in ZSTD_decompressDCtx(context, dst.baseAddress, dst.count, src.baseAddress, src.count) }
+                }
             }
             guard ZSTD_isError(written) == 0 else {
                 throw CorruptBlob(detail: String(cString: ZSTD_getErrorName(written)))

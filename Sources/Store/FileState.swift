@@ -32,3 +32,22 @@ public struct FileState: Sendable, Equatable {
         self.size == size && self.mtimeNanos == mtimeNanos && self.ctimeNanos == ctimeNanos && self.inode == inode
     }
 }
+
+/// One row of the scan cache as a start-up scan needs it: the metadata to compare with the walk,
+/// and the article only when it is not spelled like the path (a name not in NFC). Loading whole
+/// `FileState`s (an article path checked, a hash and a base copied per row) was a tenth of a
+/// restart over 100,000 unchanged files.
+public struct CachedFile: Sendable, Equatable {
+    public var size: Int64
+    public var mtimeNanos: Int64
+    public var ctimeNanos: Int64
+    public var inode: UInt64
+    /// The article, when it differs from the path.
+    public var otherArticle: String?
+
+    public func matches(size: Int64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64) -> Bool {
+        self.size == size && self.mtimeNanos == mtimeNanos && self.ctimeNanos == ctimeNanos && self.inode == inode
+    }
+
+    public func article(path: String) -> String { otherArticle ?? path }
+}

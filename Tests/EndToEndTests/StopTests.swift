@@ -36,4 +36,27 @@ import TestSupport
             }
         }
     }
+
+    /// A clean stop with the folder in step leaves a mark for the next start (which then skips the
+    /// out-of-step check); the start takes it at once, so a kill -9 leaves none behind.
+    @Test func aCleanStopLeavesTheInStepMarkAndAStartTakesIt() async throws {
+        try await offThePool {
+            let site = try TestSite("mark", in: folder)
+            try Seeds.copy(to: site.watch)
+            let mark = site.data + "/folder-in-step"
+            let first = try DaemonProcess(watch: site.watch, data: site.data)
+            try first.waitUntilReady()
+            #expect(first.terminate() == 0)
+            #expect(access(mark, F_OK) == 0, "a clean stop in step leaves the mark")
+            let second = try DaemonProcess(watch: site.watch, data: site.data)
+            try second.waitUntilReady()
+            #expect(access(mark, F_OK) != 0, "the start took the mark")
+            second.kill9()
+            #expect(access(mark, F_OK) != 0, "a kill leaves no mark")
+            let third = try DaemonProcess(watch: site.watch, data: site.data)
+            try third.waitUntilReady()
+            #expect(try third.ctl(["verify"]).status == 0)
+            #expect(third.terminate() == 0)
+        }
+    }
 }

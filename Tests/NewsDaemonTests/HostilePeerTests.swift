@@ -110,6 +110,76 @@ import TestSupport
         }
     }
 
+    /// Signatures are checked before the store takes a batch, and the store skips what was checked:
+    /// by position, so a forged copy sent before the genuine entry of the same version (same
+    /// version, other article) is checked in full and refused, not taken as the genuine one.
+    @Test func aForgedCopyBesideTheGenuineEntryIsRefusedNotTakenAsChecked() async throws {
+        try await withSite { site, port, _ in
+            let (hash, part) = blob("bài thật của toà soạn")
+            let genuine = try entry(by: hostile, hash: hash, size: part.bytes.count)
+            let forged = LogEntry(origin: genuine.origin, sequence: 1, article: try ArticlePath("gia-mao.txt"), operation: .put, contentHash: hash,
+                                  size: genuine.size, replaces: [], time: genuine.time, previous: nil, version: genuine.version,
+                                  signature: genuine.signature)
+            let answer = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(forged)), frame(.entry(genuine)), frame(.caughtUp)])
+            #expect(errorCode(answer) != nil, "\(answer.map(\.kind))")
+            #expect(await site.stats.entries == 0)
+            let again = try await converse(port: port, as: hostile, then: [
+                frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.blobPart(part)), frame(.entry(genuine)), frame(.caughtUp), frame(.goodbye("done"))])
+            #expect(errorCode(again) == nil, "\(again.map(\.kind))")
+            #expect(try await site.history(LogRequest(article: "tin.txt")).count == 1)
+            #expect((try? await site.history(LogRequest(article: "gia-mao.txt")))?.isEmpty ?? true)
+            #expect(try await site.verify().ok)
+        }
+    }
+
+    /// A full batch is stored while the next is read. As before, the entries ahead of an invalid
+    /// one in its batch are stored (each is valid) and the session ends there: nothing read after
+    /// the invalid entry is stored, even a whole batch of another origin read while the invalid
+    /// one's batch was being stored.
+    @Test func aBadEntryWhileTheBatchBeforeIsStoredStoresNothingAfterIt() async throws {
+        let (hash, part) = blob("một bài trong chuỗi dài")
+        let other = SiteKey()
+        func chain(_ key: SiteKey, _ range: ClosedRange<Int>, after previous: VersionID?, badAt bad: Int = 0) throws -> [LogEntry] {
+            var entries: [LogEntry] = []
+            var last = previous
+            for n in range {
+                var entry = try LogEntry(signer: key, sequence: UInt64(n), article: ArticlePath("muc-\(key.siteID.short)/tin-\(n).txt"),
+                                         operation: .put, contentHash: hash, size: UInt64(part.bytes.count), replaces: [],
+                                         time: HybridTimestamp(milliseconds: 1000 + UInt64(n), counter: 0), previous: last)
+                if n == bad {
+                    entry = LogEntry(origin: entry.origin, sequence: entry.sequence, article: entry.article, operation: .put, contentHash: hash,
+                                     size: entry.size, replaces: [], time: entry.time, previous: entry.previous, version: entry.version,
+                                     signature: try SiteKey().sign(entry.version))
+                }
+                last = entry.version
+                entries.append(entry)
+            }
+            return entries
+        }
+        let full = 512
+        let keys = [frame(.site(publicKeyDER: hostile.publicKey.der)), frame(.site(publicKeyDER: other.publicKey.der)), frame(.blobPart(part))]
+        try await withSite { site, port, _ in
+            // The first (full) batch ends with an invalid entry; a full batch of another origin is
+            // read while it is stored.
+            let own = try chain(hostile, 1...full, after: nil, badAt: full)
+            let answer = try await converse(port: port, as: hostile, then: keys + (own + chain(other, 1...full, after: nil)).map { frame(.entry($0)) } + [frame(.caughtUp)])
+            #expect(errorCode(answer) == .badSignature, "\(answer.map(\.kind))")
+            #expect(await site.stats.entries == full - 1)
+            #expect(await site.versionVector().sequences[other.siteID] == nil, "nothing of the other origin's batch")
+
+            // A valid full batch, then an invalid entry in the next: the first is stored whole, the
+            // second up to the invalid entry.
+            let fixed = try chain(hostile, full...full, after: own[full - 2].version)
+            let theirs = try chain(other, 1...(full + 10), after: nil, badAt: full + 3)
+            let again = try await converse(port: port, as: hostile, then: keys + (fixed + theirs).map { frame(.entry($0)) } + [frame(.caughtUp)])
+            #expect(errorCode(again) == .badSignature, "\(again.map(\.kind))")
+            #expect(await site.versionVector().sequences[hostile.siteID] == UInt64(full))
+            #expect(await site.versionVector().sequences[other.siteID] == UInt64(full + 2))
+            #expect(try await site.verify().ok)
+        }
+    }
+
     /// A peer can drop an entry's author but not put a name on it: an author not signed by the
     /// entry's origin, or one no origin would sign (too long), is dropped and the entry kept.
     /// Authors that never meet their entries end the session past a small bound.

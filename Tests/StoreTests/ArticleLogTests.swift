@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import Store
@@ -173,6 +174,22 @@ import SyncProtocol
         #expect(throws: BlobCodec.CorruptBlob.self, "bytes after") { try BlobCodec.contentHash(of: packed + [1, 2, 3], encoding: .zstd, size: text.count) }
         #expect(throws: BlobCodec.CorruptBlob.self, "raw of another size") { try BlobCodec.contentHash(of: text, encoding: .raw, size: text.count - 1) }
         #expect(try BlobCodec.contentHash(of: text, encoding: .raw, size: text.count) == .of(text))
+    }
+
+    /// Decoders are pooled between blobs: from several threads at once, with a corrupt frame
+    /// among them (its decoder goes back reset), every blob still decodes to its own bytes.
+    @Test func pooledDecodersGiveEachBlobItsOwnBytes() throws {
+        let texts = (0..<64).map { Array(String(repeating: "Bài \($0): tin lũ ở Quảng Nam. ", count: 20 + $0).utf8) }
+        let frames = texts.map { BlobCodec.encode($0).1 }
+        let wrong = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 256) { i in
+            let n = i % texts.count
+            if i % 17 == 0 { _ = try? BlobCodec.decode(Array(frames[n].dropLast(3)), encoding: .zstd, size: texts[n].count) }
+            let same = (try? BlobCodec.decode(frames[n], encoding: .zstd, size: texts[n].count)) == texts[n]
+                && (try? BlobCodec.contentHash(of: frames[n], encoding: .zstd, size: texts[n].count)) == .of(texts[n])
+            if !same { wrong.withLock { $0 += 1 } }
+        }
+        #expect(wrong.withLock { $0 } == 0)
     }
 
     @Test func incompressibleBytesAreStoredRaw() throws {

@@ -64,10 +64,14 @@ public enum FileSystem {
     }
 
     /// `lstat` of `name` in an open directory: the kernel does not walk the whole path again for
-    /// every file of a scan (path lookups were the largest part of a restart's scan). `path` is for errors.
-    public static func lstat(_ name: String, in directory: Int32, path: String) throws(FileSystemError) -> FileStat {
+    /// every file of a scan (path lookups were the largest part of a restart's scan). `path` is for
+    /// errors, made only for one.
+    public static func lstat(_ name: String, in directory: Int32, path: @autoclosure () -> String) throws(FileSystemError) -> FileStat {
         var st = Glibc.stat()
-        guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { throw FileSystemError("lstat", path) }
+        guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            let code = errno
+            throw FileSystemError("lstat", path(), errno: code)
+        }
         return FileStat(st)
     }
 

@@ -84,10 +84,9 @@ public struct FolderScanner: Sendable {
     /// the kernel a walk of the whole path.
     public func classify(_ path: String, name: String? = nil, directory: Int32? = nil) -> Classification {
         if ignore.ignores(path: path) { return .ignored }
-        let full = absolute(path)
         let st: FileStat
         do {
-            if let name, let directory { st = try FileSystem.lstat(name, in: directory, path: full) } else { st = try FileSystem.lstat(full) }
+            if let name, let directory { st = try FileSystem.lstat(name, in: directory, path: absolute(path)) } else { st = try FileSystem.lstat(absolute(path)) }
         } catch {
             return error.isNotFound ? .missing : .skipped(SkippedFile(path: path, reason: "cannot stat: \(error)"))
         }
@@ -104,6 +103,7 @@ public struct FolderScanner: Sendable {
         case .other:
             return .skipped(SkippedFile(path: path, reason: "not a regular file"))
         case .symlink:
+            let full = absolute(path)
             guard let target = FileSystem.realpath(full) else {
                 return .skipped(SkippedFile(path: path, reason: "symlink whose target is missing or loops"))
             }

@@ -29,6 +29,9 @@ struct PeerSession {
     var timing = SessionTiming()
 
     static let pageSize = 256
+    /// A received batch holding at most this many blob bytes is stored while the next is read; a
+    /// larger one is stored first (so a session holds at most this beside `IncomingBatch`'s limit).
+    static let pipelinedBytes = 32 << 20
 
     /// What the session learnt, for the log line and the registry when it ends. Written only by
     /// the reader while the session runs and read after its task group has ended.
@@ -273,15 +276,38 @@ struct PeerSession {
             closing.cancel()
         }
 
+        /// The batch the store thread is storing while the next one is read and checked: receiving,
+        /// checking signatures and storing overlap, on both cores.
+        var storing: Task<RemoteAppend, any Error>?
+
         /// Stores what has arrived; false when the peer sent something invalid (already answered).
-        func flush() async throws -> Bool {
-            guard let link, !batch.isEmpty else { return true }
+        /// `waiting: false` lets a batch be stored while the session reads on; the next flush (or
+        /// `settle`) acts on its result first. A batch over `pipelinedBytes` is stored before more
+        /// is read, so at most that much is held beside the session's own limit.
+        func flush(waiting: Bool = true) async throws -> Bool {
+            guard let link, !batch.isEmpty else { return try await settle() }
             let (entries, blobs) = batch.drain()
             for entry in entries {
                 holdings?.holds(entry)
                 link.peerHolds(entry)
             }
-            let result = try await site.applyRemote(entries, blobs: blobs, keys: batch.keys, passedOver: passedOver)
+            // Checked while the batch before is still being stored; then that one is acted on
+            // (a refusal drops this batch), and only then is this one handed to the store.
+            let checked = batch.checkedSignatures(of: entries)
+            guard try await settle() else { return false }
+            let keys = batch.keys, passed = passedOver, site = self.site
+            storing = Task { try await site.applyRemote(entries, blobs: blobs, keys: keys, passedOver: passed, checked: checked) }
+            let held = blobs.values.reduce(0) { $0 + $1.data.count }
+            return waiting || held > Self.pipelinedBytes ? try await settle() : true
+        }
+
+        /// Waits for the batch being stored and acts on what it found; false when it held something
+        /// invalid (the peer is answered).
+        func settle() async throws -> Bool {
+            guard let task = storing else { return true }
+            storing = nil
+            let result = try await task.value
+            guard let link else { return true }
             if passedOver.count > 100_000 { passedOver.removeAll() }
             passedOver.formUnion((result.unlinked + result.overLimit).map(\.version))
             link.update {
@@ -298,6 +324,8 @@ struct PeerSession {
                 forkRequests.request(origin, after: start - 1)
             }
             guard let rejection = result.rejection else { return true }
+            // What was read after it is dropped too: nothing more from this peer is stored.
+            _ = batch.drain()
             registry.countRejected()
             logger.error("peer \(link.site) at \(remote) sent an invalid entry: \(rejection); session closed, nothing from it stored")
             outcome.error = rejection.description
@@ -370,17 +398,21 @@ struct PeerSession {
                             guard delta.size <= limit else {
                                 throw WireError(.tooLarge, "delta for blob \(delta.hash.hex) claims \(delta.size) bytes; a delta may give at most \(limit)")
                             }
-                            // The base came in this session and is not stored yet, or is in the log.
+                            // The base came in this session and is not stored yet, or is in the log
+                            // (perhaps in the batch being stored: waited for).
                             var base = try batch.content(of: delta.base, maximumBytes: limit)
-                            if base == nil { base = try await site.blobContent(delta.base, maximumBytes: limit) }
+                            if base == nil {
+                                guard try await settle() else { break reading }
+                                base = try await site.blobContent(delta.base, maximumBytes: limit)
+                            }
                             guard let base else {
                                 throw WireError(.blobMismatch, "delta for blob \(delta.hash.hex) is against \(delta.base.hex), which this site does not hold")
                             }
                             try batch.take(delta, base: base)
-                            if batch.isFull, try await !flush() { break reading }
+                            if batch.isFull, try await !flush(waiting: false) { break reading }
                         case .deliver(let content):
                             try batch.take(content)
-                            if batch.isFull, try await !flush() { break reading }
+                            if batch.isFull, try await !flush(waiting: false) { break reading }
                         case .peerCaughtUp:
                             live = true
                             if try await !flush() { break reading }
@@ -399,17 +431,27 @@ struct PeerSession {
                 }
                 if live, try await !flush() { break reading }
             }
+            // Storing what is left (and the batch being stored) is this site's time, not the peer's silence.
+            activity.beginWork()
+            defer { activity.endWork() }
             _ = try await flush()
         }
 
         do {
             try await readFrames()
-        } catch let wire as WireError {
-            await refuse(wire)
-            throw wire
-        } catch let frame as FrameDecoder.FrameError {
-            await refuse(WireError(.tooLarge, frame.description))
-            throw frame
+        } catch {
+            // What was handed to the store is stored, or refused, and acted on (a refusal is
+            // answered first, as it was before anything after it was read). The wait is this site's
+            // time, not the peer's silence.
+            activity.beginWork()
+            _ = try? await settle()
+            activity.endWork()
+            switch error {
+            case let wire as WireError: await refuse(wire)
+            case let frame as FrameDecoder.FrameError: await refuse(WireError(.tooLarge, frame.description))
+            default: break
+            }
+            throw error
         }
     }
 

@@ -41,7 +41,7 @@ public final class IngestService: Service {
         var reconciled = await rescan(reason: "start-up", startUp: true)
         ticker.cancel()
         await ticker.value
-        do { try await site.checkoutOutOfStep() } catch {
+        do { try await site.checkoutOutOfStepAtStartUp() } catch {
             reconciled = false
             logger.error("cannot bring the folder in step with the log: \(error)")
         }

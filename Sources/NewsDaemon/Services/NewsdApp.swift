@@ -48,6 +48,7 @@ public struct NewsdApp: Sendable {
             : Rejoin(peers: asked, patient: patient, timeout: config.rejoinTimeout)
         let health = SiteHealth()
         let site = SiteLog(log: log, key: key, settings: config.siteSettings, logger: logger, rejoin: rejoin, health: health, signer: author)
+        await site.takeInStepMark(at: folder.inStepMarkPath)
         if let author { logger.info("this site signs its entries as \(author.siteID) (made when it found it ran on an older copy of its log; \(folder.authorKeyPath))") }
         // A peer's entries of this site's chain stored beside it, and the process stopped before
         // the new key was saved: sign anew before anything local is recorded.
@@ -195,6 +196,8 @@ public struct NewsdApp: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+        // Every service has stopped: nothing can append after this.
+        await site.leaveInStepMark(at: folder.inStepMarkPath)
         withExtendedLifetime(lock) {}
         logger.info("newsd stopped")
     }

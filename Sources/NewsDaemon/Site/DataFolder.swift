@@ -81,6 +81,9 @@ extension DataFolder {
     public var restoredMarkerPath: String { path + "/restored-from-backup" }
     public var wasRestored: Bool { access(restoredMarkerPath, F_OK) == 0 }
 
+    /// Left by a clean stop with the folder in step with the log (see `InStepMark`); taken at start.
+    public var inStepMarkPath: String { path + "/folder-in-step" }
+
     /// The key this site signs its entries with when it is not the site key: made when a site
     /// restored from a backup could not catch up with every peer (see `SiteLog.signAnew`).
     public var authorKeyPath: String { path + "/author.key" }

@@ -240,6 +240,7 @@ extension SiteLog {
     public func checkoutOutOfStep() throws {
         guard folderState == .ok else { return }
         try checkout(Set(try log.articlesOutOfStep()))
+        folderMayLag = false
     }
 
     /// Puts `bytes` (nil: removes the file) in the article's place through the folder writer and

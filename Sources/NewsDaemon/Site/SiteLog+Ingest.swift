@@ -32,50 +32,62 @@ extension SiteLog {
         let scan = scanner.scan()
         if startUp && !scan.leftovers.isEmpty { try removeLeftovers(scan.leftovers) }
         skipped = Dictionary(scan.skipped.map { ($0.path, $0) }, uniquingKeysWith: { $1 })
-        let live = try log.liveArticles()
-        let cached = try log.allFileStates()
-        // Empty while the log has articles the folder held: taken as unmounted. Articles never
-        // written here (received while rejoining, before this scan) are owed, not a sign of that.
-        if scan.files.isEmpty && cached.values.contains(where: { live.contains($0.article) }) {
-            setFolderState(.emptyWhileLogHasArticles(live.count))
-            return IngestSummary()
-        }
-        setFolderState(.ok)
-
-        var pathByArticle: [ArticlePath: String] = [:]
-        for state in cached.values { pathByArticle[state.article] = state.path }
-        var present = Set<ArticlePath>()
+        let cached = try log.scanCache()
         var toRead: [ScannedFile] = []
         var summary = IngestSummary()
+        var cachedSeen = 0
         for file in scan.files {
-            present.insert(file.article)
-            if let state = cached[file.path], state.matches(size: file.stat.size, mtimeNanos: file.stat.mtimeNanos,
-                                                            ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
+            guard let state = cached[file.path] else {
+                toRead.append(file)
+                continue
+            }
+            cachedSeen += 1
+            if state.matches(size: file.stat.size, mtimeNanos: file.stat.mtimeNanos, ctimeNanos: file.stat.ctimeNanos, inode: file.stat.inode) {
                 summary.unchanged += 1
             } else {
                 var file = file
-                file.recordedInode = cached[file.path]?.inode
+                file.recordedInode = state.inode
                 toRead.append(file)
             }
         }
-        // Articles still in the folder under a skipped name (too large, unreadable) are not deleted.
-        let skippedArticles = Set(scan.skipped.compactMap { try? ArticlePath($0.path) })
-        // A live article whose file is gone is a delete only if the folder held it (it has a base);
-        // one never written here (a failed write, a folder that was away) is owed to the folder.
         var gone: [(ArticlePath, String)] = []
-        for article in live where !present.contains(article) && !skippedArticles.contains(article) {
-            guard let path = pathByArticle[article] else {
-                // Owed to the folder, unless its name is one newsd never writes.
-                if article.unsafeReason == nil && !scanner.ignore.ignores(path: article.rawValue) { checkoutDue = true }
-                continue
+        // At start-up with every cached file walked again (paths are unique on both sides): no file
+        // went, and an article owed to the folder is found by the out-of-step check that follows
+        // (or none is owed: see `InStepMark`). The live articles and the files present are not
+        // gathered, two sets of 100,000 at a restart.
+        if !(startUp && cachedSeen == cached.count) {
+            func article(_ path: String, _ state: CachedFile) -> ArticlePath? { try? ArticlePath(state.article(path: path)) }
+            let live = try log.liveArticles()
+            // Empty while the log has articles the folder held: taken as unmounted. Articles never
+            // written here (received while rejoining, before this scan) are owed, not a sign of that.
+            if scan.files.isEmpty && cached.contains(where: { article($0.key, $0.value).map(live.contains) == true }) {
+                setFolderState(.emptyWhileLogHasArticles(live.count))
+                return IngestSummary()
             }
-            // A path the ignore rules now cover is no longer watched, not deleted.
-            if scanner.ignore.ignores(path: path) { continue }
-            gone.append((article, path))
+            var pathByArticle: [ArticlePath: String] = [:]
+            for (path, state) in cached { if let article = article(path, state) { pathByArticle[article] = path } }
+            let present = Set(scan.files.map(\.article))
+            // Articles still in the folder under a skipped name (too large, unreadable) are not deleted.
+            let skippedArticles = Set(scan.skipped.compactMap { try? ArticlePath($0.path) })
+            // A live article whose file is gone is a delete only if the folder held it (it has a base);
+            // one never written here (a failed write, a folder that was away) is owed to the folder.
+            for article in live where !present.contains(article) && !skippedArticles.contains(article) {
+                guard let path = pathByArticle[article] else {
+                    // Owed to the folder, unless its name is one newsd never writes.
+                    if article.unsafeReason == nil && !scanner.ignore.ignores(path: article.rawValue) { checkoutDue = true }
+                    continue
+                }
+                // A path the ignore rules now cover is no longer watched, not deleted.
+                if scanner.ignore.ignores(path: path) { continue }
+                gone.append((article, path))
+            }
+            // Cache rows of files that vanished without a live article (already deleted) are dropped.
+            for (path, state) in cached {
+                guard let article = article(path, state), !present.contains(article), !live.contains(article) else { continue }
+                try log.removeFileState(path: path)
+            }
         }
-        // Cache rows of files that vanished without a live article (already deleted) are dropped.
-        let stale = cached.values.filter { !present.contains($0.article) && !live.contains($0.article) }
-        for state in stale { try log.removeFileState(path: state.path) }
+        setFolderState(.ok)
 
         if restoredFromBackup { toRead = try setAsideStaleCopies(toRead) }
         scanProgress.toRead(toRead.count)
@@ -284,6 +296,8 @@ extension SiteLog {
     /// Commits one batch; a full disk is reported and the batch is picked up again by a rescan.
     private func record(_ batch: [LocalChange]) throws -> Int {
         guard !batch.isEmpty else { return 0 }
+        var followed = false
+        defer { if !followed { folderMayLag = true } }
         do {
             let made = try log.recordLocal(batch, signer: signer, clock: &clock, wallMillis: Self.wallMillis())
             if !scanning { recordIngestLatency(batch) }
@@ -304,6 +318,7 @@ extension SiteLog {
                 if try log.winningHead(of: entry.article)?.version != entry.version { outvoted.insert(entry.article) }
             }
             if !outvoted.isEmpty { try checkout(outvoted) }
+            followed = true
             return made.count
         } catch let error as SQLiteError where error.isDiskFull {
             problems["disk"] = "disk full: \(batch.count) changes not recorded yet; retried until space is freed"

@@ -87,18 +87,21 @@ extension SiteLog {
     /// first, so an edit racing an incoming version becomes a conflict instead of being
     /// overwritten; a save landing after that is caught by the folder writer's swap.
     public func applyRemote(_ entries: [LogEntry], blobs: [ContentHash: StoredBlob], keys: [SiteID: SiteKey.Public],
-                            passedOver: Set<VersionID> = []) throws -> RemoteAppend {
+                            passedOver: Set<VersionID> = [], checked: Set<Int> = []) throws -> RemoteAppend {
         let articles = Set(entries.map(\.article))
         // While rejoining, nothing local is recorded: the start-up scan that follows compares the
         // folder with the log as the peers have completed it.
         let rejoining = rejoin?.isRejoining == true
+        // Until the folder follows, a stop must not say it is in step (see `InStepMark`).
+        var followed = false
+        defer { if !followed { folderMayLag = true } }
         if folderState == .ok && !rejoining {
             var paths: [String] = []
             for article in articles { paths.append(try log.fileState(article: article)?.path ?? article.rawValue) }
             try ingest(paths: paths.sorted())
         }
         let wall = Self.wallMillis()
-        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall, passedOver: passedOver)
+        let result = try log.appendRemote(entries, blobs: blobs, keys: keys, wallMillis: wall, passedOver: passedOver, checked: checked)
         noteForks(result)
         if result.authorsDropped > 0 {
             logger.warning("\(result.authorsDropped) entries came with an author their origin did not sign: stored without one")
@@ -119,6 +122,7 @@ extension SiteLog {
             if !rejoining { try checkout(Set(result.stored.map(\.article))) }
             announceGrowth()
         }
+        followed = !rejoining || result.stored.isEmpty
         return result
     }
 

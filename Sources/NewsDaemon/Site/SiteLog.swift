@@ -83,6 +83,11 @@ public actor SiteLog {
     /// The watched folder's marker says this site's own chain reached further than its log does:
     /// the data folder was put back from an older copy by hand. Treated as a restore.
     var logBehindMarker = false
+    /// An append whose folder writes did not all run (an error between the commit and the checkout,
+    /// entries stored while rejoining): cleared by the next out-of-step check; no in-step mark meanwhile.
+    var folderMayLag = false
+    /// The last stop's in-step mark, if it matched the log at open, and the log's head moves then.
+    var inStepAtStart: (mark: InStepMark, headMoves: Int)?
     /// The sequence last written to the watched folder's marker.
     var markedSequence: (origin: SiteID, sequence: UInt64)?
 
@@ -207,6 +212,10 @@ extension SiteLog {
         for site in before.keys where log.revokedAt[site] == nil {
             logger.notice("site \(site) is no longer revoked: its entries held aside are versions again")
             revokedRefused.removeValue(forKey: site)
+            // Heads moved with no folder write: the folder follows at the next rescan, and no stop
+            // may say it is in step before then.
+            folderMayLag = true
+            checkoutDue = true
         }
     }
 
