@@ -87,7 +87,7 @@ public final class ArticleLog {
     public func revoke(_ sites: Set<SiteID>, wallMillis: UInt64) throws {
         var next = revokedAt
         let trustedAgain = revokedAt.keys.filter { !sites.contains($0) }
-        let before = stats
+        let before = stats, revokedBefore = revokedAt
         do {
             try db.transaction {
                 for site in sites where next[site] == nil {
@@ -108,7 +108,9 @@ public final class ArticleLog {
                 }
             }
         } catch {
+            // Rolled back: what is trusted in memory stays what the database says.
             stats = before
+            revokedAt = revokedBefore
             throw error
         }
         revokedAt = next

@@ -30,7 +30,9 @@ struct PeerSession {
 
     static let pageSize = 256
     /// A received batch holding at most this many blob bytes is stored while the next is read; a
-    /// larger one is stored first (so a session holds at most this beside `IncomingBatch`'s limit).
+    /// larger one is stored first (so a session holds at most this beside `IncomingBatch`'s limit,
+    /// and the store's own working set, up to `checkoutBytes` of articles being written, now
+    /// overlaps with a batch filling).
     static let pipelinedBytes = 32 << 20
 
     /// What the session learnt, for the log line and the registry when it ends. Written only by

@@ -10,8 +10,9 @@ struct InStepMark: Equatable, Sendable {
     var lastLocalSeq: Int64
     var lastVersion: String
     /// SHA-256 of what decides which articles the folder holds: its path, the size limit, the
-    /// ignore patterns (other rules may make other names writable), and the log's schema and
-    /// newsd's version (a migration or another build may derive heads anew).
+    /// ignore patterns (other rules may make other names writable), the revoked sites (trusting
+    /// one again moves heads without an entry), and the log's schema and newsd's version (a
+    /// migration or another build may derive heads anew).
     var folderSettings: String
 
     static let tag = "newsd-in-step 1"
@@ -38,6 +39,7 @@ extension SiteLog {
         let schema = try log.db.scalar("PRAGMA user_version") ?? 0
         var settingsText = "\(NewsdVersion.current)\0\(schema)\0\(settings.watchDir)\0\(settings.maximumFileBytes)"
         for pattern in settings.ignore.patterns { settingsText += "\0" + pattern }
+        for (site, held) in log.revokedAt.sorted(by: { $0.key < $1.key }) { settingsText += "\0revoked \(site) \(held)" }
         return InStepMark(lastLocalSeq: seq, lastVersion: last?.version.hex ?? "-", folderSettings: ContentHash.of(Array(settingsText.utf8)).hex)
     }
 
