@@ -6,11 +6,14 @@
 # for the charts (left out, with a warning, if it cannot be installed); every server on 127.0.0.1,
 # stopped at the end. Raw figures go to bench/results/; the doc is rendered from all of them.
 #
-# Measured on 2 cores beside a concurrent Swift build, the build itself not counted:
-#   bench/run.sh                 10k articles: about 8 minutes (comparison 5, WAL 0.5, meshes 2.5)
-#   bench/run.sh --size 1k       about 6 minutes (comparison 2.5); CI's smoke: its figures go to
-#                                bench/results/ but the doc is rewritten only with --write
-#   bench/run.sh --size 100k     the scaling point; not yet run with the peers (expect about an hour)
+# Measured on 2 cores from a fresh clone, the cold release build (~8 minutes) included where said:
+#   bench/run.sh                 10k articles: about 17 minutes with the build (comparison ~6, WAL 0.5,
+#                                meshes ~3)
+#   bench/run.sh --size 1k       about 6 minutes without the build (comparison 2.5); CI's smoke: its
+#                                figures go to bench/results/ but the doc is rewritten only with --write
+#   bench/run.sh --size 100k     the scaling point: about 50 minutes with the build (first replication
+#                                ~25, Syncthing the longest; the temp folder holds many copies
+#                                of the 677 MB corpus)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
